@@ -1,0 +1,69 @@
+"""``--uid-map``/``--gid-map`` parsing and id mapping (user_namespaces(7) style).
+
+A map entry is ``CONTAINER:HOST[:SIZE]`` (size defaults to 1).  Mapping a
+container id to the host walks the entries in order; an id no entry covers is
+an error when extracting (the Go umoci does the same), because writing it
+unmapped would silently give files to the wrong host user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from umoci.errors import UsageError
+
+_MAX_ID = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class IdMap:
+    """One mapping range: container ids [container, container+size) -> host ids."""
+
+    container_id: int
+    host_id: int
+    size: int
+
+    def to_json(self) -> dict[str, int]:
+        # Field names and order follow the runtime-spec LinuxIDMapping.
+        return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
+
+
+def parse_id_map(text: str) -> IdMap:
+    """Parse ``CONTAINER:HOST[:SIZE]``; raise UsageError on anything else."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise UsageError(f"invalid id mapping {text!r}: want container:host[:size]")
+    try:
+        numbers = [int(p, 10) for p in parts]
+    except ValueError:
+        raise UsageError(f"invalid id mapping {text!r}: fields must be integers") from None
+    if any(n < 0 or n > _MAX_ID for n in numbers) or not all(p.isdigit() for p in parts):
+        raise UsageError(f"invalid id mapping {text!r}: ids must be in [0, 2^32)")
+    container_id, host_id = numbers[0], numbers[1]
+    size = numbers[2] if len(numbers) == 3 else 1
+    if size == 0:
+        raise UsageError(f"invalid id mapping {text!r}: size must be positive")
+    if container_id + size - 1 > _MAX_ID or host_id + size - 1 > _MAX_ID:
+        raise UsageError(f"invalid id mapping {text!r}: range overflows 32 bits")
+    return IdMap(container_id, host_id, size)
+
+
+def to_host(maps: Sequence[IdMap], container_id: int) -> int | None:
+    """Map a container id to the host; identity when there are no maps; None if unmapped."""
+    if not maps:
+        return container_id
+    for m in maps:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + (container_id - m.container_id)
+    return None
+
+
+def to_container(maps: Sequence[IdMap], host_id: int) -> int | None:
+    """Map a host id back into the container; identity when there are no maps."""
+    if not maps:
+        return host_id
+    for m in maps:
+        if m.host_id <= host_id < m.host_id + m.size:
+            return m.container_id + (host_id - m.host_id)
+    return None

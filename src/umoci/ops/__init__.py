@@ -1,0 +1,167 @@
+"""The verbs: umoci's public Python API, one function per command.
+
+Each function takes plain values (paths, tags, option dataclasses from
+:mod:`umoci.ops.options`), raises :class:`umoci.errors.UmociError` subclasses
+for anything a user can cause, and leaves the layout unchanged on error.
+Heavy modules are imported inside the functions so that ``umoci ls`` starts
+fast.
+"""
+
+from __future__ import annotations
+
+from umoci.errors import NotImplementedYetError
+from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+
+__all__ = [
+    "ConfigChanges",
+    "HistoryOptions",
+    "MapOptions",
+    "RepackOptions",
+    "config",
+    "gc",
+    "init_layout",
+    "insert",
+    "list_tags",
+    "mtree_validate",
+    "new_image",
+    "raw_add_layer",
+    "raw_runtime_config",
+    "raw_unpack",
+    "remove_tag",
+    "repack",
+    "stat",
+    "tag_image",
+    "unpack",
+]
+
+
+def init_layout(layout: str) -> None:
+    """``umoci init --layout LAYOUT``: create an empty layout; refuse an existing path."""
+    from umoci.ops.basic import init_layout as impl
+
+    impl(layout)
+
+
+def new_image(layout: str, tag: str) -> None:
+    """``umoci new --image LAYOUT:TAG``: an empty image for the host's os/arch."""
+    from umoci.ops.basic import new_image as impl
+
+    impl(layout, tag)
+
+
+def tag_image(layout: str, tag: str, new_tag: str) -> None:
+    """``umoci tag --image LAYOUT:TAG NEW``: point NEW where TAG points."""
+    from umoci.ops.basic import tag_image as impl
+
+    impl(layout, tag, new_tag)
+
+
+def remove_tag(layout: str, tag: str) -> None:
+    """``umoci rm --image LAYOUT:TAG``."""
+    from umoci.ops.basic import remove_tag as impl
+
+    impl(layout, tag)
+
+
+def list_tags(layout: str) -> list[str]:
+    """``umoci ls --layout LAYOUT``: tag names in index order."""
+    from umoci.ops.basic import list_tags as impl
+
+    return impl(layout)
+
+
+def gc(layout: str) -> None:
+    """``umoci gc --layout LAYOUT``: remove blobs unreachable from index.json."""
+    from umoci.ops.basic import gc as impl
+
+    impl(layout)
+
+
+def stat(layout: str, tag: str, *, as_json: bool) -> str:
+    """``umoci stat``: the human text (or JSON document) describing one image."""
+    from umoci.ops.stat import stat as impl
+
+    return impl(layout, tag, as_json=as_json)
+
+
+def config(
+    layout: str,
+    tag: str,
+    *,
+    new_tag: str | None,
+    changes: ConfigChanges,
+    history: HistoryOptions,
+) -> None:
+    """``umoci config``: rewrite the image config/manifest; store under new_tag or tag."""
+    from umoci.ops.config import config as impl
+
+    impl(layout, tag, new_tag=new_tag, changes=changes, history=history)
+
+
+def unpack(
+    layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
+) -> None:
+    """``umoci unpack``: image -> runtime bundle (rootfs, config.json, mtree, umoci.json)."""
+    raise NotImplementedYetError("unpack is not implemented yet")
+
+
+def raw_unpack(
+    layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
+) -> None:
+    """``umoci raw unpack``: extract the layers only."""
+    raise NotImplementedYetError("raw unpack is not implemented yet")
+
+
+def raw_runtime_config(
+    layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
+) -> None:
+    """``umoci raw runtime-config``: write the runtime config.json for an image."""
+    raise NotImplementedYetError("raw runtime-config is not implemented yet")
+
+
+def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
+    """``umoci repack``: the bundle's rootfs changes -> a new layer (tag None: the unpacked one)."""
+    raise NotImplementedYetError("repack is not implemented yet")
+
+
+def insert(
+    layout: str,
+    tag: str,
+    source: str | None,
+    target: str,
+    *,
+    new_tag: str | None,
+    opaque: bool,
+    whiteout: bool,
+    history: HistoryOptions,
+    compress: str,
+    maps: MapOptions,
+) -> None:
+    """``umoci insert``: SOURCE at TARGET (or a whiteout of TARGET) as a new layer."""
+    raise NotImplementedYetError("insert is not implemented yet")
+
+
+def raw_add_layer(
+    layout: str,
+    tag: str,
+    layer_path: str,
+    *,
+    new_tag: str | None,
+    history: HistoryOptions,
+    compress: str,
+) -> None:
+    """``umoci raw add-layer``: append an uncompressed tar archive as a layer."""
+    raise NotImplementedYetError("raw add-layer is not implemented yet")
+
+
+def mtree_validate(
+    spec_path: str,
+    root: str,
+    *,
+    use_keywords: tuple[str, ...],
+    add_keywords: tuple[str, ...],
+    umoci_keywords: bool,
+    rootless: bool,
+) -> list[str]:
+    """``umoci raw mtree-validate``: one line per difference between ROOT and the spec."""
+    raise NotImplementedYetError("raw mtree-validate is not implemented yet")
