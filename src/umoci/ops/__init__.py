@@ -79,7 +79,7 @@ def gc(layout: str) -> None:
 
 def stat(layout: str, tag: str, *, as_json: bool) -> str:
     """``umoci stat``: the human text (or JSON document) describing one image."""
-    from umoci.ops.stat import stat as impl
+    from umoci.ops.stat_image import stat as impl
 
     return impl(layout, tag, as_json=as_json)
 
@@ -93,7 +93,7 @@ def config(
     history: HistoryOptions,
 ) -> None:
     """``umoci config``: rewrite the image config/manifest; store under new_tag or tag."""
-    from umoci.ops.config import config as impl
+    from umoci.ops.config_image import config as impl
 
     impl(layout, tag, new_tag=new_tag, changes=changes, history=history)
 

@@ -1,0 +1,337 @@
+"""The OCI image layout on disk: ``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``.
+
+Writes are crash-safe: every new file is written into a private temporary
+directory inside the layout (``.umoci-XXXX``, held with ``flock`` so a
+concurrent ``gc`` leaves it alone), fsynced and renamed into place; callers
+write blobs first and ``index.json`` last, so a failure at any point leaves
+the previous ``index.json`` (and thus every tag) untouched.  The temporary
+directory is created lazily, so read-only commands work on read-only
+layouts, and removed on close even after an error.
+
+When we run as root, new files and directories are given the owner of the
+layout root, so ``sudo umoci ...`` on a user's layout does not leave
+root-owned blobs behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from umoci.cas.verify import VerifiedReader
+from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
+from umoci.oci import digest as digests
+from umoci.oci import gojson, mediatypes
+from umoci.oci.jsonfields import loads_object
+from umoci.oci.models import Descriptor, Index
+
+LAYOUT_VERSION = "1.0.0"
+LAYOUT_FILE = "oci-layout"
+INDEX_FILE = "index.json"
+BLOBS_DIR = "blobs"
+TEMP_PREFIX = ".umoci-"
+
+# JSON blobs (manifests, configs, indexes) are read whole; anything larger
+# than this is not a plausible JSON blob and is refused before reading.
+MAX_JSON_BLOB = 64 << 20
+_CHUNK = 1 << 20
+
+
+def _describe(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+class DirStore:
+    """An opened OCI image layout directory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._temp_dir: str | None = None
+        self._temp_fd: int | None = None
+        st = os.stat(path)
+        self._owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+
+    # -- lifecycle --------------------------------------------------------
+
+    def __enter__(self) -> DirStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove our temporary directory (and anything a failed write left in it)."""
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+        if self._temp_fd is not None:
+            os.close(self._temp_fd)
+            self._temp_fd = None
+
+    def _temp(self) -> str:
+        if self._temp_dir is None:
+            try:
+                temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.path)
+            except OSError as err:
+                raise LayoutError(f"create temporary directory: {_describe(err)}") from None
+            fd = os.open(temp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._temp_dir, self._temp_fd = temp_dir, fd
+        return self._temp_dir
+
+    def _own(self, path: str) -> None:
+        if self._owner is not None:
+            st = os.lstat(path)
+            if (st.st_uid, st.st_gid) != self._owner:
+                os.lchown(path, *self._owner)
+
+    # -- blobs ------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> str:
+        algorithm, encoded = digests.split(digest)
+        return os.path.join(self.path, BLOBS_DIR, algorithm, encoded)
+
+    def open_blob(self, descriptor: Descriptor) -> VerifiedReader:
+        """Stream a blob; its size and digest are checked as it is read."""
+        path = self.blob_path(descriptor.digest)
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 -- owned by the returned reader
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"blob {descriptor.digest}: not found in layout") from None
+        except OSError as err:
+            raise BlobInvalidError(f"blob {descriptor.digest}: {_describe(err)}") from None
+        return VerifiedReader(raw, descriptor.digest, descriptor.size)
+
+    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BLOB) -> bytes:
+        """Read a whole (small) blob, verified."""
+        if descriptor.size > limit:
+            raise BlobInvalidError(
+                f"blob {descriptor.digest}: {descriptor.size} bytes is too large to read whole"
+            )
+        with self.open_blob(descriptor) as reader:
+            return reader.read_all_verified()
+
+    def read_json(self, descriptor: Descriptor, what: str) -> dict[str, object]:
+        return loads_object(self.read_blob(descriptor), f"{what} {descriptor.digest}")
+
+    def has_blob(self, digest: str) -> bool:
+        return os.path.isfile(self.blob_path(digest))
+
+    def put_blob(self, data: bytes, media_type: str) -> Descriptor:
+        """Store bytes as a blob (idempotent) and return its descriptor."""
+        return self.put_blob_chunks([data], media_type)
+
+    def put_json(self, value: object, media_type: str) -> Descriptor:
+        return self.put_blob(gojson.dumps_blob(value), media_type)
+
+    def put_blob_chunks(self, chunks: Iterable[bytes], media_type: str) -> Descriptor:
+        """Store a stream of chunks as one blob, hashing while writing."""
+        writer = self.blob_writer()
+        with writer:
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit(media_type)
+
+    def blob_writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def _install(self, temp_path: str, final_path: str) -> None:
+        directory = os.path.dirname(final_path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+            self._own(directory)
+        self._own(temp_path)
+        os.replace(temp_path, final_path)
+        _fsync_dir(directory)
+
+    def list_blobs(self) -> Iterator[str]:
+        """Digests of the files under ``blobs/<alg>/`` whose names are valid digests."""
+        blobs = os.path.join(self.path, BLOBS_DIR)
+        for algorithm in sorted(os.listdir(blobs)):
+            directory = os.path.join(blobs, algorithm)
+            if not os.path.isdir(directory):
+                continue
+            for name in sorted(os.listdir(directory)):
+                digest = f"{algorithm}:{name}"
+                try:
+                    digests.split(digest)
+                except BlobInvalidError:
+                    continue  # not ours to judge: leave unknown files alone
+                if os.path.isfile(os.path.join(directory, name)):
+                    yield digest
+
+    def delete_blob(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.blob_path(digest))
+
+    # -- index ------------------------------------------------------------
+
+    def read_index(self) -> Index:
+        path = os.path.join(self.path, INDEX_FILE)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_JSON_BLOB + 1)
+        except OSError as err:
+            raise LayoutError(f"read {INDEX_FILE}: {_describe(err)}") from None
+        if len(data) > MAX_JSON_BLOB:
+            raise LayoutError(f"read {INDEX_FILE}: file is too large")
+        try:
+            return Index.from_json(loads_object(data, INDEX_FILE), mediatypes.INDEX, INDEX_FILE)
+        except BlobInvalidError as err:
+            raise LayoutError(str(err)) from None
+
+    def write_index(self, index: Index) -> None:
+        """Atomically replace ``index.json`` (always the last write of a change)."""
+        self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
+
+    def _write_file_atomic(self, name: str, data: bytes) -> None:
+        fd, temp_path = tempfile.mkstemp(prefix=name + "-", dir=self._temp())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fchmod(f.fileno(), 0o644)
+                os.fsync(f.fileno())
+            self._own(temp_path)
+            os.replace(temp_path, os.path.join(self.path, name))
+            _fsync_dir(self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_path)
+            raise
+
+    # -- maintenance ------------------------------------------------------
+
+    def clean_temp_dirs(self) -> list[str]:
+        """Remove ``.umoci-*`` directories no live umoci holds locked; return their names."""
+        removed = []
+        for name in sorted(os.listdir(self.path)):
+            path = os.path.join(self.path, name)
+            if not name.startswith(TEMP_PREFIX) or path == self._temp_dir:
+                continue
+            if os.path.islink(path) or not os.path.isdir(path):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # another umoci is using it
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(name)
+            finally:
+                os.close(fd)
+        return removed
+
+
+class BlobWriter:
+    """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
+
+    def __init__(self, store: DirStore) -> None:
+        self._store = store
+        fd, self._temp_path = tempfile.mkstemp(prefix="blob-", dir=store._temp())
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._hash = digests.hasher(digests.SHA256)
+        self.size = 0
+        self._done = False
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        self._file.flush()
+        os.fchmod(self._file.fileno(), 0o644)
+        os.fsync(self._file.fileno())
+        self._file.close()
+        digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        self._store._install(self._temp_path, self._store.blob_path(digest))
+        self._done = True
+        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def abort(self) -> None:
+        if not self._done:
+            self._file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp_path)
+            self._done = True
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as err:  # some filesystems refuse fsync on directories
+        if err.errno not in (errno.EINVAL, errno.EROFS):
+            raise
+    finally:
+        os.close(fd)
+
+
+def open_layout(path: str) -> DirStore:
+    """Open and validate an existing layout (the Go umoci's checks, plus blobs/sha256)."""
+    what = f"open layout {path}"
+    layout_path = os.path.join(path, LAYOUT_FILE)
+    try:
+        with open(layout_path, "rb") as f:
+            data = f.read(1 << 16)
+    except FileNotFoundError:
+        if not os.path.exists(path):
+            raise LayoutError(f"{what}: no such directory") from None
+        raise LayoutError(f"{what}: not an OCI layout: {LAYOUT_FILE} is missing") from None
+    except OSError as err:
+        raise LayoutError(f"{what}: read {LAYOUT_FILE}: {_describe(err)}") from None
+    try:
+        layout = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise LayoutError(f"{what}: {LAYOUT_FILE} is not valid JSON") from None
+    version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None
+    if version != LAYOUT_VERSION:
+        raise LayoutError(f"{what}: unsupported {LAYOUT_FILE} version {version!r}")
+    # Stat, not lstat: blobs/ or blobs/sha256 may be symlinks (shared blob pools).
+    if not os.path.isdir(os.path.join(path, BLOBS_DIR)):
+        raise LayoutError(f"{what}: {BLOBS_DIR} is missing or not a directory")
+    index_path = os.path.join(path, INDEX_FILE)
+    if not os.path.isfile(index_path):
+        raise LayoutError(f"{what}: {INDEX_FILE} is missing or not a file")
+    return DirStore(path)
+
+
+def create_layout(path: str) -> None:
+    """Create an empty layout at a path that must not exist yet (parents are created)."""
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        raise LayoutError(f"create layout {path}: path already exists") from None
+    try:
+        os.makedirs(os.path.join(path, BLOBS_DIR, digests.SHA256), 0o755)
+        with open(os.path.join(path, LAYOUT_FILE), "wb") as f:
+            f.write(gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
+        with DirStore(path) as store:
+            for sub in (BLOBS_DIR, os.path.join(BLOBS_DIR, digests.SHA256), LAYOUT_FILE):
+                store._own(os.path.join(path, sub))
+            store.write_index(Index())
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -1,0 +1,85 @@
+"""A reader that refuses a blob whose bytes are not what its descriptor says.
+
+It never reads past the descriptor size (a blob file that is longer is
+caught by reading one byte more at the end), and checks the digest once the
+last byte has been delivered, so a consumer that streams the whole blob gets
+an error instead of EOF when the content is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from umoci.errors import BlobInvalidError
+from umoci.oci import digest as digests
+
+
+class VerifiedReader(io.RawIOBase):
+    """Stream exactly ``size`` bytes of ``raw`` and check their digest."""
+
+    def __init__(self, raw: BinaryIO, digest: str, size: int) -> None:
+        super().__init__()
+        if size < 0:
+            raise BlobInvalidError(f"blob {digest}: negative size {size}")
+        algorithm, self._expected_hex = digests.split(digest)
+        self._raw = raw
+        self._digest = digest
+        self._size = size
+        self._remaining = size
+        self._hash = digests.hasher(algorithm)
+        self._verified = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._remaining == 0:
+            self._finish()
+            return 0
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._remaining)
+        n = self._raw.readinto(view[:want])  # type: ignore[attr-defined]
+        if not n:
+            raise BlobInvalidError(
+                f"blob {self._digest}: size mismatch: got {self._size - self._remaining} "
+                f"bytes, descriptor says {self._size}"
+            )
+        self._hash.update(view[:n])
+        self._remaining -= n
+        if self._remaining == 0:
+            self._finish()
+        return int(n)
+
+    def _finish(self) -> None:
+        if self._verified:
+            return
+        if self._raw.read(1):
+            raise BlobInvalidError(
+                f"blob {self._digest}: size mismatch: blob is longer than the "
+                f"descriptor's {self._size} bytes"
+            )
+        if self._hash.hexdigest() != self._expected_hex:
+            raise BlobInvalidError(
+                f"blob {self._digest}: digest mismatch: content hashes to "
+                f"{self._hash.name}:{self._hash.hexdigest()}"
+            )
+        self._verified = True
+
+    def read_all_verified(self) -> bytes:
+        """Read the whole blob (for small JSON blobs) and verify it."""
+        data = self.read()
+        self._finish()
+        return data if data is not None else b""
+
+    def drain(self) -> None:
+        """Read and hash whatever the consumer left unread, then verify."""
+        while self.read(1 << 20):
+            pass
+        self._finish()
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()

@@ -1,0 +1,1 @@
+"""Algorithms over a blob store: references (tags), descriptor walks, garbage collection."""

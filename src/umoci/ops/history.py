@@ -1,0 +1,36 @@
+"""The history entry a mutating verb appends (``--history.*``, ``--no-history``)."""
+
+from __future__ import annotations
+
+from umoci.errors import UsageError
+from umoci.oci.models import History
+from umoci.oci.timefmt import GoTime, default_now, parse_time
+from umoci.ops.options import HistoryOptions
+
+
+def parse_user_time(text: str, flag: str) -> GoTime:
+    """An RFC 3339 time from the command line; UsageError naming the flag otherwise."""
+    try:
+        return parse_time(text)
+    except ValueError as err:
+        raise UsageError(f"parse {flag}: {err}") from None
+
+
+def history_entry(
+    options: HistoryOptions, *, created_by: str, author: str, empty_layer: bool
+) -> History | None:
+    """The entry to append, or None with ``--no-history``; defaults as the Go umoci's."""
+    if not options.enabled:
+        return None
+    created = (
+        parse_user_time(options.created, "--history.created")
+        if options.created is not None
+        else default_now()
+    )
+    return History(
+        created=created,
+        created_by=options.created_by if options.created_by is not None else created_by,
+        author=options.author if options.author is not None else author,
+        comment=options.comment or "",
+        empty_layer=empty_layer,
+    )
