@@ -212,16 +212,17 @@ def _config_lines(config: ImageConfig) -> list[str]:
 
 
 def _tabulate(rows: list[list[str]]) -> list[str]:
-    """Columns padded to their widest cell plus one space; the last column unpadded."""
-    widths = [max(len(row[i]) for row in rows) + 1 for i in range(len(rows[0]) - 1)]
+    """Go's tabwriter (minwidth 4, padding 1): the last column is not padded."""
+    widths = [max(4, max(len(row[i]) for row in rows) + 1) for i in range(len(rows[0]) - 1)]
     return [
         "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[-1]
         for row in rows
     ]
 
 
-def _or_none(text: str) -> str:
-    return text if text else "<none>"
+def _cell(text: str) -> str:
+    # A tab inside a cell would start a new column.
+    return text.replace("\t", " ")
 
 
 def format_text(info: ImageStat) -> str:
@@ -261,9 +262,9 @@ def format_text(info: ImageStat) -> str:
             [
                 row.layer.digest if row.layer is not None else "<none>",
                 h.created.format() if h.created is not None else "<none>",
-                _or_none(h.created_by),
+                _cell(h.created_by),
                 human_size(row.layer.size) if row.layer is not None else "<none>",
-                _or_none(h.comment),
+                _cell(h.comment),
             ]
         )
     lines += _tabulate(table)

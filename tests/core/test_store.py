@@ -1,0 +1,240 @@
+"""cas.dir and layout: verified reads, atomic writes, references, gc."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import snapshot
+from umoci import ops
+from umoci.cas.dir import DirStore, open_layout
+from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError, RefNotFoundError
+from umoci.layout import gc as gc_algorithm
+from umoci.layout.refs import resolve
+from umoci.oci import mediatypes
+from umoci.oci.models import Descriptor
+
+
+def put_raw(layout: Path, data: bytes) -> str:
+    hexdigest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / hexdigest).write_bytes(data)
+    return "sha256:" + hexdigest
+
+
+def set_index(layout: Path, manifests: list[dict[str, object]]) -> None:
+    doc = {"schemaVersion": 2, "mediaType": mediatypes.INDEX, "manifests": manifests}
+    (layout / "index.json").write_text(json.dumps(doc))
+
+
+def test_init_creates_valid_layout(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b"
+    ops.init_layout(str(path))
+    assert json.loads((path / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    assert (path / "blobs" / "sha256").is_dir()
+    assert ops.list_tags(str(path)) == []
+    assert not [p for p in os.listdir(path) if p.startswith(".umoci-")]
+
+
+def test_init_refuses_existing_path(layout: Path) -> None:
+    before = snapshot(layout)
+    with pytest.raises(LayoutError, match="exists"):
+        ops.init_layout(str(layout))
+    assert snapshot(layout) == before
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda p: (p / "oci-layout").unlink(), "oci-layout"),
+        (lambda p: (p / "oci-layout").write_text('{"imageLayoutVersion":"2.0.0"}'), "version"),
+        (lambda p: (p / "oci-layout").write_text("garbage"), "JSON"),
+        (lambda p: (p / "index.json").unlink(), "index.json"),
+        (lambda p: (p / "index.json").write_text("[]"), "index.json"),
+        (lambda p: (p / "index.json").write_text('{"schemaVersion":1}'), "schemaVersion"),
+    ],
+)
+def test_open_refuses_broken_layouts(layout: Path, mutate: object, message: str) -> None:
+    mutate(layout)  # type: ignore[operator]
+    with pytest.raises(LayoutError, match=message):
+        ops.list_tags(str(layout))
+
+
+def test_blobs_dir_may_be_symlink(tmp_path: Path) -> None:
+    layout = tmp_path / "img"
+    ops.init_layout(str(layout))
+    pool = tmp_path / "pool"
+    (layout / "blobs" / "sha256").rename(pool)
+    (layout / "blobs" / "sha256").symlink_to(pool)
+    ops.new_image(str(layout), "t")
+    assert ops.list_tags(str(layout)) == ["t"]
+    assert "t" in ops.stat(str(layout), "t", as_json=False)
+    assert len(os.listdir(pool)) == 2
+
+
+def test_verified_reads(layout: Path) -> None:
+    digest = put_raw(layout, b"hello world")
+    with open_layout(str(layout)) as store:
+        ok = Descriptor("x", digest, 11)
+        assert store.read_blob(ok) == b"hello world"
+        with pytest.raises(BlobInvalidError, match="size mismatch"):
+            store.read_blob(Descriptor("x", digest, 5))
+        with pytest.raises(BlobInvalidError, match="size mismatch"):
+            store.read_blob(Descriptor("x", digest, 12))
+        with pytest.raises(BlobNotFoundError):
+            store.read_blob(Descriptor("x", "sha256:" + "0" * 64, 1))
+        # Content that does not hash to its name.
+        (layout / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(b"hello WORLD")
+        with pytest.raises(BlobInvalidError, match="digest mismatch"):
+            store.read_blob(ok)
+
+
+def test_streaming_read_stops_at_descriptor_size(layout: Path) -> None:
+    data = os.urandom(3 << 20)
+    digest = put_raw(layout, data)
+    with (
+        open_layout(str(layout)) as store,
+        store.open_blob(Descriptor("x", digest, len(data))) as r,
+    ):
+        got = b""
+        while chunk := r.read(65536):
+            got += chunk
+        assert got == data
+
+
+def test_write_is_atomic_and_temp_is_cleaned(layout: Path) -> None:
+    with open_layout(str(layout)) as store:
+        writer = store.blob_writer()
+        writer.write(b"partial")
+        writer.abort()
+        temp_dirs = [p for p in os.listdir(layout) if p.startswith(".umoci-")]
+        assert len(temp_dirs) == 1
+        assert os.listdir(layout / temp_dirs[0]) == []
+    assert not [p for p in os.listdir(layout) if p.startswith(".umoci-")]
+    assert os.listdir(layout / "blobs" / "sha256") == []
+
+
+def test_read_only_layout_allows_read_commands(layout: Path) -> None:
+    ops.new_image(str(layout), "t")
+    for dirpath, _dirnames, filenames in os.walk(layout):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+        os.chmod(dirpath, 0o555)
+    try:
+        # As root the bits are not enforced; the snapshot still proves that
+        # read verbs create nothing (no temp dir, no rewrite).
+        before = snapshot(layout)
+        assert ops.list_tags(str(layout)) == ["t"]
+        ops.stat(str(layout), "t", as_json=True)
+        assert snapshot(layout) == before
+    finally:
+        for dirpath, _, _ in os.walk(layout):
+            os.chmod(dirpath, 0o755)
+
+
+def test_tag_rm_and_ls(layout: Path) -> None:
+    ops.new_image(str(layout), "a")
+    ops.tag_image(str(layout), "a", "b")
+    ops.tag_image(str(layout), "a", "c")
+    assert ops.list_tags(str(layout)) == ["a", "b", "c"]
+    ops.new_image(str(layout), "b")  # replaces b, moves it last
+    assert ops.list_tags(str(layout)) == ["a", "c", "b"]
+    ops.remove_tag(str(layout), "a")
+    assert ops.list_tags(str(layout)) == ["c", "b"]
+    ops.remove_tag(str(layout), "a")  # idempotent, like the Go umoci
+    with pytest.raises(RefNotFoundError):
+        ops.tag_image(str(layout), "nope", "x")
+
+
+def test_gc_sweeps_only_unreachable_blobs(layout: Path) -> None:
+    ops.new_image(str(layout), "a")
+    ops.new_image(str(layout), "b")
+    stray = put_raw(layout, b"stray")
+    (layout / "blobs" / "sha256" / "not-a-digest").write_text("keep me")
+    (layout / "blobs" / "other").mkdir()
+    (layout / "README").write_text("keep")
+    stale = layout / ".umoci-stale"
+    stale.mkdir()
+    (stale / "blob-x").write_text("x")
+    ops.remove_tag(str(layout), "b")
+    ops.gc(str(layout))
+    names = set(os.listdir(layout / "blobs" / "sha256"))
+    assert stray.split(":")[1] not in names
+    assert "not-a-digest" in names
+    assert len(names) == 3  # a's manifest and config, and the unknown file
+    assert (layout / "README").exists()
+    assert (layout / "blobs" / "other").is_dir()
+    assert not stale.exists()
+    assert "a" in ops.stat(str(layout), "a", as_json=False)
+
+
+def test_gc_keeps_locked_temp_dirs(layout: Path) -> None:
+    with open_layout(str(layout)) as store:
+        writer = store.blob_writer()  # creates and locks our temp dir
+        with open_layout(str(layout)) as other:
+            gc_algorithm.collect(other)
+        assert [p for p in os.listdir(layout) if p.startswith(".umoci-")]
+        writer.abort()
+
+
+def test_gc_refuses_to_sweep_when_a_manifest_is_missing(layout: Path) -> None:
+    ops.new_image(str(layout), "a")
+    stray = put_raw(layout, b"stray")
+    set_index(
+        layout,
+        [
+            *json.loads((layout / "index.json").read_text())["manifests"],
+            {"mediaType": mediatypes.MANIFEST, "digest": "sha256:" + "1" * 64, "size": 3},
+        ],
+    )
+    before = snapshot(layout)
+    with pytest.raises(BlobNotFoundError):
+        ops.gc(str(layout))
+    assert snapshot(layout) == before
+    assert (layout / "blobs" / "sha256" / stray.split(":")[1]).exists()
+
+
+def test_nested_index_resolution_and_platform_choice(layout: Path) -> None:
+    ops.new_image(str(layout), "a")
+    with DirStore(str(layout)) as store:
+        leaf = resolve(store, "a").descriptor
+    from umoci.layout.refs import host_arch, host_os
+
+    children = [
+        {**leaf.to_json(), "annotations": {}, "platform": {"architecture": arch, "os": host_os()}}
+        for arch in ("nonexistent", host_arch())
+    ]
+    inner = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.INDEX, "manifests": children})
+    inner_digest = put_raw(layout, inner.encode())
+    set_index(
+        layout,
+        [
+            {
+                "mediaType": mediatypes.INDEX,
+                "digest": inner_digest,
+                "size": len(inner),
+                "annotations": {"org.opencontainers.image.ref.name": "multi"},
+            }
+        ],
+    )
+    with DirStore(str(layout)) as store:
+        path = resolve(store, "multi")
+        assert len(path.walk) == 2
+        assert path.descriptor.platform is not None
+        assert path.descriptor.platform.architecture == host_arch()
+    # config through a nested index rewrites the parent index too.
+    ops.config(
+        str(layout),
+        "multi",
+        new_tag="multi2",
+        changes=ops.ConfigChanges(user="nobody"),
+        history=ops.HistoryOptions(),
+    )
+    out = json.loads(ops.stat(str(layout), "multi2", as_json=True))
+    assert out["config"]["blob"]["config"]["User"] == "nobody"
+    assert "multi" in ops.list_tags(str(layout))
+    ops.gc(str(layout))
+    assert json.loads(ops.stat(str(layout), "multi", as_json=True))["config"]["blob"]
