@@ -238,3 +238,23 @@ def test_nested_index_resolution_and_platform_choice(layout: Path) -> None:
     assert "multi" in ops.list_tags(str(layout))
     ops.gc(str(layout))
     assert json.loads(ops.stat(str(layout), "multi", as_json=True))["config"]["blob"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_new_files_get_layout_owner_when_root(layout: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(layout):
+        for name in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, name), 1234, 5678)
+    os.chown(layout, 1234, 5678)
+    ops.new_image(str(layout), "t")
+    ops.config(
+        str(layout),
+        "t",
+        new_tag="u",
+        changes=ops.ConfigChanges(user="x"),
+        history=ops.HistoryOptions(),
+    )
+    for dirpath, dirnames, filenames in os.walk(layout):
+        for name in [*dirnames, *filenames]:
+            st = os.lstat(os.path.join(dirpath, name))
+            assert (st.st_uid, st.st_gid) == (1234, 5678), name
