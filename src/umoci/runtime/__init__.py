@@ -1,0 +1,57 @@
+"""Image config -> runtime bundle metadata: ``config.json`` and ``umoci.json``.
+
+* :func:`runtime_config` builds the runtime-spec config the Go umoci 0.6
+  would write for an image config (user lookup in the rootfs, env, HOME,
+  volumes, annotations, id maps, rootless rewrite), and
+  :func:`write_config` writes it byte-identically (tab-indented).
+* :func:`rootfs_opener` gives the confined file access the user lookup
+  needs; callers may inject their own (e.g. one backed by :mod:`umoci.fs`).
+* :func:`umoci_json` / :func:`parse_umoci_json` write and read ``umoci.json``.
+
+Modules: ``spec`` (conversion), ``template`` (the Go defaults),
+``imageconfig`` (validating the untrusted config blob), ``users``
+(passwd/group), ``rootfs_open`` (confined open), ``bundle_meta``
+(umoci.json), ``godecode`` (Go JSON decoding rules), ``atomic`` (writes).
+"""
+
+from __future__ import annotations
+
+from umoci.runtime.bundle_meta import (
+    META_NAME,
+    BundleMeta,
+    parse_umoci_json,
+    read_bundle_meta,
+    umoci_json,
+    write_bundle_meta,
+)
+from umoci.runtime.imageconfig import ImageConfig, parse_image_config
+from umoci.runtime.rootfs_open import RootfsOpener, open_in_root, rootfs_opener
+from umoci.runtime.spec import (
+    config_bytes,
+    root_path_for,
+    runtime_config,
+    unprivileged_mount_flags,
+    write_config,
+)
+from umoci.runtime.users import ExecUser, resolve_user
+
+__all__ = [
+    "META_NAME",
+    "BundleMeta",
+    "ExecUser",
+    "ImageConfig",
+    "RootfsOpener",
+    "config_bytes",
+    "open_in_root",
+    "parse_image_config",
+    "parse_umoci_json",
+    "read_bundle_meta",
+    "resolve_user",
+    "root_path_for",
+    "rootfs_opener",
+    "runtime_config",
+    "umoci_json",
+    "unprivileged_mount_flags",
+    "write_bundle_meta",
+    "write_config",
+]
