@@ -1,0 +1,35 @@
+"""The ``umoci`` command line: parse, call one :mod:`umoci.ops` verb, render, exit.
+
+``main(argv)`` runs in-process and returns the exit status (tests use it);
+``run()`` is the console-script entry point.  Layout of the package:
+
+* :mod:`~umoci.cli.flags` -- flag declarations and the Go-style argv parser;
+* :mod:`~umoci.cli.command` -- the command tree's data types;
+* :mod:`~umoci.cli.help` -- urfave/cli-shaped help text;
+* :mod:`~umoci.cli.options` -- flag groups several commands share, and their
+  conversion to ops values;
+* :mod:`~umoci.cli.commands` -- every command and its action;
+* :mod:`~umoci.cli.app` -- dispatch and the one error boundary;
+* :mod:`~umoci.cli.logs` -- ``--log`` set-up (imported only to run a command).
+
+Start-up matters (``umoci ls`` in a loop is common), so nothing here imports
+more than the interpreter has loaded already; verbs import their own
+dependencies when they run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from umoci.cli.app import main
+
+TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+__all__ = ["main", "run"]
+
+
+def run() -> NoReturn:
+    """Console-script entry point: ``sys.exit(main())``."""
+    sys.exit(main())

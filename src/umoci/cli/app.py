@@ -1,0 +1,220 @@
+"""Run one command line: walk the command tree, call the action, map errors to exit codes.
+
+This is the CLI's single error boundary.  Whatever happens, :func:`main`
+returns an exit status and leaves at most one line on stderr:
+
+* ``0`` on success (help and version included);
+* ``1`` with ``umoci: <verb>: <message>`` for anything the user can cause --
+  a bad command line (:class:`~umoci.errors.UsageError`, raised by the parser
+  too), any :class:`~umoci.errors.UmociError`, an :class:`OSError` -- and for
+  bugs, reported as ``internal error`` (with the traceback at ``--log=debug``);
+* ``130`` on Ctrl-C and ``141`` when stdout is closed under us (a shell's
+  status for a process killed by SIGINT or SIGPIPE, which is how the Go umoci
+  ends in those cases), both without a message.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from umoci import IMAGE_SPEC_VERSION, RUNTIME_SPEC_VERSION, __version__
+from umoci.cli.command import Context, OutputClosedError, check_positionals, write_stdout
+from umoci.cli.commands import ROOT
+from umoci.cli.flags import HELP_FLAG, ParsedArgs, parse
+from umoci.cli.help import app_help, command_help
+from umoci.errors import UmociError, UsageError
+
+TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from umoci.cli.command import Command
+    from umoci.cli.flags import Flag
+
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
+
+
+class _Invocation:
+    """What the error boundary needs to know about how far the run got."""
+
+    __slots__ = ("debug", "verb")
+
+    def __init__(self) -> None:
+        self.verb = ""  # the command as typed ("raw config"); "" before one is found
+        self.debug = False  # --log=debug: show tracebacks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``umoci ARGV...`` and return its exit status; never raises."""
+    run = _Invocation()
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv), run)
+        _flush_stdout()
+        return status
+    except OutputClosedError:
+        _detach_stdout()
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except UmociError as err:
+        return _fail(run, err, str(err))
+    except OSError as err:
+        return _fail(run, err, _describe_os_error(err))
+    except Exception as err:
+        hint = "" if run.debug else " (--log=debug shows where)"
+        return _fail(run, err, f"internal error: {type(err).__name__}: {err}{hint}")
+    except SystemExit as exc:  # only a bug calls sys.exit under us; keep its status
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return EXIT_ERROR
+
+
+def help_text(chain: Sequence[Command]) -> str:
+    """The help for the last command of chain (the root alone: the application's help)."""
+    command = chain[-1]
+    if len(chain) == 1:
+        return app_help(command, command.flags, __version__)
+    # A group is an app of its own in urfave, which lists --help among its
+    # options; a plain command accepts --help without listing it.
+    return command_help(chain, _flags(command) if command.subcommands else command.flags)
+
+
+def version_text() -> str:
+    return (
+        f"umoci version {__version__}\n"
+        f"image-spec: {IMAGE_SPEC_VERSION}\n"
+        f"runtime-spec: {RUNTIME_SPEC_VERSION}\n"
+    )
+
+
+def _flags(command: Command) -> tuple[Flag, ...]:
+    return (*command.flags, HELP_FLAG)
+
+
+def _run(argv: list[str], run: _Invocation) -> int:
+    # Global flags stop at the command name, as urfave's do.
+    global_args = parse(ROOT.flags, argv, interspersed=False)
+    if global_args.get_bool("help"):
+        write_stdout(help_text((ROOT,)))
+        return 0
+    if global_args.get_bool("version"):
+        write_stdout(version_text())
+        return 0
+    level = _log_level(global_args)
+    run.debug = level == "debug"
+    found = _find_command(global_args.args, run)
+    if found is None:
+        return 0  # help was asked for (or implied) and printed
+    chain, parsed = found
+    command = chain[-1]
+    for flag_name in command.required:
+        if not parsed.is_set(flag_name):
+            raise UsageError(f"missing mandatory argument: --{flag_name}")
+    if command.positionals is not None:
+        check_positionals(parsed.args, command.positionals)
+
+    from umoci.cli import logs
+
+    logs.configure(level)
+    assert command.action is not None
+    context = Context(chain, run.verb, parsed)
+    profile = global_args.get_string("cpu-profile")
+    if not profile:
+        return command.action(context)
+    import cProfile
+
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(command.action, context)
+    finally:
+        profiler.dump_stats(profile)
+
+
+def _find_command(
+    args: list[str], run: _Invocation
+) -> tuple[tuple[Command, ...], ParsedArgs] | None:
+    """Walk from the root to the command args name and parse its flags.
+
+    Returns None after printing help: for --help/-h, and for a group (the
+    root, ``raw``) given no subcommand, as urfave does.
+    """
+    chain: tuple[Command, ...] = (ROOT,)
+    typed: list[str] = []
+    while args:
+        name = args[0]
+        command = chain[-1].find(name)
+        if command is None:
+            raise UsageError(f"no such command: {name}")
+        chain = (*chain, command)
+        typed.append(name)
+        run.verb = " ".join(typed)
+        # A group stops at its subcommand's name; a command takes flags anywhere.
+        parsed = parse(_flags(command), args[1:], interspersed=not command.subcommands)
+        if parsed.get_bool("help"):
+            break
+        if not command.subcommands:
+            return chain, parsed
+        args = parsed.args
+    write_stdout(help_text(chain))
+    return None
+
+
+def _log_level(global_args: ParsedArgs) -> str:
+    if global_args.get_bool("verbose"):
+        if global_args.is_set("log"):
+            raise UsageError("--log=* and --verbose are mutually exclusive")
+        return "info"
+    level = global_args.get_string("log") or "warn"
+    if level not in LOG_LEVELS:
+        raise UsageError(f"invalid --log level {level!r}: want one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _describe_os_error(err: OSError) -> str:
+    # "open x: No such file or directory" rather than Python's
+    # "[Errno 2] No such file or directory: 'x'".
+    reason = err.strerror or str(err)
+    if err.filename is None:
+        return reason
+    where = os.fsdecode(err.filename)
+    if err.filename2 is not None:
+        where += f" -> {os.fsdecode(err.filename2)}"
+    return f"{where}: {reason}"
+
+
+def _fail(run: _Invocation, err: BaseException, message: str) -> int:
+    """Report err as one stderr line (after its traceback at --log=debug)."""
+    try:
+        if run.debug:
+            import traceback
+
+            traceback.print_exception(err, file=sys.stderr)
+        # One line, whatever the message holds: scripts read the last line.
+        text = " ".join(message.split("\n")).strip() or type(err).__name__
+        prefix = f"umoci: {run.verb}: " if run.verb else "umoci: "
+        sys.stderr.write(prefix + text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # stderr is gone too; the exit status still tells
+    return EXIT_ERROR
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosedError from None
+
+
+def _detach_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush cannot fail noisily."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # not a real file (captured in tests): nothing will flush to a pipe

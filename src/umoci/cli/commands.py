@@ -1,0 +1,599 @@
+"""Every umoci command: its flags, its help text, and the ops verb it calls.
+
+The names, aliases, one-line usages, categories and flags are the Go
+umoci 0.6's (so scripts and ``--help`` readers see the same tool); the
+longer help paragraphs are ours.  Actions import :mod:`umoci.ops` when they
+run and look the verb up on the module then, which keeps ``--help`` fast and
+lets tests replace a verb with ``monkeypatch.setattr(umoci.ops, ...)``.
+
+To add a command: write ``_verb(ctx) -> int`` below, declare a
+:class:`Command` with its flags (shared groups come from
+:mod:`umoci.cli.options`), and list it in ``ROOT`` (or ``RAW``).
+"""
+
+from __future__ import annotations
+
+from umoci.cli import options as opt
+from umoci.cli.command import Command, Context, check_positionals
+from umoci.cli.flags import HELP_FLAG, bool_flag, slice_flag, string_flag
+from umoci.errors import UmociError, UsageError
+
+IMAGE = "image"  # categories, as the Go umoci groups its commands
+LAYOUT = "layout"
+
+ROOT_FLAGS = (
+    bool_flag("verbose", "alias for --log=info"),
+    string_flag("log", "set the log level (debug, info, [warn], error, fatal)", default="warn"),
+    string_flag("cpu-profile", "profile umoci's execution to a file (cProfile)", hidden=True),
+    HELP_FLAG,
+    bool_flag("version,v", "print the version"),
+)
+
+
+# -- layout commands ---------------------------------------------------------
+
+
+def _init(ctx: Context) -> int:
+    from umoci import ops
+
+    ops.init_layout(opt.layout_path(ctx))
+    return 0
+
+
+def _gc(ctx: Context) -> int:
+    from umoci import ops
+
+    ops.gc(opt.layout_path(ctx))
+    return 0
+
+
+def _list(ctx: Context) -> int:
+    from umoci import ops
+
+    ctx.echo("".join(f"{tag}\n" for tag in ops.list_tags(opt.layout_path(ctx))))
+    return 0
+
+
+# -- image commands ------------------------------------------------------------
+
+
+def _new(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ops.new_image(ref.layout, ref.tag)
+    return 0
+
+
+def _tag(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ops.tag_image(ref.layout, ref.tag, opt.checked_tag("<new-tag>", ctx.args[0]))
+    return 0
+
+
+def _remove(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ops.remove_tag(ref.layout, ref.tag)
+    return 0
+
+
+def _stat(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ctx.echo(ops.stat(ref.layout, ref.tag, as_json=ctx.get_bool("json")))
+    return 0
+
+
+def _config(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+
+    def given(name: str) -> tuple[str, ...] | None:
+        # entrypoint/cmd: "given at all" differs from "not given" (Go's IsSet).
+        return ctx.get_strings(name) if ctx.is_set(name) else None
+
+    changes = ops.ConfigChanges(
+        clear=ctx.get_strings("clear"),
+        user=ctx.get_string("config.user"),
+        exposed_ports=ctx.get_strings("config.exposedports"),
+        env=ctx.get_strings("config.env"),
+        entrypoint=given("config.entrypoint"),
+        cmd=given("config.cmd"),
+        volumes=ctx.get_strings("config.volume"),
+        labels=ctx.get_strings("config.label"),
+        working_dir=ctx.get_string("config.workingdir"),
+        stop_signal=ctx.get_string("config.stopsignal"),
+        created=ctx.get_string("created"),
+        author=ctx.get_string("author"),
+        architecture=ctx.get_string("platform.arch"),
+        os=ctx.get_string("platform.os"),
+        variant=ctx.get_string("platform.variant"),
+        manifest_annotations=ctx.get_strings("manifest.annotation"),
+    )
+    ops.config(
+        ref.layout,
+        ref.tag,
+        new_tag=opt.new_tag(ctx),
+        changes=changes,
+        history=opt.history_options(ctx),
+    )
+    return 0
+
+
+def _unpack(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    maps = opt.map_options(ctx)
+    keep = ctx.get_bool("keep-dirlinks")
+    ops.unpack(ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep)
+    return 0
+
+
+def _repack(ctx: Context) -> int:
+    from umoci import ops
+
+    layout, tag = opt.image_path_and_optional_tag(ctx)
+    options = ops.RepackOptions(
+        history=opt.history_options(ctx),
+        compress=opt.compress(ctx),
+        mask_paths=ctx.get_strings("mask-path"),
+        mask_volumes=not ctx.get_bool("no-mask-volumes"),
+        refresh_bundle=ctx.get_bool("refresh-bundle"),
+        full_hash=ctx.get_bool("full-hash"),
+    )
+    ops.repack(layout, tag, ctx.args[0], options=options)
+    return 0
+
+
+def _insert(ctx: Context) -> int:
+    from umoci import ops
+
+    whiteout = ctx.get_bool("whiteout")
+    # The one command whose positional count depends on a flag.
+    check_positionals(ctx.args, ("<target>",) if whiteout else ("<source>", "<target>"))
+    source, target = (None, ctx.args[0]) if whiteout else (ctx.args[0], ctx.args[1])
+    ref = opt.image_ref(ctx)
+    ops.insert(
+        ref.layout,
+        ref.tag,
+        source,
+        target,
+        new_tag=opt.new_tag(ctx),
+        opaque=ctx.get_bool("opaque"),
+        whiteout=whiteout,
+        history=opt.history_options(ctx),
+        compress=opt.compress(ctx),
+        maps=opt.map_options(ctx),
+    )
+    return 0
+
+
+# -- raw subcommands -------------------------------------------------------------
+
+
+def _raw_unpack(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    maps = opt.map_options(ctx)
+    keep = ctx.get_bool("keep-dirlinks")
+    ops.raw_unpack(ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep)
+    return 0
+
+
+def _raw_add_layer(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ops.raw_add_layer(
+        ref.layout,
+        ref.tag,
+        ctx.args[0],
+        new_tag=opt.new_tag(ctx),
+        history=opt.history_options(ctx),
+        compress=opt.compress(ctx),
+    )
+    return 0
+
+
+def _raw_runtime_config(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    rootfs = ctx.get_string("rootfs")
+    maps = opt.map_options(ctx)
+    ops.raw_runtime_config(ref.layout, ref.tag, ctx.args[0], rootfs=rootfs, maps=maps)
+    return 0
+
+
+def _keywords(ctx: Context, name: str) -> tuple[str, ...]:
+    # go-mtree's -k/-K take "a,b c" lists; we also let the flag repeat.
+    return tuple(kw for text in ctx.get_strings(name) for kw in text.replace(",", " ").split())
+
+
+def _raw_mtree_validate(ctx: Context) -> int:
+    from umoci import ops
+
+    manifest = ctx.get_string("manifest") or ""
+    root = ctx.get_string("path") or ""
+    for flag, value in (("--manifest", manifest), ("--path", root)):
+        if not value:
+            raise UsageError(f"invalid {flag}: path is empty")
+    differences = ops.mtree_validate(
+        manifest,
+        root,
+        use_keywords=_keywords(ctx, "use-keywords"),
+        add_keywords=_keywords(ctx, "add-keywords"),
+        umoci_keywords=ctx.get_bool("umoci-keywords"),
+        rootless=opt.is_rootless(ctx),
+    )
+    ctx.echo("".join(f"{line}\n" for line in differences))
+    if differences:
+        raise UmociError(f"validation failed: {len(differences)} differences found")
+    return 0
+
+
+# -- help ------------------------------------------------------------------------
+
+
+def _help(ctx: Context) -> int:
+    """``help [COMMAND...]``: help for the group this help belongs to, or one of its commands."""
+    from umoci.cli.app import help_text
+
+    chain = ctx.chain[:-1]  # drop "help" itself
+    for topic in ctx.args:
+        sub = chain[-1].find(topic)
+        if sub is None:
+            raise UsageError(f"no help topic for {topic!r}")
+        chain = (*chain, sub)
+    ctx.echo(help_text(chain))
+    return 0
+
+
+def _help_command(*, hidden: bool) -> Command:
+    return Command(
+        "help",
+        "Shows a list of commands or help for one command",
+        aliases=("h",),
+        args_usage="[command]",
+        positionals=None,
+        action=_help,
+        hidden=hidden,
+    )
+
+
+# -- the tree --------------------------------------------------------------------
+
+_UNPACK_FLAGS = (bool_flag("keep-dirlinks", "don't clobber underlying symlinks to directories"),)
+
+CONFIG = Command(
+    "config",
+    "modifies the image configuration of an OCI image",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] [--tag <new-tag>]
+
+Changes the configuration (and manifest annotations) of the image tagged
+"<tag>" (default "latest") in the layout at "<image-path>", and points
+"<new-tag>" at the result -- or "<tag>" itself if --tag is not given.
+
+Repeatable flags add one entry each time they are given; --config.entrypoint
+and --config.cmd replace the whole list with the values given.  --clear empties
+config.labels, config.exposedports, config.env, config.entrypoint, config.cmd,
+config.volume or manifest.annotations before any additions.""",
+    flags=(
+        string_flag("config.user", "user (and group) the container runs as"),
+        slice_flag("config.exposedports", "add an exposed port (port/proto)"),
+        slice_flag("config.env", "add an environment variable (NAME=value)"),
+        slice_flag("config.entrypoint", "entrypoint argument (repeat for each)"),
+        slice_flag("config.cmd", "command argument (repeat for each)"),
+        slice_flag("config.volume", "add a volume path"),
+        slice_flag("config.label", "add a label (key=value)"),
+        string_flag("config.workingdir", "working directory"),
+        string_flag("config.stopsignal", "signal that stops the container"),
+        string_flag("created", "image creation time (RFC 3339)"),
+        string_flag("author", "image author"),
+        string_flag("platform.os,os", "image operating system"),
+        string_flag("platform.arch,architecture", "image CPU architecture"),
+        string_flag("platform.variant", "image CPU variant"),
+        slice_flag("manifest.annotation", "add a manifest annotation (key=value)"),
+        slice_flag("clear", "empty a list or set before changes (see above)"),
+        opt.TAG,
+        *opt.HISTORY,
+        opt.IMAGE,
+    ),
+    required=("image",),
+    action=_config,
+)
+
+UNPACK = Command(
+    "unpack",
+    "unpacks a reference into an OCI runtime bundle",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] <bundle>
+
+Extracts the image tagged "<tag>" (default "latest") in the layout at
+"<image-path>" into a new runtime bundle at "<bundle>": rootfs/, config.json,
+and the metadata umoci-repack(1) needs to compute the next layer.
+
+Without root privileges --rootless is implied.""",
+    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.IMAGE),
+    required=("image",),
+    positionals=("<bundle>",),
+    action=_unpack,
+)
+
+REPACK = Command(
+    "repack",
+    "repacks an OCI runtime bundle into a reference",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<new-tag>] <bundle>
+
+Turns the changes made to "<bundle>"'s rootfs since umoci-unpack(1) into a new
+layer on top of the image the bundle came from, and tags the result "<new-tag>"
+(default: the tag the bundle was unpacked from).  "<image-path>" must be the
+layout the bundle was unpacked from; the id mappings used then are reused.""",
+    flags=(
+        slice_flag(
+            "mask-path",
+            "set of path prefixes in which deltas will be ignored when generating new layers",
+        ),
+        bool_flag(
+            "no-mask-volumes",
+            "do not add the Config.Volumes of the image to the set of masked paths",
+        ),
+        bool_flag("refresh-bundle", "update the bundle metadata to reflect the packed rootfs"),
+        bool_flag("full-hash", "re-hash every file instead of trusting unchanged stat data"),
+        *opt.HISTORY,
+        opt.COMPRESS,
+        opt.IMAGE,
+    ),
+    required=("image",),
+    positionals=("<bundle>",),
+    action=_repack,
+)
+
+NEW = Command(
+    "new",
+    "creates a blank tagged OCI image",
+    category=IMAGE,
+    args_usage="""--image <image-path>:<new-tag>
+
+Creates an image with no layers and a default configuration for this host's
+platform, tagged "<new-tag>" in the layout at "<image-path>".""",
+    flags=(opt.IMAGE,),
+    required=("image",),
+    action=_new,
+)
+
+TAG = Command(
+    "tag",
+    "creates a new tag in an OCI image",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] <new-tag>
+
+Points "<new-tag>" at the image "<tag>" (default "latest") points to, replacing
+any existing "<new-tag>".""",
+    flags=(opt.IMAGE,),
+    required=("image",),
+    positionals=("<new-tag>",),
+    action=_tag,
+)
+
+REMOVE = Command(
+    "remove",
+    "removes a tag from an OCI image",
+    aliases=("rm",),
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>]
+
+Removes the tag "<tag>" (default "latest"); the blobs stay until umoci-gc(1).""",
+    flags=(opt.IMAGE,),
+    required=("image",),
+    action=_remove,
+)
+
+STAT = Command(
+    "stat",
+    "displays status information of an image manifest",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>]
+
+Describes the manifest, configuration and history of the image tagged "<tag>"
+(default "latest").  The text format is for people and may change; --json is
+meant for programs.""",
+    flags=(bool_flag("json", "output the stat information as a JSON encoded blob"), opt.IMAGE),
+    required=("image",),
+    action=_stat,
+)
+
+INSERT = Command(
+    "insert",
+    "insert content into an OCI image",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] [--opaque] <source> <target>
+                                  --image <image-path>[:<tag>] [--whiteout] <target>
+
+Adds a layer holding "<source>" (a file or a directory tree) at the path
+"<target>" to the image tagged "<tag>" (default "latest").  With --whiteout the
+layer deletes "<target>" instead; with --opaque, "<target>" replaces the
+directory of the lower layers instead of merging with it.
+
+A new layer cannot remove a secret from the layers below it.
+
+Examples:
+	umoci insert --image oci:foo mybinary /usr/bin/mybinary
+	umoci insert --image oci:foo --opaque myetcdir /etc
+	umoci insert --image oci:foo --whiteout /some/old/dir""",
+    flags=(
+        bool_flag("whiteout", "insert a 'removal entry' for the given path"),
+        bool_flag("opaque", "mask any previous entries in the target directory"),
+        opt.TAG,
+        *opt.HISTORY,
+        *opt.REMAP,
+        opt.COMPRESS,
+        opt.IMAGE,
+    ),
+    required=("image",),
+    positionals=None,
+    action=_insert,
+)
+
+GC = Command(
+    "gc",
+    "garbage-collects an OCI image's blobs",
+    category=LAYOUT,
+    args_usage="""--layout <image-path>
+
+Removes every blob of the layout at "<image-path>" that no tag reaches.""",
+    flags=(opt.LAYOUT,),
+    required=("layout",),
+    action=_gc,
+)
+
+INIT = Command(
+    "init",
+    "create a new OCI layout",
+    category=LAYOUT,
+    args_usage="""--layout <image-path>
+
+Creates an empty OCI image layout at "<image-path>", which must not exist.""",
+    flags=(opt.LAYOUT,),
+    required=("layout",),
+    action=_init,
+)
+
+LIST = Command(
+    "list",
+    "lists the set of tags in an OCI layout",
+    aliases=("ls",),
+    category=LAYOUT,
+    args_usage="""--layout <image-path>
+
+Prints the name of every tag in the layout at "<image-path>", one per line.""",
+    flags=(opt.LAYOUT,),
+    required=("layout",),
+    action=_list,
+)
+
+RAW_UNPACK = Command(
+    "unpack",
+    "unpacks a reference into a rootfs",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] <rootfs>
+
+Extracts the layers of the image tagged "<tag>" (default "latest") into a new
+directory "<rootfs>", without the rest of a runtime bundle.""",
+    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.IMAGE),
+    required=("image",),
+    positionals=("<rootfs>",),
+    action=_raw_unpack,
+)
+
+RAW_ADD_LAYER = Command(
+    "add-layer",
+    "add a layer archive verbatim to an image",
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] <new-layer.tar>
+
+Appends the uncompressed tar archive "<new-layer.tar>" as it is (whiteouts
+included) as a new layer of the image tagged "<tag>" (default "latest").""",
+    flags=(opt.TAG, *opt.HISTORY, opt.COMPRESS, opt.IMAGE),
+    required=("image",),
+    positionals=("<new-layer.tar>",),
+    action=_raw_add_layer,
+)
+
+RAW_RUNTIME_CONFIG = Command(
+    "runtime-config",
+    "generates an OCI runtime configuration for an image",
+    aliases=("config",),
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] [--rootfs <rootfs>] <config.json>
+
+Writes the runtime configuration umoci-unpack(1) would generate for the image
+tagged "<tag>" (default "latest") to "<config.json>".  Some values (the user's
+ids, for one) need the image's files: --rootfs names an unpacked rootfs to read
+them from; without it they keep their defaults.""",
+    flags=(
+        string_flag("rootfs", "path to secondary source of truth (root filesystem)"),
+        *opt.REMAP,
+        opt.IMAGE,
+    ),
+    required=("image",),
+    positionals=("<config.json>",),
+    action=_raw_runtime_config,
+)
+
+RAW_MTREE_VALIDATE = Command(
+    "mtree-validate",
+    'validate an mtree manifest (akin to "go-mtree validate")',
+    category="devtools",
+    hidden=True,  # for umoci's own tests, as in the Go umoci
+    args_usage="""--manifest <manifest.mtree> --path <directory>
+
+Compares "<directory>" with the mtree(8) manifest "<manifest.mtree>" and prints
+one line per difference (exit status 1 if there are any).""",
+    flags=(
+        string_flag("manifest,f,file", "mtree manifest to validate"),
+        string_flag("path,p", "root path the mtree manifest is relative to"),
+        bool_flag("rootless", "enable rootless command support"),
+        slice_flag(
+            "add-keywords,K",
+            "add the specified keywords to the set used for validation"
+            " (delimited by comma or space)",
+        ),
+        slice_flag(
+            "use-keywords,k",
+            "use only the specified keywords for validation (delimited by comma or space)",
+        ),
+        bool_flag("umoci-keywords", "use the default set of keywords used by umoci"),
+    ),
+    required=("manifest", "path"),
+    action=_raw_mtree_validate,
+)
+
+RAW = Command(
+    "raw",
+    "advanced internal image tooling",
+    args_usage="""<command> [<args>...]
+
+Lower-level pieces of the other commands, for users who know the OCI
+specifications well; umoci-unpack(1) and friends suit most uses.""",
+    subcommands=(
+        RAW_ADD_LAYER,
+        RAW_RUNTIME_CONFIG,
+        RAW_UNPACK,
+        RAW_MTREE_VALIDATE,
+        _help_command(hidden=True),
+    ),
+)
+
+# Registration order is the Go umoci's: it decides the order within each
+# category of the help listing.
+ROOT = Command(
+    "umoci",
+    "umoci modifies Open Container images",
+    flags=ROOT_FLAGS,
+    subcommands=(
+        CONFIG,
+        UNPACK,
+        REPACK,
+        GC,
+        INIT,
+        NEW,
+        TAG,
+        REMOVE,
+        LIST,
+        STAT,
+        RAW,
+        INSERT,
+        _help_command(hidden=False),
+    ),
+)
