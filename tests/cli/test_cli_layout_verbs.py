@@ -1,0 +1,399 @@
+"""Black-box CLI tests of the layout verbs: the json-blobs vectors and every user error."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import VECTORS, snapshot
+from umoci.cli import main
+
+
+def umoci(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    status, out, err = umoci(capsys, *argv)
+    assert status == 0, err
+    return out
+
+
+def replay_vector_commands(capsys: pytest.CaptureFixture[str], work: Path) -> None:
+    """The commands of shared/vectors/json-blobs/README.md, through our CLI."""
+    v1, v2, v3 = (str(work / v) for v in ("v1", "v2", "v3"))
+    ok(capsys, "init", "--layout", v1)
+    ok(capsys, "new", "--image", f"{v1}:latest")
+    shutil.copytree(v1, v2, symlinks=True)
+    ok(
+        capsys,
+        "config",
+        "--image",
+        f"{v2}:latest",
+        "--config.user",
+        "foo:bar",
+        "--config.exposedports",
+        "80/tcp",
+        "--config.exposedports",
+        "8080/udp",
+        "--config.env",
+        "HOME=/",
+        "--config.env",
+        "ESC=a<b>&c",
+        "--config.entrypoint",
+        "/bin/sh",
+        "--config.entrypoint",
+        "-c",
+        "--config.cmd",
+        "true",
+        "--config.volume",
+        "/tmp",
+        "--config.volume",
+        "/var",
+        "--config.workingdir",
+        "/tmp",
+        "--config.stopsignal",
+        "SIGKILL",
+        "--config.label",
+        "a=b",
+        "--config.label",
+        "z=<x>",
+        "--manifest.annotation",
+        "ci.umo.abc=foo",
+        "--author",
+        "A <a@b.c>",
+        "--created",
+        "2025-09-05T13:05:10.12345+10:00",
+        "--history.comment",
+        "cfg",
+        "--history.author",
+        "H <h@i.j>",
+        "--history.created",
+        "2025-09-05T13:05:10Z",
+        "--platform.variant",
+        "v8",
+        "--os",
+        "linux",
+        "--architecture",
+        "arm64",
+    )
+    shutil.copytree(v2, v3, symlinks=True)
+    ok(capsys, "tag", "--image", f"{v3}:latest", "other")
+    ok(
+        capsys,
+        "config",
+        "--image",
+        f"{v3}:latest",
+        "--tag",
+        "derived",
+        "--no-history",
+        "--clear",
+        "config.env",
+        "--clear",
+        "config.labels",
+    )
+
+
+def test_json_blob_vectors_are_byte_identical(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    replay_vector_commands(capsys, tmp_path)
+    for v in ("v1", "v2", "v3"):
+        ours, theirs = tmp_path / v, VECTORS / "json-blobs" / v
+        assert (ours / "index.json").read_bytes() == (theirs / "index.json").read_bytes()
+        assert (ours / "oci-layout").read_bytes() == (theirs / "oci-layout").read_bytes()
+        our_blobs = sorted(p.name for p in (ours / "blobs" / "sha256").iterdir())
+        assert our_blobs == sorted(p.name for p in (theirs / "blobs" / "sha256").iterdir())
+        for name in our_blobs:
+            data = (ours / "blobs" / "sha256" / name).read_bytes()
+            assert data == (theirs / "blobs" / "sha256" / name).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == name
+        text = ok(capsys, "stat", "--image", f"{ours}:latest")
+        assert text == (VECTORS / "json-blobs" / f"{v}.stat.txt").read_text()
+        js = ok(capsys, "stat", "--json", "--image", f"{ours}:latest")
+        assert js == (VECTORS / "json-blobs" / f"{v}.stat.json").read_text()
+
+
+def test_ls_prints_tag_names_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    layout = str(tmp_path / "l")
+    ok(capsys, "init", "--layout", layout)
+    assert ok(capsys, "ls", "--layout", layout) == ""
+    ok(capsys, "new", "--image", f"{layout}:b")
+    ok(capsys, "new", "--image", layout)
+    ok(capsys, "tag", "--image", f"{layout}:b", "c/d:e")
+    assert ok(capsys, "list", "--layout", layout) == "b\nlatest\nc/d:e\n"
+    ok(capsys, "remove", "--image", f"{layout}:b")
+    ok(capsys, "rm", "--image", f"{layout}:latest")
+    assert ok(capsys, "ls", "--layout", layout) == "c/d:e\n"
+    ok(capsys, "gc", "--layout", layout)
+    assert len(list((tmp_path / "l" / "blobs" / "sha256").iterdir())) == 2
+
+
+# -- user errors: one line, exit 1, layout unchanged ------------------------
+
+
+def _write_blob(layout: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    return digest
+
+
+def _retarget(layout: Path, tag: str, **descriptor: object) -> None:
+    index = json.loads((layout / "index.json").read_text())
+    for d in index["manifests"]:
+        if d["annotations"]["org.opencontainers.image.ref.name"] == tag:
+            d.update(descriptor)
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+def _corrupt_manifest_content(layout: Path) -> None:
+    index = json.loads((layout / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":")[1]
+    path = layout / "blobs" / "sha256" / digest
+    path.write_bytes(path.read_bytes().replace(b"schemaVersion", b"schemaVersioN"))
+
+
+def _corrupt_config_content(layout: Path) -> None:
+    for path in (layout / "blobs" / "sha256").iterdir():
+        if b'"rootfs"' in path.read_bytes():
+            path.write_bytes(path.read_bytes().replace(b"linux", b"LINUX"))
+
+
+def _wrong_size(layout: Path) -> None:
+    index = json.loads((layout / "index.json").read_text())
+    _retarget(layout, "t", size=index["manifests"][0]["size"] + 1)
+
+
+def _negative_size(layout: Path) -> None:
+    _retarget(layout, "t", size=-5)
+
+
+def _bad_json_manifest(layout: Path) -> None:
+    data = b"{not json"
+    _retarget(layout, "t", digest="sha256:" + _write_blob(layout, data), size=len(data))
+
+
+def _missing_manifest(layout: Path) -> None:
+    _retarget(layout, "t", digest="sha256:" + "0" * 64)
+
+
+def _index_typed_as_manifest(layout: Path) -> None:
+    data = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [],
+        }
+    ).encode()
+    _retarget(layout, "t", digest="sha256:" + _write_blob(layout, data), size=len(data))
+
+
+def _manifest_with_wrong_types(layout: Path) -> None:
+    data = b'{"schemaVersion":2,"config":"nope","layers":{}}'
+    _retarget(layout, "t", digest="sha256:" + _write_blob(layout, data), size=len(data))
+
+
+CORRUPTIONS = [
+    _corrupt_manifest_content,
+    _corrupt_config_content,
+    _wrong_size,
+    _negative_size,
+    _bad_json_manifest,
+    _missing_manifest,
+    _index_typed_as_manifest,
+    _manifest_with_wrong_types,
+]
+
+READ_AND_WRITE_VERBS = [
+    ["stat", "--image", "{L}:t"],
+    ["stat", "--json", "--image", "{L}:t"],
+    ["config", "--image", "{L}:t", "--config.user", "x"],
+    ["config", "--image", "{L}:t", "--tag", "n", "--config.user", "x"],
+]
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("argv", READ_AND_WRITE_VERBS, ids=lambda a: "-".join(a[:2]))
+def test_corrupted_images_fail_cleanly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, corrupt: object, argv: list[str]
+) -> None:
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    ok(capsys, "new", "--image", f"{layout}:t")
+    corrupt(layout)  # type: ignore[operator]
+    before = snapshot(layout)
+    status, out, err = umoci(capsys, *[a.replace("{L}", str(layout)) for a in argv])
+    assert status == 1
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"umoci: {argv[0]}: ")
+    assert "Traceback" not in err
+    assert snapshot(layout) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", "--layout", "{L}"],
+        ["new", "--image", "{L}:bad tag"],
+        ["new", "--image", "{L}:"],
+        ["new", "--image", "{M}:t"],
+        ["tag", "--image", "{L}:t", "bad tag"],
+        ["tag", "--image", "{L}:missing", "x"],
+        ["tag", "--image", "{L}:t"],
+        ["stat", "--image", "{L}:missing"],
+        ["stat", "--image", "{M}:t"],
+        ["config", "--image", "{L}:missing", "--config.user", "x"],
+        ["config", "--image", "{L}:t", "--clear", "rootfs.diffids"],
+        ["config", "--image", "{L}:t", "--clear", "nonsense"],
+        ["config", "--image", "{L}:t", "--config.env", "NOEQ"],
+        ["config", "--image", "{L}:t", "--config.label", "=v"],
+        ["config", "--image", "{L}:t", "--created", "yesterday"],
+        ["config", "--image", "{L}:t", "--history.created", "2020"],
+        ["config", "--image", "{L}:t", "--manifest.annotation", "x"],
+        ["config", "--image", "{L}:t", "--tag", "bad tag", "--config.user", "x"],
+        ["config", "--image", "{L}:t", "--no-such-flag"],
+        ["config", "--image", "{L}:t", "positional"],
+        ["ls", "--layout", "{M}"],
+        ["ls"],
+        ["gc", "--layout", "{M}"],
+        ["rm", "--image", "{L}:bad tag"],
+    ],
+)
+def test_user_errors_are_one_line_and_change_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    ok(capsys, "new", "--image", f"{layout}:t")
+    before = snapshot(tmp_path)
+    args = [a.replace("{L}", str(layout)).replace("{M}", str(tmp_path / "missing")) for a in argv]
+    status, out, err = umoci(capsys, *args)
+    assert status == 1, (out, err)
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("umoci: ")
+    assert "Traceback" not in err
+    assert snapshot(tmp_path) == before
+
+
+def test_read_verbs_do_not_write_to_layout(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    ok(capsys, "new", "--image", f"{layout}:t")
+    before = snapshot(layout)
+    ok(capsys, "ls", "--layout", str(layout))
+    ok(capsys, "stat", "--image", f"{layout}:t")
+    ok(capsys, "stat", "--json", "--image", f"{layout}:t")
+    assert snapshot(layout) == before
+
+
+def test_stat_tolerates_artifact_manifests(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    empty = _write_blob(layout, b"{}")
+    payload = _write_blob(layout, b"signature bytes")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example.sig",
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": "sha256:" + empty,
+                "size": 2,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.example.sig.v1",
+                    "digest": "sha256:" + payload,
+                    "size": 15,
+                }
+            ],
+        }
+    ).encode()
+    digest = _write_blob(layout, manifest)
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + digest,
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "sig"},
+            }
+        ],
+    }
+    (layout / "index.json").write_text(json.dumps(index))
+    text = ok(capsys, "stat", "--image", f"{layout}:sig")
+    assert "Artifact Type: application/vnd.example.sig" in text
+    assert "application/vnd.example.sig.v1" in text
+    assert "not an image config" in text
+    js = json.loads(ok(capsys, "stat", "--json", "--image", f"{layout}:sig"))
+    assert js["config"]["blob"] == {}
+    assert js["history"] == []
+    ok(capsys, "gc", "--layout", str(layout))
+    assert len(list((layout / "blobs" / "sha256").iterdir())) == 3
+    status, _, err = umoci(capsys, "config", "--image", f"{layout}:sig", "--config.user", "x")
+    assert status == 1
+    assert "not an image config" in err
+
+
+def test_stat_reads_docker_schema2_manifests(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["sh"]},
+            "container_config": {"Hostname": "abc"},
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "docker_version": "20.10",
+        }
+    ).encode()
+    cfg = _write_blob(layout, config)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": "sha256:" + cfg,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    digest = _write_blob(layout, manifest)
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "digest": "sha256:" + digest,
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "d"},
+            }
+        ],
+    }
+    (layout / "index.json").write_text(json.dumps(index))
+    assert "Command:\n\t\tsh" in ok(capsys, "stat", "--image", f"{layout}:d")
+    ok(capsys, "config", "--image", f"{layout}:d", "--config.user", "u")
+    js = json.loads(ok(capsys, "stat", "--json", "--image", f"{layout}:d"))
+    assert js["manifest"]["descriptor"]["mediaType"].startswith("application/vnd.docker")
+    assert js["config"]["descriptor"]["mediaType"].startswith("application/vnd.docker")
+    assert js["config"]["blob"]["docker_version"] == "20.10"
+    assert js["config"]["blob"]["container_config"] == {"Hostname": "abc"}
