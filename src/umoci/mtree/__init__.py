@@ -1,0 +1,88 @@
+"""The mtree(8) specification format as go-mtree writes and reads it (umoci's subset).
+
+umoci records a bundle's rootfs in ``sha256_<manifest>.mtree`` after unpack
+and compares the rootfs against it at repack to find what changed.  This
+package reads and writes that file byte-compatibly with go-mtree and
+reproduces its walk and comparison rules:
+
+* :mod:`.escape` - vis/unvis of names, Go path cleaning and quoting;
+* :mod:`.keywords` - keyword names and how values are computed;
+* :mod:`.spec` - the line model, :func:`parse` and :func:`dump`;
+* :mod:`.walker` - :func:`walk` a tree (with an optional stat cache) or build
+  the same spec from an extractor's records (:func:`spec_from_infos`);
+* :mod:`.delta` - :func:`compare` two specs, :func:`check` a tree;
+* :mod:`.filter` - drop deltas under masked or deleted paths before repack.
+
+Paths are ``bytes`` relative to the root (``b"."`` is the root); see
+:mod:`.spec` for why.
+"""
+
+from umoci.mtree.delta import (
+    Delta,
+    DeltaType,
+    KeyDelta,
+    check,
+    check_lines,
+    compare,
+    compare_entries,
+    keywords_for_validate,
+)
+from umoci.mtree.filter import PathFilter, filter_deltas, mask_filter, simplify_filter
+from umoci.mtree.keywords import (
+    SUPPORTED_KEYWORDS,
+    UMOCI_KEYWORDS,
+    FileInfo,
+    KeyVal,
+    canonical,
+    parse_keyword_arg,
+)
+from umoci.mtree.spec import (
+    Blank,
+    Comment,
+    DotDot,
+    Entry,
+    Header,
+    Node,
+    Spec,
+    Special,
+    dump,
+    go_date,
+    parse,
+)
+from umoci.mtree.walker import RACY_NS, CachedFile, spec_from_infos, walk
+
+__all__ = [
+    "RACY_NS",
+    "SUPPORTED_KEYWORDS",
+    "UMOCI_KEYWORDS",
+    "Blank",
+    "CachedFile",
+    "Comment",
+    "Delta",
+    "DeltaType",
+    "DotDot",
+    "Entry",
+    "FileInfo",
+    "Header",
+    "KeyDelta",
+    "KeyVal",
+    "Node",
+    "PathFilter",
+    "Spec",
+    "Special",
+    "canonical",
+    "check",
+    "check_lines",
+    "compare",
+    "compare_entries",
+    "dump",
+    "filter_deltas",
+    "go_date",
+    "keywords_for_validate",
+    "mask_filter",
+    "parse",
+    "parse_keyword_arg",
+    "simplify_filter",
+    "spec_from_infos",
+    "walk",
+]

@@ -1,0 +1,425 @@
+"""Build a spec from a directory tree (go-mtree's ``Walk``) or from known facts.
+
+Order and layout follow go-mtree exactly, so :func:`~umoci.mtree.spec.dump`
+of the result is byte-identical to what the Go umoci writes:
+
+* depth first from the root; inside a directory the non-directories come
+  first, then the directories, each group sorted by name bytes
+  (``lstat``, so a symlink to a directory is not a directory);
+* every directory is preceded by a blank line and a ``# <path>`` comment
+  (``# .`` for the root), and followed, after its contents, by ``..``;
+* the first directory opens with ``/set`` holding the defaults
+  ``type=file nlink=1 flags=none mode=0664`` (only those whose keyword was
+  asked for) plus the root's ``uid``/``gid``; a later directory whose
+  ``uid``/``gid`` are not both in the current ``/set`` writes a new one;
+* an entry lists the asked keywords, in the order asked, leaving out values
+  equal to one in the current ``/set``.
+
+One deliberate difference: a directory name containing a newline is
+vis-encoded in its ``#`` comment, where go-mtree writes the raw newline and
+so makes its own parser read the rest of the name as a bogus entry.
+
+Two ways in:
+
+* :func:`walk` reads the tree: ``lstat`` per inode, ``listxattr`` for files
+  and directories, ``readlink`` for symlinks, and regular files are hashed in
+  1 MiB chunks.  Given a stat ``cache`` (see :class:`CachedFile`) a file whose
+  inode, size, mtime and ctime are unchanged keeps its cached sha256 instead
+  of being read; ``full_hash=True`` ignores the cache.
+* :func:`spec_from_infos` takes :class:`~umoci.mtree.keywords.FileInfo`
+  values in any order (an extractor's own records) and builds the same spec
+  without touching the filesystem.
+
+``rootless=True`` mirrors umoci's unprivileged evaluation: an operation that
+fails with EACCES is retried after temporarily adding owner permissions to
+the inode and its parent directories (restored afterwards), so trees holding
+mode-000 files that the user owns can still be recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from umoci.errors import MtreeError
+from umoci.mtree.escape import vis
+from umoci.mtree.keywords import (
+    DIGEST_KEYWORDS,
+    UMOCI_KEYWORDS,
+    FileInfo,
+    KeyVal,
+    StatLike,
+    compile_keywords,
+    needed_digests,
+    prefix,
+    set_keyvals,
+)
+from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
+
+__all__ = ["RACY_NS", "CachedFile", "spec_from_infos", "walk"]
+
+_T = TypeVar("_T")
+
+_ENC = "utf-8"
+_ERRORS = "surrogateescape"
+_CHUNK = 1 << 20
+_BLANK = Blank()
+_DOTDOT = DotDot()
+
+#: go-mtree's defaults for the first ``/set`` (filtered by the keywords asked for).
+_DEFAULT_SET: tuple[KeyVal, ...] = (
+    ("type", "file"),
+    ("nlink", "1"),
+    ("flags", "none"),
+    ("mode", "0664"),
+)
+
+#: A cached digest is trusted only for files whose ctime was at least this much
+#: older than the moment it was recorded.  A file changed within the same
+#: timestamp tick as its recording (coarse kernel clocks, 1-2 s filesystems)
+#: could otherwise keep an identical ctime and its stale digest ("racy git").
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    """What a stat cache remembers about one regular file."""
+
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    sha256: str
+
+    @classmethod
+    def from_stat(
+        cls, st: StatLike, sha256: str, *, now_ns: int | None = None
+    ) -> CachedFile | None:
+        """A cache record for a file just hashed, or None if it is too recent to trust.
+
+        ``now_ns`` is the wall-clock time (``time.time_ns()``) at or after the
+        ``lstat`` that produced ``st``.
+        """
+        if now_ns is None:
+            now_ns = time.time_ns()
+        if now_ns - st.st_ctime_ns < RACY_NS:
+            return None
+        return cls(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256)
+
+    def matches(self, st: StatLike) -> bool:
+        """Whether ``st`` describes the same, unchanged file.
+
+        ctime cannot be set from user space, so content rewritten with the
+        mtime put back is still noticed.
+        """
+        return (
+            self.ino == st.st_ino
+            and self.size == st.st_size
+            and self.mtime_ns == st.st_mtime_ns
+            and self.ctime_ns == st.st_ctime_ns
+        )
+
+
+class _Builder:
+    """Turns inodes delivered in walk order into spec lines (the ``/set`` logic)."""
+
+    def __init__(self, keywords: Sequence[str], header: Header) -> None:
+        self._keyvals = compile_keywords(keywords)
+        self._prefixes = frozenset(prefix(k) for k in keywords)
+        self.nodes: list[Node] = header.nodes(keywords)
+        self._set: tuple[KeyVal, ...] | None = None
+        self._set_members: frozenset[KeyVal] = frozenset()
+
+    def _selected(self, kvs: Iterable[KeyVal]) -> list[KeyVal]:
+        """Only the values of asked-for keywords (go-mtree's ``keyvalSelector``)."""
+        return [kv for kv in kvs if prefix(kv[0]) in self._prefixes]
+
+    def _new_set(self, kvs: Iterable[KeyVal]) -> None:
+        self._set = tuple(kvs)
+        self._set_members = frozenset(self._set)
+        self.nodes.append(Special("/set", self._set))
+
+    def directory(self, info: FileInfo) -> None:
+        path = info.path
+        self.nodes.append(_BLANK)
+        if path == b".":
+            self.nodes.append(Comment("# ."))
+        elif b"\n" in path:
+            self.nodes.append(Comment("# " + vis(path)))
+        else:
+            self.nodes.append(Comment("# " + path.decode(_ENC, _ERRORS)))
+        ids = set_keyvals(info)
+        if self._set is None:
+            # The first /set keeps uid/gid even when they were not asked for.
+            self._new_set([*self._selected(_DEFAULT_SET), *ids])
+        elif not self._set_members.issuperset(ids):
+            self._new_set(self._selected((*_DEFAULT_SET, *ids)))
+        self.file(info)
+
+    def file(self, info: FileInfo) -> None:
+        if self._set is None:
+            raise MtreeError("mtree walk: the root is not a directory")
+        members = self._set_members
+        kvs = tuple([kv for kv in self._keyvals(info) if kv not in members])
+        path = info.path
+        name = "." if path == b"." else vis(path.rpartition(b"/")[2])
+        self.nodes.append(Entry(name, path, kvs, self._set))
+
+    def leave(self) -> None:
+        self.nodes.append(_DOTDOT)
+
+    def spec(self) -> Spec:
+        return Spec(tuple(self.nodes))
+
+
+def _drive(
+    builder: _Builder, root: FileInfo, children: Callable[[FileInfo], Iterator[FileInfo]]
+) -> Spec:
+    """Depth-first traversal without recursion (trees can be deeper than Python's stack)."""
+    builder.directory(root)
+    stack = [children(root)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            builder.leave()
+        elif child.is_dir:
+            builder.directory(child)
+            stack.append(children(child))
+        else:
+            builder.file(child)
+    return builder.spec()
+
+
+def _join(parent: bytes, name: bytes) -> bytes:
+    return name if parent == b"." else parent + b"/" + name
+
+
+def _ordered(items: list[tuple[bytes, bool, _T]]) -> list[_T]:
+    """go-mtree's order: non-directories, then directories, each by name bytes."""
+    items.sort(key=lambda item: (item[1], item[0]))
+    return [item[2] for item in items]
+
+
+def spec_from_infos(
+    infos: Iterable[FileInfo],
+    keywords: Sequence[str] = UMOCI_KEYWORDS,
+    *,
+    header: Header,
+) -> Spec:
+    """Build the spec :func:`walk` would produce, from facts gathered elsewhere.
+
+    ``infos`` may come in any order but must include the root (``b"."``) and
+    every parent directory; a later record for the same path replaces an
+    earlier one.
+    """
+    by_path = {info.path: info for info in infos}
+    root = by_path.get(b".")
+    if root is None or not root.is_dir:
+        raise MtreeError("mtree: no root directory among the entries")
+    children: dict[bytes, list[tuple[bytes, bool, FileInfo]]] = {}
+    for path, info in by_path.items():
+        if path == b".":
+            continue
+        parent, _, name = path.rpartition(b"/")
+        parent = parent or b"."
+        parent_info = by_path.get(parent)
+        if parent_info is None or not parent_info.is_dir:
+            raise MtreeError(f"mtree: entry {path!r} has no parent directory among the entries")
+        children.setdefault(parent, []).append((name, info.is_dir, info))
+
+    def ordered(info: FileInfo) -> Iterator[FileInfo]:
+        return iter(_ordered(children.pop(info.path, [])))
+
+    return _drive(_Builder(keywords, header), root, ordered)
+
+
+class _Access:
+    """Runs file-system calls, granting owner access and retrying in rootless mode."""
+
+    def __init__(self, root: bytes, rootless: bool) -> None:
+        self.root = root
+        self.rootless = rootless
+
+    def abspath(self, rel: bytes) -> bytes:
+        return self.root if rel == b"." else self.root + b"/" + rel
+
+    def call(self, rel: bytes, func: Callable[[bytes], _T]) -> _T:
+        path = self.abspath(rel)
+        try:
+            return func(path)
+        except PermissionError:
+            if not self.rootless:
+                raise
+        changed = self._grant(rel)
+        try:
+            return func(path)
+        finally:
+            for where, mode in reversed(changed):
+                os.chmod(where, mode)
+
+    def _grant(self, rel: bytes) -> list[tuple[bytes, int]]:
+        """Add u+r (and u+x on directories) from the root down to ``rel``."""
+        changed: list[tuple[bytes, int]] = []
+        parts = [] if rel == b"." else rel.split(b"/")
+        where = self.root
+        for depth in range(len(parts) + 1):
+            if depth:
+                where = where + b"/" + parts[depth - 1]
+            st = os.lstat(where)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            want = stat.S_IRUSR | (stat.S_IXUSR if stat.S_ISDIR(st.st_mode) else 0)
+            if st.st_mode & want != want:
+                mode = stat.S_IMODE(st.st_mode)
+                os.chmod(where, mode | want)
+                changed.append((where, mode))
+        return changed
+
+
+class _Walker:
+    def __init__(
+        self,
+        root: bytes,
+        keywords: Sequence[str],
+        cache: Mapping[bytes, CachedFile] | None,
+        cache_out: dict[bytes, CachedFile] | None,
+        rootless: bool,
+    ) -> None:
+        self.access = _Access(root, rootless)
+        self.digests = needed_digests(keywords)
+        wanted = {prefix(k) for k in keywords}
+        self.want_xattrs = bool(wanted & {"xattr", "xattrs"})
+        self.want_link = "link" in wanted
+        # The cache only ever stands in for sha256 (the digest umoci records).
+        self.cache = cache if self.digests == ["sha256digest"] else None
+        self.cache_out = cache_out if "sha256digest" in self.digests else None
+        self._buf = bytearray(_CHUNK)
+        # Digests of multiply-linked files, so each inode is read only once.
+        self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
+
+    def info(self, rel: bytes, path: bytes, st: os.stat_result) -> FileInfo:
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            digests = self._digests(rel, st) if self.digests else {}
+            return FileInfo(rel, st, None, self._xattrs(rel, path), digests)
+        if stat.S_ISDIR(mode):
+            return FileInfo(rel, st, None, self._xattrs(rel, path))
+        if stat.S_ISLNK(mode) and self.want_link:
+            return FileInfo(rel, st, self.access.call(rel, os.readlink))
+        return FileInfo(rel, st)
+
+    def _xattrs(self, rel: bytes, path: bytes) -> tuple[tuple[bytes, bytes], ...]:
+        if not self.want_xattrs:
+            return ()
+        try:
+            return _read_xattrs(path)
+        except PermissionError:
+            if not self.access.rootless:
+                return ()
+        except OSError:
+            # Like go-mtree: a file whose xattrs cannot be read (ENOTSUP, a
+            # race) is recorded without any.
+            return ()
+        try:
+            return self.access.call(rel, _read_xattrs)
+        except OSError:
+            return ()
+
+    def _digests(self, rel: bytes, st: os.stat_result) -> dict[str, str]:
+        if self.cache is not None:
+            cached = self.cache.get(rel)
+            if cached is not None and cached.matches(st):
+                if self.cache_out is not None:
+                    self.cache_out[rel] = cached
+                return {"sha256digest": cached.sha256}
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            digests = self._linked.get(key)
+            if digests is None:
+                digests = self._linked[key] = self.access.call(rel, self._hash)
+        else:
+            digests = self.access.call(rel, self._hash)
+        if self.cache_out is not None:
+            record = CachedFile.from_stat(st, digests["sha256digest"])
+            if record is not None:
+                self.cache_out[rel] = record
+        return digests
+
+    def _hash(self, path: bytes) -> dict[str, str]:
+        # O_NOFOLLOW|O_NONBLOCK: a file swapped for a symlink or a FIFO after
+        # the lstat must neither be followed nor block the walk.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(path, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise MtreeError(f"mtree walk: {os.fsdecode(path)!r} changed type during the walk")
+            hashers = [hashlib.new(DIGEST_KEYWORDS[name]) for name in self.digests]
+            buf = self._buf
+            view = memoryview(buf)
+            while n := os.readv(fd, [buf]):
+                chunk = view[:n]
+                for hasher in hashers:
+                    hasher.update(chunk)
+        finally:
+            os.close(fd)
+        return {name: h.hexdigest() for name, h in zip(self.digests, hashers, strict=True)}
+
+    def children(self, info: FileInfo) -> Iterator[FileInfo]:
+        rel = info.path
+        items = [
+            (name, stat.S_ISDIR(st.st_mode), (name, st))
+            for name, st in self.access.call(rel, _scan)
+        ]
+        base = self.access.abspath(rel) + b"/"
+        for name, st in _ordered(items):
+            yield self.info(_join(rel, name), base + name, st)
+
+
+def _scan(path: bytes) -> list[tuple[bytes, os.stat_result]]:
+    with os.scandir(path) as it:
+        return [(entry.name, entry.stat(follow_symlinks=False)) for entry in it]
+
+
+def _read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    names = os.listxattr(path, follow_symlinks=False)
+    if not names:
+        return ()
+    return tuple(
+        (os.fsencode(name), os.getxattr(path, name, follow_symlinks=False)) for name in names
+    )
+
+
+def walk(
+    root: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    keywords: Sequence[str] = UMOCI_KEYWORDS,
+    *,
+    header: Header | None = None,
+    cache: Mapping[bytes, CachedFile] | None = None,
+    full_hash: bool = False,
+    cache_out: dict[bytes, CachedFile] | None = None,
+    rootless: bool = False,
+) -> Spec:
+    """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
+
+    ``header`` defaults to :meth:`Header.current` for ``root``.  ``cache``
+    maps relative paths to :class:`CachedFile` records whose sha256 is reused
+    when the file's stat is unchanged (ignored with ``full_hash``);
+    ``cache_out``, when given, is filled with records for the regular files
+    seen (files changed too recently to trust are left out, see
+    :data:`RACY_NS`).  I/O errors propagate as :class:`OSError`.
+    """
+    root_b = os.fsencode(root)
+    if header is None:
+        header = Header.current(root_b)
+    builder = _Builder(keywords, header)
+    walker = _Walker(root_b, keywords, None if full_hash else cache, cache_out, rootless)
+    st = os.lstat(root_b)
+    if not stat.S_ISDIR(st.st_mode):
+        raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")
+    return _drive(builder, walker.info(b".", root_b, st), walker.children)
