@@ -102,21 +102,27 @@ def unpack(
     layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
 ) -> None:
     """``umoci unpack``: image -> runtime bundle (rootfs, config.json, mtree, umoci.json)."""
-    raise NotImplementedYetError("unpack is not implemented yet")
+    from umoci.ops.unpack import unpack as impl
+
+    impl(layout, tag, bundle, maps=maps, keep_dirlinks=keep_dirlinks)
 
 
 def raw_unpack(
     layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
 ) -> None:
     """``umoci raw unpack``: extract the layers only."""
-    raise NotImplementedYetError("raw unpack is not implemented yet")
+    from umoci.ops.unpack import raw_unpack as impl
+
+    impl(layout, tag, rootfs, maps=maps, keep_dirlinks=keep_dirlinks)
 
 
 def raw_runtime_config(
     layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
 ) -> None:
     """``umoci raw runtime-config``: write the runtime config.json for an image."""
-    raise NotImplementedYetError("raw runtime-config is not implemented yet")
+    from umoci.ops.unpack import raw_runtime_config as impl
+
+    impl(layout, tag, config_path, rootfs=rootfs, maps=maps)
 
 
 def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:

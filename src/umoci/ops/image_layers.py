@@ -1,0 +1,78 @@
+"""Reading an image's layers: resolve, verify blob digests and diff_ids, apply in order.
+
+Each layer blob streams through ``VerifiedReader`` (size cap and blob
+digest) → decompressor → ``HashingReader`` (diff_id) → the extractor.  After
+the tar's end the rest of the uncompressed stream, and any trailing bytes
+after the compressed stream, are read too, so both digests cover every byte
+and a blob with a wrong digest or diff_id is refused even when the extractor
+stopped early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from umoci.cas.dir import DirStore
+from umoci.compress import HashingReader, codec_for_media_type, open_decompressor
+from umoci.errors import BlobInvalidError, LayerError, UmociError
+from umoci.layer.extract import LayerExtractor
+from umoci.layout.refs import DescriptorPath, read_manifest, resolve
+from umoci.oci import mediatypes
+from umoci.oci.models import Descriptor, ImageConfig, Manifest
+
+
+@dataclass(frozen=True)
+class Image:
+    """A resolved image: its descriptor path, manifest and (decoded) config."""
+
+    path: DescriptorPath
+    manifest: Manifest
+    config: ImageConfig
+    raw_config: dict[str, Any]
+
+
+def load_image(store: DirStore, tag: str) -> Image:
+    """Resolve *tag* to an image whose config is an image config."""
+    path = resolve(store, tag)
+    manifest = read_manifest(store, path.descriptor)
+    descriptor = manifest.config
+    if descriptor.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
+        raise BlobInvalidError(
+            f"manifest {path.descriptor.digest}: config media type "
+            f"{descriptor.media_type!r} is not an image config"
+        )
+    raw = store.read_json(descriptor, "config")
+    config = ImageConfig.from_json(raw, f"config {descriptor.digest}")
+    if len(config.diff_ids) != len(manifest.layers):
+        raise BlobInvalidError(
+            f"config {descriptor.digest}: {len(config.diff_ids)} diff_ids for "
+            f"{len(manifest.layers)} layers"
+        )
+    for layer in manifest.layers:
+        codec_for_media_type(layer.media_type)  # refuse unknown layer types up front
+    return Image(path, manifest, config, raw)
+
+
+def apply_layer_blob(
+    store: DirStore, extractor: LayerExtractor, layer: Descriptor, diff_id: str
+) -> None:
+    """Apply one layer blob, verifying its digest, size and diff_id."""
+    try:
+        with store.open_blob(layer) as raw:
+            hashing = HashingReader(open_decompressor(layer.media_type, raw))
+            extractor.apply(hashing)
+            hashing.drain()
+            raw.drain()
+    except UmociError as err:
+        raise type(err)(f"layer {layer.digest}: {err}") from None
+    if hashing.digest() != diff_id:
+        raise LayerError(
+            f"layer {layer.digest}: diff_id mismatch: uncompressed content hashes to "
+            f"{hashing.digest()}, config says {diff_id}"
+        )
+
+
+def apply_image_layers(store: DirStore, image: Image, extractor: LayerExtractor) -> None:
+    for layer, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True):
+        apply_layer_blob(store, extractor, layer, diff_id)

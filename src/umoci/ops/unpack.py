@@ -1,0 +1,125 @@
+"""``umoci unpack``, ``raw unpack`` and ``raw runtime-config``: image → bundle.
+
+A bundle is ``rootfs/`` (the layers applied in order), ``config.json`` (the
+runtime config generated from the image config, users resolved against the
+rootfs), ``umoci.json`` (where it came from and the id maps) and
+``sha256_<manifest hex>.mtree`` (the rootfs as go-mtree describes it; repack
+diffs against it).  Blobs, diff_ids and layer entries are all verified while
+streaming; on any failure the bundle (or its contents, if it existed empty)
+is removed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+
+from umoci import mtree
+from umoci.cas.dir import DirStore
+from umoci.idmap import IdMap
+from umoci.layer.extract import ExtractOptions, LayerExtractor
+from umoci.ops.basic import opened
+from umoci.ops.bundle import fresh_directory
+from umoci.ops.image_layers import Image, apply_image_layers, load_image
+from umoci.ops.options import MapOptions
+from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
+from umoci.runtime.bundle_meta import umoci_json
+
+log = logging.getLogger("umoci")
+
+ROOTFS = "rootfs"
+CONFIG_JSON = "config.json"
+UMOCI_JSON = "umoci.json"
+
+
+def effective_maps(maps: MapOptions) -> MapOptions:
+    """Rootless without explicit maps means "map container root to us" (Go's default)."""
+    if not maps.rootless:
+        return maps
+    return replace(
+        maps,
+        uid_maps=maps.uid_maps or (IdMap(0, os.geteuid(), 1),),
+        gid_maps=maps.gid_maps or (IdMap(0, os.getegid(), 1),),
+    )
+
+
+def mtree_name(image: Image) -> str:
+    return f"sha256_{image.path.descriptor.digest.partition(':')[2]}.mtree"
+
+
+def _extractor(rootfs: str, maps: MapOptions, keep_dirlinks: bool) -> LayerExtractor:
+    return LayerExtractor(
+        rootfs,
+        ExtractOptions(
+            rootless=maps.rootless,
+            uid_maps=maps.uid_maps,
+            gid_maps=maps.gid_maps,
+            keep_dirlinks=keep_dirlinks,
+        ),
+    )
+
+
+def _write_file(path: str, data: bytes) -> None:
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def _runtime_config(image: Image, rootfs: str | None, maps: MapOptions) -> dict[str, object]:
+    return runtime_config(
+        image.raw_config,
+        rootfs_opener=rootfs_opener(rootfs) if rootfs is not None else None,
+        root_path=root_path_for(ROOTFS),
+        rootless=maps.rootless,
+        uid_maps=maps.uid_maps,
+        gid_maps=maps.gid_maps,
+    )
+
+
+def unpack_into(
+    store: DirStore, image: Image, bundle: str, maps: MapOptions, keep_dirlinks: bool
+) -> None:
+    """Fill an empty bundle directory from *image* (no cleanup on error: the caller's)."""
+    rootfs = os.path.join(bundle, ROOTFS)
+    os.mkdir(rootfs, 0o755)
+    apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
+    log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
+    spec = mtree.walk(rootfs, rootless=maps.rootless)
+    _write_file(os.path.join(bundle, mtree_name(image)), mtree.dump(spec))
+    write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
+    meta = umoci_json(
+        [d.to_json() for d in image.path.walk],
+        rootless=maps.rootless,
+        uid_maps=maps.uid_maps,
+        gid_maps=maps.gid_maps,
+    )
+    _write_file(os.path.join(bundle, UMOCI_JSON), meta)
+
+
+def unpack(
+    layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
+) -> None:
+    maps = effective_maps(maps)
+    with opened(layout) as store:
+        image = load_image(store, tag)
+        with fresh_directory(bundle, 0o700):
+            unpack_into(store, image, bundle, maps, keep_dirlinks)
+
+
+def raw_unpack(
+    layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
+) -> None:
+    maps = effective_maps(maps)
+    with opened(layout) as store:
+        image = load_image(store, tag)
+        with fresh_directory(rootfs, 0o755):
+            apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
+
+
+def raw_runtime_config(
+    layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
+) -> None:
+    maps = effective_maps(maps)
+    with opened(layout) as store:
+        image = load_image(store, tag)
+        write_config(config_path, _runtime_config(image, rootfs, maps))
