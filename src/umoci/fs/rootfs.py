@@ -1,0 +1,514 @@
+"""A directory opened as a confined root: every path resolves *inside* it.
+
+Resolution works like ``openat2(RESOLVE_IN_ROOT)`` / filepath-securejoin,
+but in user space and one component at a time:
+
+* each step is ``lstat`` + ``openat(O_PATH|O_NOFOLLOW|O_DIRECTORY)`` relative
+  to the directory fd of the previous step, so no path string is ever
+  re-resolved by the kernel;
+* a symlink is read and its target walked by us: an absolute target restarts
+  at the rootfs, ``..`` never climbs above it, chains are followed up to
+  :data:`MAX_SYMLINKS` (then ``ELOOP``);
+* the last component is never followed: callers get ``(directory, name)``
+  and use ``*at`` calls with no-follow semantics (see :mod:`umoci.fs.ops`).
+
+So a symlink in the image -- absolute, relative with ``..``, named ``.`` or
+``/.``, chained, or swapped in by an earlier entry of the same layer -- can
+only ever point somewhere else *inside* the rootfs.
+
+Resolved directories are cached (path -> fd), because a layer's entries
+arrive grouped by directory.  Anything that removes a directory or a symlink
+drops the cache, so a stale handle can never stand for a path that now means
+something else.  Callers receive their own ``dup`` of a cached fd, so
+dropping the cache never invalidates a handle in use.
+
+Rootless extraction also needs write access to directories whose mode says
+otherwise (an image may ship ``0555`` directories): directories are made
+``u+rwx`` as they are entered and their modes put back by :meth:`finish`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import stat
+from collections import OrderedDict
+from collections.abc import Callable, Container, Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from umoci.fs.ops import FsOps, Target
+
+#: Symlinks followed while resolving one path (Linux's own limit is 40).
+MAX_SYMLINKS = 40
+#: Resolved directory fds kept open for reuse.
+_CACHE_SIZE = 64
+
+
+def join(parent: str, name: str) -> str:
+    """Join a resolved relative path ("" is the root) and a component."""
+    if name in ("", "."):
+        return parent
+    return f"{parent}/{name}" if parent else name
+
+
+@dataclass
+class _WalkMode:
+    """How a walk treats what it finds; ``links`` is shared by nested walks."""
+
+    create: bool = False
+    replace: bool = False
+    links: int = MAX_SYMLINKS
+
+
+class DirRef:
+    """An open directory inside the rootfs: an O_PATH ``fd`` (ours to close) and its path.
+
+    ``rel`` is the fully resolved path relative to the root (no symlinks,
+    ``""`` for the root itself).
+    """
+
+    __slots__ = ("fd", "rel")
+
+    def __init__(self, fd: int, rel: str) -> None:
+        self.fd = fd
+        self.rel = rel
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Rootfs:
+    """The confined view of one rootfs directory (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike[str], ops: FsOps) -> None:
+        self.ops = ops
+        # The root path itself comes from our caller, not from an image, so
+        # it may legitimately be reached through symlinks.
+        self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._dirs: OrderedDict[str, int] = OrderedDict()
+        self._alias: dict[str, str] = {}  # requested path -> resolved path
+        self._aliases_stale = False
+        # Rootless: resolved path -> (inode, final mode) to put back at finish().
+        self._restore: dict[str, tuple[int, int]] = {}
+        try:
+            st = os.fstat(self.root_fd)
+            self._fix_access(Target(self.root_fd, "."), "", st)
+        except BaseException:
+            os.close(self.root_fd)
+            raise
+
+    # -- lifetime ------------------------------------------------------------
+    def close(self) -> None:
+        """Release every fd (does not restore modes: see :meth:`finish`)."""
+        self.invalidate()
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+            self.root_fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def invalidate(self) -> None:
+        """Forget every cached resolution (after something was removed)."""
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
+        self._alias.clear()
+
+    # -- resolution ------------------------------------------------------------
+    def root(self) -> DirRef:
+        return DirRef(os.dup(self.root_fd), "")
+
+    def resolve_dir(self, rel: str, *, create: bool = False, replace: bool = False) -> DirRef:
+        """Open directory ``rel`` (a cleaned relative path; "" is the root).
+
+        Symlinks are followed inside the root.  With ``create`` missing
+        directories are made (mode 0755; the layer fixes metadata later),
+        including the targets of dangling symlinks, as the Go umoci does.
+        With ``replace`` a component that is not a directory (or a symlink
+        to one) is replaced by a new directory.  Raises ``OSError``
+        (ENOENT, ENOTDIR, ELOOP, ...) otherwise.
+        """
+        comps = rel.split("/") if rel else []
+        resolved = self._alias.get(rel)
+        if resolved is not None and (fd := self._dirs.get(resolved)) is not None:
+            self._dirs.move_to_end(resolved)
+            return DirRef(os.dup(fd), resolved)
+        # Start from the longest prefix we resolved before.
+        start_fd, names, skip = self.root_fd, [], 0
+        prefix = ""
+        prefixes = []
+        for comp in comps[:-1]:
+            prefix = join(prefix, comp)
+            prefixes.append(prefix)
+        for k in range(len(prefixes), 0, -1):
+            resolved = self._alias.get(prefixes[k - 1])
+            if resolved is not None and (fd := self._dirs.get(resolved)) is not None:
+                self._dirs.move_to_end(resolved)
+                start_fd, names, skip = fd, resolved.split("/") if resolved else [], k
+                break
+        mode = _WalkMode(create=create, replace=replace)
+        fd, names = self._walk(start_fd, names, comps[skip:], mode)
+        out = DirRef(os.dup(fd), "/".join(names))
+        if self._aliases_stale:
+            self._alias.clear()
+            self._aliases_stale = False
+        self._alias[rel] = out.rel
+        return out
+
+    def is_dir_through_links(self, parent: DirRef, name: str) -> bool:
+        """Does ``parent/name``, following symlinks inside the root, reach a directory?"""
+        names = parent.rel.split("/") if parent.rel else []
+        try:
+            self._walk(parent.fd, names, [name], _WalkMode())
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return False
+            raise
+        return True
+
+    def _walk(
+        self,
+        fd: int,
+        names: list[str],
+        comps: list[str],
+        mode: _WalkMode,
+    ) -> tuple[int, list[str]]:
+        """Walk ``comps`` from directory ``fd`` (resolved path ``names``).
+
+        Returns a *borrowed* fd (owned by the cache, or the root fd) and the
+        resolved path.
+        """
+        names = list(names)
+        for comp in comps:
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if names:  # ".." at the root stays at the root
+                    names.pop()
+                    fd = self._reopen(names)
+                continue
+            key = join("/".join(names), comp)
+            cached = self._dirs.get(key)
+            if cached is not None:
+                self._dirs.move_to_end(key)
+                fd = cached
+                names.append(comp)
+                continue
+            try:
+                st = self.ops.lstat(fd, comp)
+            except FileNotFoundError:
+                if not mode.create:
+                    raise
+                st = self._mkdir(fd, comp)
+            if stat.S_ISLNK(st.st_mode):
+                fd, names = self._follow(fd, names, comp, mode)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                if not mode.replace:
+                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), key)
+                # A file where the layer wants a directory: the layer wins.
+                self.ops.unlink(fd, comp)
+                self._aliases_stale = True
+                st = self._mkdir(fd, comp)
+            fd = self._enter(fd, names, comp, st)
+        return fd, names
+
+    def _follow(
+        self,
+        fd: int,
+        names: list[str],
+        comp: str,
+        mode: _WalkMode,
+    ) -> tuple[int, list[str]]:
+        """Resolve the symlink ``comp`` in ``fd`` to a directory inside the root."""
+        mode.links -= 1
+        if mode.links < 0:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), join("/".join(names), comp))
+        target = self.ops.readlink(fd, comp)
+        # Keep our own handle on the directory holding the link, for the
+        # replace case below: the nested walk may push it out of the cache
+        # (which closes cached fds).  The walk itself may start from the
+        # borrowed fd: it is used before anything new enters the cache.
+        held = os.dup(fd)
+        try:
+            base_fd, base = (self.root_fd, []) if target.startswith("/") else (fd, names)
+            tcomps = target.split("/")
+            # The target is only ever looked up, never replaced: a layer
+            # clobbers its own path, not whatever a link points at.
+            inner = _WalkMode(links=mode.links)
+            try:
+                fd, names = self._walk(base_fd, base, tcomps, inner)
+                mode.links = inner.links
+                return fd, names
+            except FileNotFoundError:
+                if not mode.create:
+                    raise
+                # Dangling: create the directories it points to (inside the root).
+                inner = dataclasses.replace(inner, create=True, links=mode.links)
+                fd, names = self._walk(base_fd, base, tcomps, inner)
+                mode.links = inner.links
+                return fd, names
+            except NotADirectoryError:
+                if not mode.replace:
+                    raise
+                # A link to a non-directory where the layer wants a
+                # directory: replace the link itself, never its target.
+                self.ops.unlink(held, comp)
+                self._aliases_stale = True
+                st = self._mkdir(held, comp)
+                new_names = list(names)
+                return self._enter(held, new_names, comp, st), new_names
+        finally:
+            os.close(held)
+
+    def _mkdir(self, fd: int, comp: str) -> os.stat_result:
+        self.ops.mkdir(fd, comp, 0o755)
+        # mkdir(2) applies the umask; make implicit directories reproducible.
+        self.ops.chmod(Target(fd, comp), 0o755)
+        return self.ops.lstat(fd, comp)
+
+    def _enter(self, fd: int, names: list[str], comp: str, st: os.stat_result) -> int:
+        """Open directory ``comp`` of ``fd`` (making it usable), cache it, extend ``names``."""
+        key = join("/".join(names), comp)
+        self._fix_access(Target(fd, comp), key, st)
+        child = self.ops.open_dir(fd, comp)
+        names.append(comp)
+        self._dirs[key] = child
+        if len(self._dirs) > _CACHE_SIZE:
+            # The oldest entry is never the one a walk is standing on: every
+            # use moves an entry to the end.
+            _, old = self._dirs.popitem(last=False)
+            os.close(old)
+        return child
+
+    def _reopen(self, names: list[str]) -> int:
+        """A (borrowed) fd for an already-resolved path, without following anything."""
+        key = "/".join(names)
+        if not key:
+            return self.root_fd
+        cached = self._dirs.get(key)
+        if cached is not None:
+            self._dirs.move_to_end(key)
+            return cached
+        fd, walked = self.root_fd, list[str]()
+        for comp in names:
+            sub = join("/".join(walked), comp)
+            cached = self._dirs.get(sub)
+            if cached is not None:
+                self._dirs.move_to_end(sub)
+                fd = cached
+                walked.append(comp)
+                continue
+            st = self.ops.lstat(fd, comp)
+            if not stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.ENOTDIR, "resolved path changed under us", sub)
+            fd = self._enter(fd, walked, comp, st)
+        return fd
+
+    # -- rootless permissions ----------------------------------------------------
+    def _fix_access(self, t: Target, rel: str, st: os.stat_result) -> None:
+        temp = self.ops.temp_dir_mode(stat.S_IMODE(st.st_mode), st.st_uid)
+        if temp is None:
+            return
+        self.ops.chmod(t, temp)
+        self._restore.setdefault(rel, (st.st_ino, stat.S_IMODE(st.st_mode)))
+
+    def chmod_dir(self, parent: DirRef, name: str, mode: int) -> None:
+        """Set a directory's mode; rootless keeps it usable until :meth:`finish`."""
+        t = Target(parent.fd, name)
+        rel = join(parent.rel, name)
+        st = self.ops.lstat(parent.fd, name)
+        temp = self.ops.temp_dir_mode(mode, st.st_uid)
+        if temp is None:
+            self.ops.chmod(t, mode)
+            self._restore.pop(rel, None)
+            return
+        self.ops.chmod(t, temp)
+        self._restore[rel] = (st.st_ino, mode)
+
+    def finish(self) -> None:
+        """Put back the modes of directories opened up for rootless extraction.
+
+        Deepest first, so that closing a parent never blocks reaching a child.
+        A path that is gone or became another inode is skipped.
+        """
+        for rel in sorted(self._restore, key=lambda r: (r.count("/"), r), reverse=True):
+            ino, mode = self._restore[rel]
+            parent_rel, _, name = rel.rpartition("/")
+            try:
+                with self.resolve_dir(parent_rel) as parent:
+                    name = name or "."
+                    st = self.ops.lstat(parent.fd, name)
+                    if stat.S_ISDIR(st.st_mode) and st.st_ino == ino:
+                        self.ops.chmod(Target(parent.fd, name), mode)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        self._restore.clear()
+
+    # -- removal -------------------------------------------------------------------
+    def lstat(self, parent: DirRef, name: str) -> os.stat_result | None:
+        """``lstat`` of ``parent/name``, or None if it does not exist."""
+        try:
+            return self.ops.lstat(parent.fd, name)
+        except FileNotFoundError:
+            return None
+
+    def remove(
+        self,
+        parent: DirRef,
+        name: str,
+        *,
+        keep: Container[str] = (),
+        on_removed: Callable[[str], None] | None = None,
+    ) -> None:
+        """Remove ``parent/name`` recursively, sparing the paths in ``keep``.
+
+        A kept path is not removed, but a kept directory is still searched:
+        its children that are not kept go.  (``keep`` holds what the current
+        layer created plus their ancestors; see the whiteout rules.)
+        ``on_removed`` is told the top of every subtree actually removed.
+        """
+        rel = join(parent.rel, name)
+        st = self.lstat(parent, name)
+        if st is None:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            self.invalidate()
+        elif stat.S_ISLNK(st.st_mode):
+            self._alias.clear()
+        if rel not in keep:
+            self._remove_tree(parent.fd, name, st)
+            if on_removed is not None:
+                on_removed(rel)
+        elif stat.S_ISDIR(st.st_mode):
+            self._sweep(parent.fd, name, rel, st, keep=keep, on_removed=on_removed)
+
+    def clear_dir(
+        self,
+        directory: DirRef,
+        *,
+        keep: Container[str] = (),
+        on_removed: Callable[[str], None] | None = None,
+    ) -> None:
+        """Empty ``directory`` (an opaque whiteout), sparing the paths in ``keep``."""
+        self.invalidate()
+        st = self.ops.lstat(directory.fd, ".")
+        self._sweep(directory.fd, ".", directory.rel, st, keep=keep, on_removed=on_removed)
+
+    def _open_listing(self, dfd: int, name: str, st: os.stat_result) -> int:
+        # Rootless: a directory must be readable, writable and searchable
+        # by us before its contents can be removed.
+        temp = self.ops.temp_dir_mode(stat.S_IMODE(st.st_mode), st.st_uid)
+        if temp is not None:
+            self.ops.chmod(Target(dfd, name), temp)
+        return self.ops.open_dir_listing(dfd, name)
+
+    def _sweep(
+        self,
+        dfd: int,
+        name: str,
+        rel: str,
+        st: os.stat_result,
+        *,
+        keep: Container[str],
+        on_removed: Callable[[str], None] | None,
+    ) -> None:
+        """Remove what is not kept below the kept directory ``dfd/name``."""
+        # An explicit stack: directory depth is attacker-controlled, Python's
+        # recursion limit is not a security boundary.
+        stack: list[tuple[int, str, Generator[os.DirEntry[str]]]] = []
+        try:
+            fd = self._open_listing(dfd, name, st)
+            stack.append((fd, rel, _scandir(fd)))
+            while stack:
+                fd, rel, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    stack.pop()
+                    os.close(fd)
+                    continue
+                child_rel = join(rel, entry.name)
+                child_st = entry.stat(follow_symlinks=False)
+                if child_rel not in keep:
+                    self._remove_tree(fd, entry.name, child_st)
+                    if on_removed is not None:
+                        on_removed(child_rel)
+                elif stat.S_ISDIR(child_st.st_mode):
+                    child = self._open_listing(fd, entry.name, child_st)
+                    stack.append((child, child_rel, _scandir(child)))
+        finally:
+            for fd, _, entries in stack:
+                entries.close()
+                os.close(fd)
+
+    def _remove_tree(self, dfd: int, name: str, st: os.stat_result) -> None:
+        """``rm -rf dfd/name`` without following any symlink."""
+        if not stat.S_ISDIR(st.st_mode):
+            self.ops.unlink(dfd, name)
+            return
+        stack: list[tuple[int, str, int, Generator[os.DirEntry[str]]]] = []
+        try:
+            fd = self._open_listing(dfd, name, st)
+            stack.append((dfd, name, fd, _scandir(fd)))
+            while stack:
+                parent_fd, dir_name, fd, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    stack.pop()
+                    os.close(fd)
+                    self.ops.rmdir(parent_fd, dir_name)
+                    continue
+                child_st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(child_st.st_mode):
+                    child = self._open_listing(fd, entry.name, child_st)
+                    stack.append((fd, entry.name, child, _scandir(child)))
+                else:
+                    self.ops.unlink(fd, entry.name)
+        finally:
+            for _, _, fd, entries in stack:
+                entries.close()
+                os.close(fd)
+
+
+def _scandir(fd: int) -> Generator[os.DirEntry[str]]:
+    # scandir(fd) works on a dup of fd, which it closes when exhausted.
+    with os.scandir(fd) as it:
+        yield from it
+
+
+def remove_path(path: str | os.PathLike[str], ops: FsOps) -> None:
+    """``rm -rf path`` for a whole rootfs (e.g. after a failed unpack).
+
+    Uses the same no-follow, rootless-aware removal as the extractor, so it
+    also works on trees with ``0555`` directories an unprivileged user made.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    with Rootfs(parent, ops) as fs:
+        with fs.root() as top:
+            fs.remove(top, name)
+        fs.finish()

@@ -1,0 +1,8 @@
+"""Layers: tar stream -> rootfs directory (``extract``) and back.
+
+* :mod:`umoci.layer.extract` -- :func:`apply_layer` / :class:`LayerExtractor`.
+* :mod:`umoci.layer.tarstream` -- the streaming tar header parser.
+* :mod:`umoci.layer.metadata`, :mod:`umoci.layer.whiteout` -- the rules.
+* :mod:`umoci.layer.rootless_xattr` -- the ``user.rootlesscontainers`` codec.
+* :mod:`umoci.layer.records` -- per-entry reports for building an mtree.
+"""

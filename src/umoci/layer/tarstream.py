@@ -1,0 +1,362 @@
+"""A streaming tar header parser: ustar, GNU (long names, base-256) and PAX.
+
+Why not ``tarfile``?  In stream mode it treats a corrupt header (or a stream
+cut at a header) after the first entry as a quiet end of archive, reads PAX
+times as floats (losing nanoseconds), decodes xattr values as text and has
+no size cap on PAX/GNU extension records.  Layers are untrusted input, so we
+parse the few header forms that exist ourselves; the interface is small
+(:class:`TarReader.next` and :meth:`TarReader.chunks`) so that a faster
+parser can replace this one later.
+
+Semantics follow Go's archive/tar, which the Go umoci uses: only regular
+files carry data; a V7 regular file whose name ends in ``/`` is a directory;
+EOF at a header boundary ends the archive like the zero blocks do; global
+PAX headers apply to every later entry.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from umoci.compress.streams import CHUNK_SIZE, ByteReader
+from umoci.errors import LayerError
+
+BLOCK = 512
+#: Cap on PAX records and GNU long names (Go's archive/tar uses the same 1 MiB).
+MAX_SPECIAL_SIZE = 1 << 20
+_XATTR_PREFIX = "SCHILY.xattr."
+
+
+class EntryKind(enum.Enum):
+    """The entry types a layer may contain."""
+
+    REG = "regular file"
+    DIR = "directory"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    CHAR = "character device"
+    BLOCK = "block device"
+    FIFO = "fifo"
+
+
+_KINDS: dict[bytes, EntryKind] = {
+    b"0": EntryKind.REG,
+    b"\0": EntryKind.REG,
+    b"7": EntryKind.REG,  # contiguous file: a regular file everywhere that matters
+    b"1": EntryKind.HARDLINK,
+    b"2": EntryKind.SYMLINK,
+    b"3": EntryKind.CHAR,
+    b"4": EntryKind.BLOCK,
+    b"5": EntryKind.DIR,
+    b"6": EntryKind.FIFO,
+}
+
+
+@dataclass(slots=True)
+class TarHeader:
+    """One archive entry, with every extension already folded in.
+
+    Names are ``str`` decoded with surrogateescape (``os.fsdecode``), exactly
+    as given in the archive (not cleaned).  Times are integer nanoseconds;
+    ``atime_ns`` is ``None`` when the archive does not record one.
+    """
+
+    name: str
+    kind: EntryKind
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime_ns: int
+    atime_ns: int | None = None
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    uname: str = ""
+    gname: str = ""
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+
+
+class TarReader:
+    """Iterate over the entries of an uncompressed tar stream.
+
+    ``next()`` returns the next :class:`TarHeader` (skipping any unread data
+    of the previous entry) or ``None`` at the end of the archive;
+    ``chunks()`` yields the current entry's data.  After the end,
+    :meth:`drain` reads whatever follows the archive, so a hashing reader
+    underneath sees the whole stream.
+    """
+
+    def __init__(self, stream: ByteReader, *, chunk_size: int = CHUNK_SIZE) -> None:
+        self._stream = stream
+        self._chunk_size = chunk_size
+        self._buf = b""
+        self._pos = 0
+        self._remaining = 0  # unread data bytes of the current entry
+        self._padding = 0  # padding after them
+        self._global: dict[str, bytes] = {}
+        self._ended = False
+        #: Number of headers (entries) returned so far.
+        self.entries = 0
+
+    # -- buffered input --------------------------------------------------
+    def _fill(self, n: int) -> int:
+        """Try to have ``n`` bytes buffered; return how many are."""
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            return avail
+        parts = [self._buf[self._pos :]]
+        while avail < n:
+            data = self._stream.read(max(self._chunk_size, n - avail))
+            if not data:
+                break
+            parts.append(data)
+            avail += len(data)
+        self._buf = b"".join(parts)
+        self._pos = 0
+        return avail
+
+    def _take(self, n: int, what: str) -> bytes:
+        if self._fill(n) < n:
+            raise LayerError(f"read tar archive: unexpected end of stream in {what}")
+        data = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return data
+
+    def _skip(self, n: int, what: str) -> None:
+        while n:
+            avail = len(self._buf) - self._pos
+            if avail:
+                step = min(avail, n)
+                self._pos += step
+                n -= step
+                continue
+            data = self._stream.read(min(self._chunk_size, n))
+            if not data:
+                raise LayerError(f"read tar archive: unexpected end of stream in {what}")
+            if len(data) > n:  # a reader that ignores the size hint
+                self._buf, self._pos = data, n
+                return
+            n -= len(data)
+
+    # -- entry data --------------------------------------------------------
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        """Yield the unread data of the current entry, in chunks."""
+        while self._remaining:
+            avail = len(self._buf) - self._pos
+            if avail:
+                step = min(avail, self._remaining)
+                chunk: bytes | memoryview = memoryview(self._buf)[self._pos : self._pos + step]
+                self._pos += step
+            else:
+                chunk = self._stream.read(min(self._chunk_size, self._remaining))
+                if not chunk:
+                    raise LayerError("read tar archive: unexpected end of stream in file data")
+                if len(chunk) > self._remaining:
+                    self._buf, self._pos = bytes(chunk), self._remaining
+                    chunk = memoryview(self._buf)[: self._remaining]
+                step = len(chunk)
+            self._remaining -= step
+            yield chunk
+
+    def drain(self) -> int:
+        """Read everything after the archive; return the number of bytes."""
+        total = len(self._buf) - self._pos
+        self._buf, self._pos = b"", 0
+        while True:
+            data = self._stream.read(self._chunk_size)
+            if not data:
+                return total
+            total += len(data)
+
+    # -- headers -----------------------------------------------------------
+    def next(self) -> TarHeader | None:
+        """The next entry, or ``None`` at the end of the archive."""
+        if self._ended:
+            return None
+        self._skip(self._remaining + self._padding, "file data")
+        self._remaining = self._padding = 0
+        pax: dict[str, bytes] = {}
+        long_name: bytes | None = None
+        long_link: bytes | None = None
+        while True:
+            if self._fill(BLOCK) == 0:
+                # EOF at a header boundary: Go's reader accepts a missing
+                # end-of-archive marker, so do we.
+                self._ended = True
+                return None
+            block = self._take(BLOCK, "tar header")
+            if block.count(0) == BLOCK:
+                self._ended = True
+                return None
+            _check_checksum(block)
+            typeflag = block[156:157]
+            size = _number(block[124:136], "size")
+            if typeflag in (b"x", b"g", b"L", b"K"):
+                if size > MAX_SPECIAL_SIZE:
+                    raise LayerError(f"read tar archive: extension header too large ({size} bytes)")
+                payload = self._take(size, "extension header")
+                self._skip(-size % BLOCK, "extension header")
+                if typeflag == b"x":
+                    pax.update(_parse_pax(payload))
+                elif typeflag == b"g":
+                    # In a global header an empty value removes the key.
+                    for key, value in _parse_pax(payload).items():
+                        if value:
+                            self._global[key] = value
+                        else:
+                            self._global.pop(key, None)
+                elif typeflag == b"L":
+                    long_name = payload.split(b"\0", 1)[0]
+                else:
+                    long_link = payload.split(b"\0", 1)[0]
+                continue
+            hdr = self._build(
+                block,
+                typeflag,
+                size,
+                pax={**self._global, **pax},
+                long_name=long_name,
+                long_link=long_link,
+            )
+            if hdr.kind is EntryKind.REG:
+                self._remaining = hdr.size
+                self._padding = -hdr.size % BLOCK
+            self.entries += 1
+            return hdr
+
+    def _build(
+        self,
+        block: bytes,
+        typeflag: bytes,
+        size: int,
+        *,
+        pax: dict[str, bytes],
+        long_name: bytes | None,
+        long_link: bytes | None,
+    ) -> TarHeader:
+        magic = block[257:265]
+        name = _cstr(block[0:100])
+        if magic[:6] == b"ustar\0":
+            prefix = _cstr(block[345:500])
+            if prefix:
+                name = prefix + b"/" + name
+        if long_name is not None:
+            name = long_name
+        if pax.get("path"):
+            name = pax["path"]
+        linkname = long_link if long_link is not None else _cstr(block[157:257])
+        if pax.get("linkpath"):
+            linkname = pax["linkpath"]
+
+        kind = _KINDS.get(typeflag)
+        if kind is None:
+            if typeflag == b"S" or any(k.startswith("GNU.sparse.") for k in pax):
+                raise LayerError(f"unpack entry {os.fsdecode(name)}: sparse files are unsupported")
+            flag = typeflag.decode("latin-1")
+            raise LayerError(f"unpack entry {os.fsdecode(name)}: unknown typeflag {flag!r}")
+        if kind is EntryKind.REG and typeflag == b"\0" and name.endswith(b"/"):
+            kind = EntryKind.DIR  # pre-POSIX directories
+
+        mtime_ns = _number(block[136:148], "mtime") * 1_000_000_000
+        atime_ns: int | None = None
+        if magic == b"ustar  \0" and block[345] != 0:  # GNU keeps an atime here
+            atime_ns = _number(block[345:357], "atime") * 1_000_000_000
+        if pax.get("mtime"):
+            mtime_ns = _pax_time(pax["mtime"])
+        if pax.get("atime"):
+            atime_ns = _pax_time(pax["atime"])
+
+        xattrs = {k[len(_XATTR_PREFIX) :]: v for k, v in pax.items() if k.startswith(_XATTR_PREFIX)}
+        return TarHeader(
+            name=os.fsdecode(name),
+            kind=kind,
+            mode=_number(block[100:108], "mode") & 0o7777,
+            uid=_pax_int(pax, "uid", block[108:116]),
+            gid=_pax_int(pax, "gid", block[116:124]),
+            size=_pax_int(pax, "size", block[124:136]) if kind is EntryKind.REG else size,
+            mtime_ns=mtime_ns,
+            atime_ns=atime_ns,
+            linkname=os.fsdecode(linkname),
+            devmajor=_number(block[329:337], "devmajor"),
+            devminor=_number(block[337:345], "devminor"),
+            uname=os.fsdecode(pax.get("uname", _cstr(block[265:297]))),
+            gname=os.fsdecode(pax.get("gname", _cstr(block[297:329]))),
+            xattrs=xattrs,
+        )
+
+
+def _cstr(raw: bytes) -> bytes:
+    return raw.split(b"\0", 1)[0]
+
+
+def _check_checksum(block: bytes) -> None:
+    stored = _number(block[148:156], "checksum")
+    # The checksum field itself counts as eight spaces.  Some historic tars
+    # summed signed bytes, so accept either sum (as Go and GNU tar do).
+    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    if stored == unsigned:
+        return
+    high = sum(1 for b in block[:148] + block[156:] if b > 127)
+    if stored != unsigned - 256 * high:
+        raise LayerError("read tar archive: corrupt header (bad checksum)")
+
+
+def _number(raw: bytes, what: str) -> int:
+    """An octal (space/NUL padded) or GNU base-256 header number."""
+    if raw and raw[0] & 0x80:
+        # Base-256: big-endian two's complement, first byte's top bit is the marker.
+        value = int.from_bytes(bytes([raw[0] & 0x7F]) + raw[1:], "big")
+        if raw[0] & 0x40:
+            value -= 1 << (len(raw) * 8 - 1)
+        return value
+    text = raw.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise LayerError(f"read tar archive: corrupt header ({what} field {raw!r})") from None
+
+
+def _pax_int(pax: dict[str, bytes], key: str, raw: bytes) -> int:
+    if not pax.get(key):
+        return _number(raw, key)
+    text = pax[key]
+    if not text.isdigit():
+        raise LayerError(f"read tar archive: invalid PAX {key} {text!r}")
+    return int(text)
+
+
+def _pax_time(raw: bytes) -> int:
+    """A PAX time (``[-]seconds[.fraction]``) in integer nanoseconds, exactly."""
+    text = raw.decode("ascii", "replace")
+    sign = -1 if text.startswith("-") else 1
+    secs, _, frac = text.lstrip("-").partition(".")
+    if not secs.isdigit() or (frac and not frac.isdigit()):
+        raise LayerError(f"read tar archive: invalid PAX time {text!r}")
+    return sign * (int(secs) * 1_000_000_000 + int((frac + "000000000")[:9]))
+
+
+def _parse_pax(payload: bytes) -> dict[str, bytes]:
+    """PAX records: ``"<len> <key>=<value>\\n"``, ``len`` counting the whole record."""
+    records: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(payload):
+        if payload[pos] == 0:  # some writers NUL-pad the record block
+            break
+        space = payload.find(b" ", pos)
+        length_text = payload[pos:space]
+        if space < 0 or not length_text.isdigit():
+            raise LayerError("read tar archive: corrupt PAX header (bad record length)")
+        end = pos + int(length_text)
+        record = payload[space + 1 : end]
+        if end > len(payload) or end <= space or not record.endswith(b"\n") or b"=" not in record:
+            raise LayerError("read tar archive: corrupt PAX header (bad record)")
+        key, _, value = record[:-1].partition(b"=")
+        records[os.fsdecode(key)] = value
+        pos = end
+    return records
