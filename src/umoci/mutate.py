@@ -5,8 +5,8 @@ A :class:`Mutator` starts from the descriptor path a tag resolved to
 in memory; :meth:`Mutator.commit` writes the new config blob, the new
 manifest, and a new copy of each parent index with the child descriptor
 swapped, and returns the new root descriptor.  It never touches
-``index.json``: the verb decides which tag to point at the result, as the
-last write.
+``index.json``: the verb decides which tag to point at the result (the new
+path's root), as the last write.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ class Mutator:
         self.manifest = replace(self.manifest, layers=(*self.manifest.layers, layer))
         self._manifest_changed = True
 
-    def commit(self) -> Descriptor:
-        """Write the changed blobs bottom-up; return the new root descriptor."""
+    def commit(self) -> DescriptorPath:
+        """Write the changed blobs bottom-up; return the new path (root first)."""
         manifest = self.manifest
         if self._config_changed:
             config_descriptor = self.store.put_json(
@@ -77,9 +77,10 @@ class Mutator:
             )
             self._manifest_changed = True
         if not self._manifest_changed:
-            return self.path.root
+            return self.path
         written = self.store.put_json(manifest.to_json(), self.path.descriptor.media_type)
         child = replace(self.path.descriptor, digest=written.digest, size=written.size)
+        new_walk = [child]
         # Walk up the nested indexes, replacing the old child in each.
         for parent, old_child in zip(
             reversed(self.path.walk[:-1]), reversed(self.path.walk[1:]), strict=True
@@ -93,4 +94,5 @@ class Mutator:
                 replace(index, manifests=manifests).to_json(), parent.media_type
             )
             child = replace(parent, digest=written.digest, size=written.size)
-        return child
+            new_walk.insert(0, child)
+        return DescriptorPath(tuple(new_walk))

@@ -185,7 +185,7 @@ def test_unknown_config_fields_survive_config(image: Path) -> None:
         doc["container_config"] = {"Hostname": "h"}
         doc["config"]["Healthcheck"] = {"Test": ["NONE"]}
         mutator.set_config(ImageConfig.from_json(doc))
-        store.write_index(with_tag(store.read_index(), "latest", mutator.commit()))
+        store.write_index(with_tag(store.read_index(), "latest", mutator.commit().root))
     configure(image, user="u")
     blob = stat_json(image)["config"]["blob"]
     assert blob["container_config"] == {"Hostname": "h"}

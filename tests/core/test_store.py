@@ -258,3 +258,14 @@ def test_new_files_get_layout_owner_when_root(layout: Path) -> None:
         for name in [*dirnames, *filenames]:
             st = os.lstat(os.path.join(dirpath, name))
             assert (st.st_uid, st.st_gid) == (1234, 5678), name
+
+
+def test_no_ops_module_shadows_a_verb() -> None:
+    # Importing a submodule binds its name on the package: a module named
+    # like a verb would replace the verb function after its first use.
+    import pkgutil
+
+    import umoci.ops
+
+    modules = {m.name for m in pkgutil.iter_modules(umoci.ops.__path__)}
+    assert not modules & set(umoci.ops.__all__)

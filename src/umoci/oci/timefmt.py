@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from umoci.errors import UsageError
+
 _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})"
 )
@@ -86,7 +88,7 @@ def source_date_epoch() -> GoTime | None:
     try:
         return GoTime.from_unix(int(raw, 10))
     except ValueError:
-        raise ValueError(f"invalid SOURCE_DATE_EPOCH {raw!r}: not an integer") from None
+        raise UsageError(f"invalid SOURCE_DATE_EPOCH {raw!r}: not an integer") from None
 
 
 def default_now() -> GoTime:

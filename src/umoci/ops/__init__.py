@@ -9,7 +9,6 @@ fast.
 
 from __future__ import annotations
 
-from umoci.errors import NotImplementedYetError
 from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
 
 __all__ = [
@@ -102,7 +101,7 @@ def unpack(
     layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
 ) -> None:
     """``umoci unpack``: image -> runtime bundle (rootfs, config.json, mtree, umoci.json)."""
-    from umoci.ops.unpack import unpack as impl
+    from umoci.ops.bundle_unpack import unpack as impl
 
     impl(layout, tag, bundle, maps=maps, keep_dirlinks=keep_dirlinks)
 
@@ -111,7 +110,7 @@ def raw_unpack(
     layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
 ) -> None:
     """``umoci raw unpack``: extract the layers only."""
-    from umoci.ops.unpack import raw_unpack as impl
+    from umoci.ops.bundle_unpack import raw_unpack as impl
 
     impl(layout, tag, rootfs, maps=maps, keep_dirlinks=keep_dirlinks)
 
@@ -120,14 +119,16 @@ def raw_runtime_config(
     layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
 ) -> None:
     """``umoci raw runtime-config``: write the runtime config.json for an image."""
-    from umoci.ops.unpack import raw_runtime_config as impl
+    from umoci.ops.bundle_unpack import raw_runtime_config as impl
 
     impl(layout, tag, config_path, rootfs=rootfs, maps=maps)
 
 
 def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
     """``umoci repack``: the bundle's rootfs changes -> a new layer (tag None: the unpacked one)."""
-    raise NotImplementedYetError("repack is not implemented yet")
+    from umoci.ops.bundle_repack import repack as impl
+
+    impl(layout, tag, bundle, options=options)
 
 
 def insert(
@@ -144,7 +145,20 @@ def insert(
     maps: MapOptions,
 ) -> None:
     """``umoci insert``: SOURCE at TARGET (or a whiteout of TARGET) as a new layer."""
-    raise NotImplementedYetError("insert is not implemented yet")
+    from umoci.ops.layer_add import insert as impl
+
+    impl(
+        layout,
+        tag,
+        source,
+        target,
+        new_tag=new_tag,
+        opaque=opaque,
+        whiteout=whiteout,
+        history=history,
+        compress=compress,
+        maps=maps,
+    )
 
 
 def raw_add_layer(
@@ -157,7 +171,9 @@ def raw_add_layer(
     compress: str,
 ) -> None:
     """``umoci raw add-layer``: append an uncompressed tar archive as a layer."""
-    raise NotImplementedYetError("raw add-layer is not implemented yet")
+    from umoci.ops.layer_add import raw_add_layer as impl
+
+    impl(layout, tag, layer_path, new_tag=new_tag, history=history, compress=compress)
 
 
 def mtree_validate(
@@ -170,4 +186,13 @@ def mtree_validate(
     rootless: bool,
 ) -> list[str]:
     """``umoci raw mtree-validate``: one line per difference between ROOT and the spec."""
-    raise NotImplementedYetError("raw mtree-validate is not implemented yet")
+    from umoci.ops.mtree_check import mtree_validate as impl
+
+    return impl(
+        spec_path,
+        root,
+        use_keywords=use_keywords,
+        add_keywords=add_keywords,
+        umoci_keywords=umoci_keywords,
+        rootless=rootless,
+    )

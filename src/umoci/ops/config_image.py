@@ -149,7 +149,7 @@ def config(
         )
         mutator.set_config(new_config, entry)
         mutator.set_annotations(annotations)
-        root = mutator.commit()
+        root = mutator.commit().root
         store.write_index(with_tag(store.read_index(), target, root))
     log.info("new image manifest created: %s -> %s", root.digest, target)
 

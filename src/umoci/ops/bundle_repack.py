@@ -1,0 +1,145 @@
+"""``umoci repack``: the changes in a bundle's rootfs become one new layer.
+
+The bundle's mtree (written by our unpack or the Go umoci's) is compared
+with a walk of ``rootfs/``; the differences, minus masked paths (``--mask-path``
+and, unless ``--no-mask-volumes``, the image's volumes) and minus deletions
+below a deleted directory, are written as a layer: added and modified
+entries in full, deletions as whiteouts.  No change, no layer.  The new
+manifest is tagged last (``index.json`` is the final write), so a failure
+anywhere leaves every tag as it was.  ``--refresh-bundle`` then rewrites
+the bundle's mtree and ``umoci.json`` to describe the new image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import replace
+
+from umoci import mtree
+from umoci.errors import BundleError, MtreeError
+from umoci.layer.changes import ChangeKind
+from umoci.layer.generate import GenerateOptions, generate_layer
+from umoci.layout.refs import DescriptorPath, with_tag
+from umoci.mtree.delta import Delta, DeltaType
+from umoci.mutate import Mutator
+from umoci.oci.models import Descriptor
+from umoci.oci.refs import check_tag
+from umoci.ops.basic import opened
+from umoci.ops.bundle_unpack import ROOTFS
+from umoci.ops.history import history_entry
+from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
+from umoci.ops.options import RepackOptions
+from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
+
+log = logging.getLogger("umoci")
+
+_KIND = {
+    DeltaType.EXTRA: ChangeKind.ADDED,
+    DeltaType.MODIFIED: ChangeKind.MODIFIED,
+    DeltaType.MISSING: ChangeKind.DELETED,
+}
+
+
+def _mtree_path(bundle: str, manifest: Descriptor) -> str:
+    return os.path.join(bundle, f"sha256_{manifest.digest.partition(':')[2]}.mtree")
+
+
+def _read_spec(path: str) -> mtree.Spec:
+    try:
+        with open(path, "rb") as f:
+            return mtree.parse(f.read())
+    except FileNotFoundError:
+        raise BundleError(f"bundle mtree {os.path.basename(path)} is missing") from None
+    except OSError as err:
+        raise BundleError(f"read {path}: {err.strerror}") from None
+    except MtreeError as err:
+        raise BundleError(f"parse {os.path.basename(path)}: {err}") from None
+
+
+def _source_path(meta: BundleMeta) -> DescriptorPath:
+    if not meta.descriptor_walk:
+        raise BundleError("umoci.json has an empty descriptor walk")
+    return DescriptorPath(
+        tuple(
+            Descriptor.from_json(dict(d), f"umoci.json: descriptor_walk[{i}]")
+            for i, d in enumerate(meta.descriptor_walk)
+        )
+    )
+
+
+def changes_from(deltas: list[Delta], masks: list[str]) -> list[tuple[bytes, ChangeKind]]:
+    kept = mtree.filter_deltas(deltas, mtree.mask_filter(masks), mtree.simplify_filter(deltas))
+    return [(d.path, _KIND[d.type]) for d in kept]
+
+
+def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
+    meta = read_bundle_meta(bundle)
+    source = _source_path(meta)
+    target = tag if tag is not None else source.root.ref_name
+    if target is None:
+        raise BundleError("the unpacked image had no tag: give one with --image PATH:TAG")
+    check_tag(target)
+    rootfs = os.path.join(bundle, ROOTFS)
+    if not os.path.isdir(rootfs):
+        raise BundleError(f"{rootfs}: missing or not a directory")
+    old_mtree = _mtree_path(bundle, source.descriptor)
+    old_spec = _read_spec(old_mtree)
+    new_spec = mtree.walk(rootfs, rootless=meta.rootless)
+    deltas = mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS)
+
+    with opened(layout) as store:
+        mutator = Mutator(store, source)
+        config = mutator.config
+        masks = list(options.mask_paths)
+        if options.mask_volumes:
+            masks += list(config.config.volumes)
+        changes = changes_from(deltas, masks)
+        if not changes:
+            log.info("repack: no changes in %s: no new layer", rootfs)
+        else:
+            codec = choose_codec(options.compress, mutator.manifest)
+            generate_options = GenerateOptions(
+                rootless=meta.rootless,
+                uid_maps=meta.uid_maps,
+                gid_maps=meta.gid_maps,
+                clamp_mtime=clamp_time(),
+            )
+            layer = write_layer(
+                store,
+                codec,
+                media_type_for(codec, source.descriptor.media_type),
+                lambda sink: generate_layer(rootfs, changes, sink, generate_options),
+            )
+            log.info("repack: new layer %s (%d changes)", layer.descriptor.digest, len(changes))
+            entry = history_entry(
+                options.history, created_by="umoci repack", author=config.author, empty_layer=False
+            )
+            mutator.add_layer(layer.descriptor, layer.diff_id, entry)
+        new_path = mutator.commit()
+        store.write_index(with_tag(store.read_index(), target, new_path.root))
+
+    if options.refresh_bundle:
+        _refresh(bundle, meta, old_mtree, new_path, new_spec)
+
+
+def _refresh(
+    bundle: str,
+    meta: BundleMeta,
+    old_mtree: str,
+    new_path: DescriptorPath,
+    new_spec: mtree.Spec,
+) -> None:
+    """Point the bundle at the new image: its mtree and ``umoci.json``."""
+    new_mtree = _mtree_path(bundle, new_path.descriptor)
+    temp = new_mtree + ".tmp"
+    with open(temp, "wb") as f:
+        f.write(mtree.dump(new_spec))
+    os.replace(temp, new_mtree)
+    write_bundle_meta(
+        bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
+    )
+    if old_mtree != new_mtree:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(old_mtree)
