@@ -22,6 +22,7 @@ from umoci.errors import BundleError, MtreeError
 from umoci.layer.changes import ChangeKind
 from umoci.layer.generate import GenerateOptions, generate_layer
 from umoci.layout.refs import DescriptorPath, with_tag
+from umoci.mtree import CachedFile
 from umoci.mtree.delta import Delta, DeltaType
 from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
@@ -31,6 +32,7 @@ from umoci.ops.bundle_unpack import ROOTFS
 from umoci.ops.history import history_entry
 from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
+from umoci.ops.statcache import read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 
 log = logging.getLogger("umoci")
@@ -86,7 +88,16 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
         raise BundleError(f"{rootfs}: missing or not a directory")
     old_mtree = _mtree_path(bundle, source.descriptor)
     old_spec = _read_spec(old_mtree)
-    new_spec = mtree.walk(rootfs, rootless=meta.rootless)
+    # Only files whose stat changed since unpack (or the last refresh) are read.
+    cache = {} if options.full_hash else read_cache(bundle, os.path.basename(old_mtree))
+    new_cache: dict[bytes, CachedFile] = {}
+    new_spec = mtree.walk(
+        rootfs,
+        rootless=meta.rootless,
+        cache=cache,
+        full_hash=options.full_hash,
+        cache_out=new_cache,
+    )
     deltas = mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS)
 
     with opened(layout) as store:
@@ -121,22 +132,32 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
         store.write_index(with_tag(store.read_index(), target, new_path.root))
 
     if options.refresh_bundle:
-        _refresh(bundle, meta, old_mtree, new_path, new_spec)
+        _refresh(
+            bundle,
+            meta=meta,
+            old_mtree=old_mtree,
+            new_path=new_path,
+            new_spec=new_spec,
+            new_cache=new_cache,
+        )
 
 
 def _refresh(
     bundle: str,
+    *,
     meta: BundleMeta,
     old_mtree: str,
     new_path: DescriptorPath,
     new_spec: mtree.Spec,
+    new_cache: dict[bytes, CachedFile],
 ) -> None:
-    """Point the bundle at the new image: its mtree and ``umoci.json``."""
+    """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
     temp = new_mtree + ".tmp"
     with open(temp, "wb") as f:
         f.write(mtree.dump(new_spec))
     os.replace(temp, new_mtree)
+    write_cache(bundle, os.path.basename(new_mtree), new_cache)
     write_bundle_meta(
         bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
     )

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import replace
 
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.idmap import IdMap
 from umoci.layer.extract import ExtractOptions, LayerExtractor
+from umoci.layer.records import EntryRecord, Record
+from umoci.mtree import CachedFile
 from umoci.ops.basic import opened
 from umoci.ops.bundle import fresh_directory
 from umoci.ops.image_layers import Image, apply_image_layers, load_image
 from umoci.ops.options import MapOptions
+from umoci.ops.statcache import write_cache
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import umoci_json
 
@@ -48,7 +52,43 @@ def mtree_name(image: Image) -> str:
     return f"sha256_{image.path.descriptor.digest.partition(':')[2]}.mtree"
 
 
-def _extractor(rootfs: str, maps: MapOptions, keep_dirlinks: bool) -> LayerExtractor:
+class ExtractedDigests:
+    """Collects the sha256 of every regular file as the extractor writes it.
+
+    The mtree walk after extraction then reuses these instead of reading
+    every file back (an entry is only reused while the file's inode, size,
+    mtime and ctime are what the extractor saw).
+    """
+
+    def __init__(self) -> None:
+        self.cache: dict[bytes, CachedFile] = {}
+
+    def __call__(self, record: Record) -> None:
+        if not isinstance(record, EntryRecord) or not stat.S_ISREG(record.stat.st_mode):
+            return
+        digest = record.sha256
+        if digest is None and record.hardlink_to is not None:
+            target = os.fsencode(record.hardlink_to)
+            known = self.cache.get(target)
+            if known is None:
+                return
+            digest = known.sha256
+            # link(2) changed the shared inode's ctime: refresh the target too.
+            self.cache[target] = _cached(record.stat, digest)
+        if digest is not None:
+            self.cache[os.fsencode(record.path)] = _cached(record.stat, digest)
+
+
+def _cached(st: os.stat_result, digest: str) -> CachedFile:
+    return CachedFile(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+
+
+def _extractor(
+    rootfs: str,
+    maps: MapOptions,
+    keep_dirlinks: bool,
+    digests: ExtractedDigests | None = None,
+) -> LayerExtractor:
     return LayerExtractor(
         rootfs,
         ExtractOptions(
@@ -56,6 +96,7 @@ def _extractor(rootfs: str, maps: MapOptions, keep_dirlinks: bool) -> LayerExtra
             uid_maps=maps.uid_maps,
             gid_maps=maps.gid_maps,
             keep_dirlinks=keep_dirlinks,
+            on_entry=digests,
         ),
     )
 
@@ -82,10 +123,13 @@ def unpack_into(
     """Fill an empty bundle directory from *image* (no cleanup on error: the caller's)."""
     rootfs = os.path.join(bundle, ROOTFS)
     os.mkdir(rootfs, 0o755)
-    apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
+    digests = ExtractedDigests()
+    apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
-    spec = mtree.walk(rootfs, rootless=maps.rootless)
+    stat_cache: dict[bytes, CachedFile] = {}
+    spec = mtree.walk(rootfs, rootless=maps.rootless, cache=digests.cache, cache_out=stat_cache)
     _write_file(os.path.join(bundle, mtree_name(image)), mtree.dump(spec))
+    write_cache(bundle, mtree_name(image), stat_cache)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
     meta = umoci_json(
         [d.to_json() for d in image.path.walk],

@@ -1,0 +1,217 @@
+"""The stat cache never hides a change from repack (issue: performance shortcuts).
+
+Each test unpacks an image, changes the rootfs in a way a naive
+(size, mtime) cache would miss, repacks, and checks the new layer holds
+the change.  The caches are made old enough to be trusted first (the racy
+margin would otherwise make every recent file be re-hashed anyway, which
+would let the test pass without exercising the cache).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from umoci.cli import main
+from umoci.ops import statcache
+
+
+def run(*argv: str) -> None:
+    assert main(list(argv)) == 0
+
+
+def make_image(tmp_path: Path) -> Path:
+    layout = tmp_path / "img"
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "a.txt").write_bytes(b"aaaa")
+    (src / "d" / "b.txt").write_bytes(b"bbbb")
+    (src / "d" / "c.txt").write_bytes(b"cccc")
+    run("init", "--layout", str(layout))
+    run("new", "--image", f"{layout}:t")
+    run("insert", "--image", f"{layout}:t", str(src), "/")
+    return layout
+
+
+def age_cache(bundle: Path) -> None:
+    """Shift the cache's recording time forward so its entries are trusted."""
+    path = bundle / statcache.CACHE_NAME
+    header, _, body = path.read_text().partition("\n")
+    head, _, recorded = header.rpartition(" ")
+    path.write_text(f"{head} {int(recorded) + 10**10}\n{body}")
+
+
+def last_layer(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
+    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
+    layer = stat["manifest"]["blob"]["layers"][-1]
+    blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
+    data = gzip.decompress(blob.read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: m for m in tar.getmembers()}
+
+
+def layer_count(layout: Path, tag: str) -> int:
+    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
+    return len(stat["manifest"]["blob"]["layers"])
+
+
+def _capture(*argv: str) -> str:
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(argv)) == 0
+    return out.getvalue()
+
+
+@pytest.fixture
+def unpacked(tmp_path: Path) -> tuple[Path, Path]:
+    layout = make_image(tmp_path)
+    bundle = tmp_path / "bundle"
+    run("unpack", "--image", f"{layout}:t", str(bundle))
+    assert (bundle / statcache.CACHE_NAME).is_file()
+    age_cache(bundle)
+    return layout, bundle
+
+
+def test_cache_is_used_and_unchanged_tree_adds_no_layer(
+    unpacked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, bundle = unpacked
+    cache = statcache.read_cache(bundle, next(p.name for p in bundle.glob("*.mtree")))
+    assert {b"d/a.txt", b"d/b.txt", b"d/c.txt"} <= set(cache)
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    assert layer_count(layout, "t2") == layer_count(layout, "t")
+
+
+def test_content_changed_with_mtime_restored(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    f = bundle / "rootfs" / "d" / "a.txt"
+    st = f.stat()
+    f.write_bytes(b"AAAA")  # same size
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    assert list(last_layer(layout, "t2")) == ["d/a.txt"]
+
+
+def test_inode_swap_by_rename(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    d = bundle / "rootfs" / "d"
+    st = (d / "b.txt").stat()
+    (d / "new").write_bytes(b"BBBB")
+    os.utime(d / "new", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(d / "new", d / "b.txt")
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    assert "d/b.txt" in last_layer(layout, "t2")
+
+
+def test_hardlink_change(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    d = bundle / "rootfs" / "d"
+    os.link(d / "c.txt", d / "c-link")
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    entries = last_layer(layout, "t2")
+    assert entries["d/c-link"].islnk() or entries["d/c.txt"].islnk()
+
+
+def test_mode_only_and_xattr_only_changes(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    d = bundle / "rootfs" / "d"
+    os.chmod(d / "a.txt", 0o600)
+    os.setxattr(d / "b.txt", "user.note", b"x")
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    entries = last_layer(layout, "t2")
+    assert entries["d/a.txt"].mode & 0o777 == 0o600
+    assert entries["d/b.txt"].pax_headers.get("SCHILY.xattr.user.note") == "x"
+
+
+def test_copied_bundle_falls_back_to_hashing(unpacked: tuple[Path, Path], tmp_path: Path) -> None:
+    layout, bundle = unpacked
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy, symlinks=True, copy_function=shutil.copy2)
+    f = copy / "rootfs" / "d" / "c.txt"
+    st = f.stat()
+    f.write_bytes(b"CCCC")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    run("repack", "--image", f"{layout}:t2", str(copy))
+    assert list(last_layer(layout, "t2")) == ["d/c.txt"]
+
+
+def test_stale_or_foreign_cache_is_ignored(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    f = bundle / "rootfs" / "d" / "a.txt"
+    st = f.stat()
+    # A lying cache (right stat, wrong digest) is only trusted for the
+    # mtree it names: after pointing it at another mtree it is ignored.
+    path = bundle / statcache.CACHE_NAME
+    path.write_text(path.read_text().replace(".mtree", ".other", 1))
+    f.write_bytes(b"ZZZZ")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    assert list(last_layer(layout, "t2")) == ["d/a.txt"]
+    (bundle / statcache.CACHE_NAME).write_text("garbage")
+    run("repack", "--image", f"{layout}:t3", str(bundle))
+
+
+def test_full_hash_ignores_a_lying_cache(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    f = bundle / "rootfs" / "d" / "a.txt"
+    before = f.stat()
+    f.write_bytes(b"QQQQ")
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    # Forge the cache so it matches the new stat but keeps the old digest:
+    # only --full-hash can see through that.
+    st = f.stat()
+    path = bundle / statcache.CACHE_NAME
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines[1:], 1):
+        if line.endswith(" d/a.txt"):
+            digest = line.split(" ")[4]
+            lines[i] = (
+                f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {digest} d/a.txt"
+            )
+    path.write_text("\n".join(lines) + "\n")
+    age_cache(bundle)
+    run("repack", "--image", f"{layout}:fooled", str(bundle))
+    assert layer_count(layout, "fooled") == layer_count(layout, "t")  # the cache was used
+    run("repack", "--full-hash", "--image", f"{layout}:t2", str(bundle))
+    assert list(last_layer(layout, "t2")) == ["d/a.txt"]
+
+
+def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
+    bundle = tmp_path
+    from umoci.mtree import CachedFile
+
+    now = time.time_ns()
+    entries = {
+        b"old": CachedFile(1, 1, 1, now - 10**9, "a" * 64),
+        b"new": CachedFile(2, 1, 1, now, "b" * 64),
+    }
+    statcache.write_cache(str(bundle), "x.mtree", entries)
+    assert set(statcache.read_cache(str(bundle), "x.mtree")) == {b"old"}
+    assert statcache.read_cache(str(bundle), "y.mtree") == {}
+
+
+def test_refresh_bundle_rewrites_cache(unpacked: tuple[Path, Path]) -> None:
+    layout, bundle = unpacked
+    (bundle / "rootfs" / "d" / "a.txt").write_bytes(b"new content")
+    run("repack", "--refresh-bundle", "--image", f"{layout}:t2", str(bundle))
+    mtrees = list(bundle.glob("*.mtree"))
+    assert len(mtrees) == 1
+    header = (bundle / statcache.CACHE_NAME).read_text().splitlines()[0]
+    assert mtrees[0].name in header
+    age_cache(bundle)
+    f = bundle / "rootfs" / "d" / "b.txt"
+    st = f.stat()
+    f.write_bytes(b"XXXX")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    run("repack", "--image", f"{layout}:t3", str(bundle))
+    assert list(last_layer(layout, "t3")) == ["d/b.txt"]
