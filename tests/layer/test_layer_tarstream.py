@@ -202,3 +202,31 @@ def test_gnu_tar_archive(tmp_path):
         assert names["./link"][0].linkname == "x" * 150
         hard = [h for h, _ in entries if h.kind is EntryKind.HARDLINK]
         assert len(hard) == 1
+
+
+def test_missing_padding_and_trailer_after_last_file_is_end_of_archive() -> None:
+    # The Go umoci 0.4.7's insert stops right after the last file's data.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    raw = buf.getvalue()
+    truncated = raw[: 512 + 3]  # header + data, no padding, no trailer
+    reader = TarReader(io.BytesIO(truncated))
+    hdr = reader.next()
+    assert hdr is not None
+    assert b"".join(bytes(c) for c in reader.chunks()) == b"abc"
+    assert reader.next() is None
+    # A partial padding, or data cut short, is still an error.
+    for cut in (512 + 2, 512 + 3 + 100):
+        reader = TarReader(io.BytesIO(raw[:cut]))
+        reader.next()
+
+        def read_on(reader: TarReader = reader) -> None:
+            for _ in reader.chunks():
+                pass
+            reader.next()
+
+        with pytest.raises(LayerError):
+            read_on()

@@ -177,7 +177,15 @@ class TarReader:
         """The next entry, or ``None`` at the end of the archive."""
         if self._ended:
             return None
-        self._skip(self._remaining + self._padding, "file data")
+        self._skip(self._remaining, "file data")
+        if self._padding and self._fill(1) == 0:
+            # EOF right after the last file's data, before its padding: some
+            # writers (the Go umoci 0.4's insert) never finish the archive.
+            # Go's reader takes that as the end of the archive; so do we.
+            self._ended = True
+            self._remaining = self._padding = 0
+            return None
+        self._skip(self._padding, "file padding")
         self._remaining = self._padding = 0
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
