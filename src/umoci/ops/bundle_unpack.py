@@ -18,7 +18,8 @@ from dataclasses import replace
 
 from umoci import mtree
 from umoci.cas.dir import DirStore
-from umoci.idmap import IdMap
+from umoci.errors import UsageError
+from umoci.idmap import IdMap, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
 from umoci.mtree import CachedFile
@@ -101,6 +102,21 @@ def _extractor(
     )
 
 
+def prepare_rootfs(rootfs: str, maps: MapOptions) -> None:
+    """Give a new, empty rootfs the Go umoci's starting state.
+
+    Owned by the container's root (mapped to the host), and with atime and
+    mtime at the epoch: many images carry no entry for ``/``, and the Go
+    umoci picks the epoch so that unpacking stays reproducible.
+    """
+    if not maps.rootless:
+        uid, gid = to_host(maps.uid_maps, 0), to_host(maps.gid_maps, 0)
+        if uid is None or gid is None:
+            raise UsageError("the uid/gid maps do not map the container's root (0)")
+        os.lchown(rootfs, uid, gid)
+    os.utime(rootfs, ns=(0, 0), follow_symlinks=False)
+
+
 def _write_file(path: str, data: bytes) -> None:
     with open(path, "xb") as f:
         f.write(data)
@@ -123,6 +139,7 @@ def unpack_into(
     """Fill an empty bundle directory from *image* (no cleanup on error: the caller's)."""
     rootfs = os.path.join(bundle, ROOTFS)
     os.mkdir(rootfs, 0o755)
+    prepare_rootfs(rootfs, maps)
     digests = ExtractedDigests()
     apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
@@ -157,6 +174,7 @@ def raw_unpack(
     with opened(layout) as store:
         image = load_image(store, tag)
         with fresh_directory(rootfs, 0o755):
+            prepare_rootfs(rootfs, maps)
             apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
 
 

@@ -44,6 +44,10 @@ def load_image(store: DirStore, tag: str) -> Image:
         )
     raw = store.read_json(descriptor, "config")
     config = ImageConfig.from_json(raw, f"config {descriptor.digest}")
+    if config.rootfs_type != "layers":
+        raise BlobInvalidError(
+            f"config {descriptor.digest}: unsupported rootfs.type {config.rootfs_type!r}"
+        )
     if len(config.diff_ids) != len(manifest.layers):
         raise BlobInvalidError(
             f"config {descriptor.digest}: {len(config.diff_ids)} diff_ids for "
