@@ -114,9 +114,9 @@ def test_parse_round_trip_and_first_value_only() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "decode metadata"),
+        (b"", "decode umoci.json"),
         (b"[]", "expected object"),
-        (b"null", "unsupported umoci.json version"),
+        (b"null", "decode umoci.json: unsupported version"),
         (json.dumps(meta_doc(umoci_version="1")).encode(), 'version "1"'),
         (json.dumps(meta_doc(umoci_version=2)).encode(), "expected string"),
         (json.dumps(meta_doc(whiteout_mode=1)).encode(), r"whiteout_mode field set \(1\)"),

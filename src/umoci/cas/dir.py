@@ -189,7 +189,10 @@ class DirStore:
 
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""
-        self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
+        try:
+            self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
+        except OSError as err:
+            raise LayoutError(f"write {INDEX_FILE} in {self.path}: {_describe(err)}") from None
 
     def _write_file_atomic(self, name: str, data: bytes) -> None:
         fd, temp_path = tempfile.mkstemp(prefix=name + "-", dir=self._temp())
@@ -252,18 +255,26 @@ class BlobWriter:
         self.abort()
 
     def write(self, data: bytes | memoryview) -> int:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as err:
+            raise LayoutError(f"write blob in {self._store.path}: {_describe(err)}") from None
         self._hash.update(data)
         self.size += len(data)
         return len(data)
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        self._file.flush()
-        os.fchmod(self._file.fileno(), 0o644)
-        os.fsync(self._file.fileno())
-        self._file.close()
         digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
-        self._store._install(self._temp_path, self._store.blob_path(digest))
+        try:
+            self._file.flush()
+            os.fchmod(self._file.fileno(), 0o644)
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._store._install(self._temp_path, self._store.blob_path(digest))
+        except OSError as err:
+            raise LayoutError(
+                f"store blob {digest} in {self._store.path}: {_describe(err)}"
+            ) from None
         self._done = True
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
 

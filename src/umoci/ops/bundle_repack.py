@@ -129,7 +129,11 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
             )
             mutator.add_layer(layer.descriptor, layer.diff_id, entry)
         new_path = mutator.commit()
-        store.write_index(with_tag(store.read_index(), target, new_path.root))
+        index = with_tag(store.read_index(), target, new_path.root)
+        store.write_index(index)
+        # The bundle now stands for the image as tagged (with its new name),
+        # so a later repack without a tag updates that tag.
+        new_path = DescriptorPath((index.manifests[-1], *new_path.walk[1:]))
 
     if options.refresh_bundle:
         _refresh(

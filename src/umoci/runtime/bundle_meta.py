@@ -168,31 +168,31 @@ def parse_umoci_json(data: bytes) -> BundleMeta:
         start = len(text) - len(text.lstrip(" \t\r\n"))
         obj, _ = decoder.raw_decode(text, start)
     except ValueError as e:
-        raise BundleError(f"decode metadata: {e}") from None
+        raise BundleError(f"decode umoci.json: {e}") from None
     err = BundleError
     top = gd.fields(
         obj,
         ("umoci_version", "from_descriptor_path", "map_options", "whiteout_mode"),
-        "decode metadata",
+        "decode umoci.json",
         err,
     )
-    version = gd.string(top.get("umoci_version"), "decode metadata: umoci_version", err)
+    version = gd.string(top.get("umoci_version"), "decode umoci.json: umoci_version", err)
     if version != META_VERSION:
-        raise BundleError(f"decode metadata: unsupported umoci.json version {json.dumps(version)}")
+        raise BundleError(f"decode umoci.json: unsupported version {json.dumps(version)}")
     whiteout = gd.integer(
-        top.get("whiteout_mode"), "decode metadata: whiteout_mode", err, lo=_INT[0], hi=_INT[1]
+        top.get("whiteout_mode"), "decode umoci.json: whiteout_mode", err, lo=_INT[0], hi=_INT[1]
     )
     if whiteout != 0:
         raise BundleError(
-            f"decode metadata: deprecated (broken) whiteout_mode field set ({whiteout})"
+            f"decode umoci.json: deprecated (broken) whiteout_mode field set ({whiteout})"
         )
-    where = "decode metadata: from_descriptor_path"
+    where = "decode umoci.json: from_descriptor_path"
     path = gd.fields(top.get("from_descriptor_path"), ("descriptor_walk",), where, err)
     walk = gd.array(path.get("descriptor_walk"), f"{where}.descriptor_walk", err)
     descriptors = tuple(
         normalize_descriptor(d, f"{where}.descriptor_walk[{i}]", err) for i, d in enumerate(walk)
     )
-    where = "decode metadata: map_options"
+    where = "decode umoci.json: map_options"
     opts = gd.fields(
         top.get("map_options"), ("uid_mappings", "gid_mappings", "rootless"), where, err
     )
@@ -234,5 +234,5 @@ def read_bundle_meta(bundle: str) -> BundleMeta:
             raise BundleError(f"open metadata: {path}: not a regular file")
         data = f.read(MAX_META_BYTES + 1)
     if len(data) > MAX_META_BYTES:
-        raise BundleError(f"decode metadata: {path} is larger than {MAX_META_BYTES} bytes")
+        raise BundleError(f"decode umoci.json: {path} is larger than {MAX_META_BYTES} bytes")
     return parse_umoci_json(data)
