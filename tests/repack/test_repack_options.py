@@ -325,3 +325,19 @@ def test_refresh_bundle_with_another_tag(capsys: Capsys, tmp_path: Path) -> None
     assert tags(img.layout)["t"] == base
     assert len(layers(img.layout, "next")) == 3
     assert [e.name for e in top_entries(img.layout, "next")] == ["etc/motd"]
+
+
+def test_refresh_bundle_follows_the_new_tag(capsys: Capsys, tmp_path: Path) -> None:
+    # After "repack --image L:next --refresh-bundle" the bundle stands for
+    # "next": a later repack without a tag updates "next", not "t".
+    img = Unpacked.make(capsys, tmp_path)
+    before_t = tags(img.layout)["t"]
+    (img.rootfs / "one").write_text("1")
+    img.repack(capsys, "--refresh-bundle", tag="next")
+    meta = json.loads((img.bundle / "umoci.json").read_text())
+    walk = meta["from_descriptor_path"]["descriptor_walk"]
+    assert walk[0]["annotations"]["org.opencontainers.image.ref.name"] == "next"
+    (img.rootfs / "two").write_text("2")
+    img.repack(capsys, tag="")
+    assert tags(img.layout)["t"] == before_t
+    assert [e.name for e in top_entries(img.layout, "next")] == ["two"]
