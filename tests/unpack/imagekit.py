@@ -583,13 +583,3 @@ def check_bundle_files(bundle: Path, image: Image) -> None:
     """The bundle holds exactly the expected files (nothing a layer smuggled in)."""
     names = set(os.listdir(bundle))
     assert names - OPTIONAL_BUNDLE_FILES == {*BUNDLE_FILES, image.mtree_name}
-
-
-def rmtree(path: Path) -> None:
-    """Remove a tree even where a rootless unpack left directories without rwx."""
-    for dirpath, dirnames, _ in os.walk(path):
-        for d in dirnames:
-            p = Path(dirpath, d)
-            if not p.is_symlink():
-                p.chmod(0o700)
-    shutil.rmtree(path)

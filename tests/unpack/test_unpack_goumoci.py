@@ -328,11 +328,6 @@ def test_bundle_vector_image_same_as_go(
     assert mtree_body(ours) == mtree_body(go)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fs/rootfs.py _walk creates missing components of a dangling symlink's "
-    "target even when a later '..' cancels them; Go's SecureJoin resolves them lexically",
-)
 @pytest.mark.parametrize(
     "target", ["nonexist/..", "x/y/../../z", "/gone/../../z"], ids=["dotdot", "deep", "abs"]
 )
@@ -346,11 +341,6 @@ def test_dangling_link_through_missing_dirs_creates_only_the_target(
     assert diff_trees(a, b) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="layer extraction sets an xattr from an empty-valued SCHILY.xattr PAX record; "
-    "Go's archive/tar drops every empty PAX value (POSIX: an empty value deletes the key)",
-)
 def test_empty_pax_xattr_is_not_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = Case([[T.dir("."), T.reg("f", b"x", pax={"SCHILY.xattr.user.empty": ""})]])
     image = build(tmp_path, case)

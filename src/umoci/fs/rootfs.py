@@ -204,7 +204,11 @@ class Rootfs:
         resolved path.
         """
         names = list(names)
-        for comp in comps:
+        comps = list(comps)
+        i = 0
+        while i < len(comps):
+            comp = comps[i]
+            i += 1
             if comp in ("", "."):
                 continue
             if comp == "..":
@@ -224,6 +228,13 @@ class Rootfs:
             except FileNotFoundError:
                 if not mode.create:
                     raise
+                cancelled = _cancelled_by_dotdot(comps, i)
+                if cancelled is not None:
+                    # Like Go's SecureJoin: below a missing directory nothing
+                    # exists, so the rest is taken lexically and a later ".."
+                    # cancels it -- without creating it first.
+                    i = cancelled
+                    continue
                 st = self._mkdir(fd, comp)
             if stat.S_ISLNK(st.st_mode):
                 fd, names = self._follow(fd, names, comp, mode)
@@ -350,6 +361,13 @@ class Rootfs:
             return
         self.ops.chmod(t, temp)
         self._restore[rel] = (st.st_ino, mode)
+
+    def final_mode(self, rel: str, st: os.stat_result) -> int:
+        """The permission bits ``rel`` (lstat ``st``) will have after :meth:`finish`."""
+        pending = self._restore.get(rel)
+        if pending is not None and pending[0] == st.st_ino:
+            return pending[1]
+        return stat.S_IMODE(st.st_mode)
 
     def finish(self) -> None:
         """Put back the modes of directories opened up for rootless extraction.
@@ -512,3 +530,20 @@ def remove_path(path: str | os.PathLike[str], ops: FsOps) -> None:
         with fs.root() as top:
             fs.remove(top, name)
         fs.finish()
+
+
+def _cancelled_by_dotdot(comps: list[str], start: int) -> int | None:
+    """Index just past the ".." that cancels ``comps[start - 1]``, or None.
+
+    ``comps[start - 1]`` is missing, so everything after it is lexical until
+    the depth below the current directory drops back to zero.
+    """
+    depth = 1
+    for k in range(start, len(comps)):
+        comp = comps[k]
+        if comp in ("", "."):
+            continue
+        depth += -1 if comp == ".." else 1
+        if depth == 0:
+            return k + 1
+    return None

@@ -362,12 +362,19 @@ class LayerExtractor:
         self._step = "restore directory times"
         for rel, t in self._dirs(fs, state.dir_times):
             self._ops.utimes(t, *state.dir_times[rel])
-        self._step = "restore directory modes"
-        fs.finish()
         if self._emit is not None:
+            # Reported before the modes are put back: a directory closed to
+            # us (rootless, mode 000) could not be reached afterwards.  Only
+            # the mode (and ctime) change then, so the record says the final mode.
             self._step = "report directories"
             for rel, t in self._dirs(fs, state.dir_times):
-                self._report(t, rel, state.dir_xattrs.get(rel))
+                st = self._ops.lstat(t.dfd, t.name)
+                mode = fs.final_mode(rel, st)
+                if mode != stat.S_IMODE(st.st_mode):
+                    st = _with_mode(st, mode)
+                self._emit(EntryRecord(rel or ".", st, xattrs=state.dir_xattrs.get(rel)))
+        self._step = "restore directory modes"
+        fs.finish()
 
     def _dirs(self, fs: Rootfs, rels: Iterable[str]) -> Iterator[tuple[str, Target]]:
         """``(rel, target)`` for each of ``rels`` that is still a directory."""
@@ -395,6 +402,14 @@ class LayerExtractor:
     def _removed(self, rel: str) -> None:
         if self._emit is not None:
             self._emit(RemovedRecord(rel or "."))
+
+
+def _with_mode(st: os.stat_result, mode: int) -> os.stat_result:
+    """``st`` with other permission bits (everything else, nanoseconds included, kept)."""
+    fields = list(st)
+    fields[0] = stat.S_IFMT(st.st_mode) | mode
+    extra = {name: getattr(st, name) for name in dir(st) if name.startswith("st_")}
+    return os.stat_result(fields, extra)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -226,7 +226,7 @@ class TarReader:
                 block,
                 typeflag,
                 size,
-                pax={**self._global, **pax},
+                pax=_merge_pax(self._global, pax),
                 long_name=long_name,
                 long_link=long_link,
             )
@@ -295,6 +295,21 @@ class TarReader:
             gname=os.fsdecode(pax.get("gname", _cstr(block[297:329]))),
             xattrs=xattrs,
         )
+
+
+def _merge_pax(global_records: dict[str, bytes], records: dict[str, bytes]) -> dict[str, bytes]:
+    """An entry's PAX records over the global ones; an empty value deletes a key.
+
+    POSIX says so, and Go's archive/tar drops every empty-valued record: an
+    empty ``SCHILY.xattr.*`` never becomes an (empty) xattr.
+    """
+    merged = dict(global_records)
+    for key, value in records.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return merged
 
 
 def _cstr(raw: bytes) -> bytes:

@@ -421,8 +421,11 @@ class ImageConfig:
         config = get_obj(d, "config", what) or {}
         rootfs = get_obj(d, "rootfs", what) or {}
         diff_ids = get_str_list(rootfs, "diff_ids", f"{what}: rootfs") or []
-        for diff_id in diff_ids:
-            digests.split(diff_id)
+        for i, diff_id in enumerate(diff_ids):
+            try:
+                digests.split(diff_id)
+            except BlobInvalidError as err:
+                raise BlobInvalidError(f"{what}: rootfs.diff_ids[{i}]: {err}") from None
         history = [
             History.from_json(h, f"{what}: history[{i}]")
             for i, h in enumerate(_obj_list(d, "history", what))

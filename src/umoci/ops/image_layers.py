@@ -69,6 +69,8 @@ def apply_layer_blob(
             hashing.drain()
             raw.drain()
     except UmociError as err:
+        if layer.digest in str(err):  # blob errors already name the digest
+            raise
         raise type(err)(f"layer {layer.digest}: {err}") from None
     if hashing.digest() != diff_id:
         raise LayerError(
