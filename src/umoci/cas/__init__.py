@@ -1,5 +1,5 @@
-"""Blob stores: the directory (OCI image layout) implementation and its contract."""
+"""Blob stores: the OCI image layout on disk (:mod:`umoci.cas.dir`).
 
-from umoci.cas.dir import DirStore, create_layout, open_layout
-
-__all__ = ["DirStore", "create_layout", "open_layout"]
+Nothing is imported here, so that light commands can use
+:mod:`umoci.cas.layoutcheck` without loading the blob store.
+"""

@@ -18,13 +18,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from umoci.cas.layoutcheck import (
+    BLOBS_DIR,
+    INDEX_FILE,
+    LAYOUT_FILE,
+    LAYOUT_VERSION,
+    check_layout,
+    describe,
+    read_index_bytes,
+)
 from umoci.cas.verify import VerifiedReader
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
 from umoci.oci import digest as digests
@@ -32,20 +40,12 @@ from umoci.oci import gojson, mediatypes
 from umoci.oci.jsonfields import loads_object
 from umoci.oci.models import Descriptor, Index
 
-LAYOUT_VERSION = "1.0.0"
-LAYOUT_FILE = "oci-layout"
-INDEX_FILE = "index.json"
-BLOBS_DIR = "blobs"
 TEMP_PREFIX = ".umoci-"
 
 # JSON blobs (manifests, configs, indexes) are read whole; anything larger
 # than this is not a plausible JSON blob and is refused before reading.
 MAX_JSON_BLOB = 64 << 20
 _CHUNK = 1 << 20
-
-
-def _describe(err: OSError) -> str:
-    return err.strerror or str(err)
 
 
 class DirStore:
@@ -80,7 +80,7 @@ class DirStore:
             try:
                 temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.path)
             except OSError as err:
-                raise LayoutError(f"create temporary directory: {_describe(err)}") from None
+                raise LayoutError(f"create temporary directory: {describe(err)}") from None
             fd = os.open(temp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._temp_dir, self._temp_fd = temp_dir, fd
@@ -106,7 +106,7 @@ class DirStore:
         except FileNotFoundError:
             raise BlobNotFoundError(f"blob {descriptor.digest}: not found in layout") from None
         except OSError as err:
-            raise BlobInvalidError(f"blob {descriptor.digest}: {_describe(err)}") from None
+            raise BlobInvalidError(f"blob {descriptor.digest}: {describe(err)}") from None
         return VerifiedReader(raw, descriptor.digest, descriptor.size)
 
     def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BLOB) -> bytes:
@@ -174,14 +174,7 @@ class DirStore:
     # -- index ------------------------------------------------------------
 
     def read_index(self) -> Index:
-        path = os.path.join(self.path, INDEX_FILE)
-        try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_JSON_BLOB + 1)
-        except OSError as err:
-            raise LayoutError(f"read {INDEX_FILE}: {_describe(err)}") from None
-        if len(data) > MAX_JSON_BLOB:
-            raise LayoutError(f"read {INDEX_FILE}: file is too large")
+        data = read_index_bytes(self.path)
         try:
             return Index.from_json(loads_object(data, INDEX_FILE), mediatypes.INDEX, INDEX_FILE)
         except BlobInvalidError as err:
@@ -192,7 +185,7 @@ class DirStore:
         try:
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
-            raise LayoutError(f"write {INDEX_FILE} in {self.path}: {_describe(err)}") from None
+            raise LayoutError(f"write {INDEX_FILE} in {self.path}: {describe(err)}") from None
 
     def _write_file_atomic(self, name: str, data: bytes) -> None:
         fd, temp_path = tempfile.mkstemp(prefix=name + "-", dir=self._temp())
@@ -258,7 +251,7 @@ class BlobWriter:
         try:
             self._file.write(data)
         except OSError as err:
-            raise LayoutError(f"write blob in {self._store.path}: {_describe(err)}") from None
+            raise LayoutError(f"write blob in {self._store.path}: {describe(err)}") from None
         self._hash.update(data)
         self.size += len(data)
         return len(data)
@@ -273,7 +266,7 @@ class BlobWriter:
             self._store._install(self._temp_path, self._store.blob_path(digest))
         except OSError as err:
             raise LayoutError(
-                f"store blob {digest} in {self._store.path}: {_describe(err)}"
+                f"store blob {digest} in {self._store.path}: {describe(err)}"
             ) from None
         self._done = True
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
@@ -298,31 +291,8 @@ def _fsync_dir(path: str) -> None:
 
 
 def open_layout(path: str) -> DirStore:
-    """Open and validate an existing layout (the Go umoci's checks, plus blobs/sha256)."""
-    what = f"open layout {path}"
-    layout_path = os.path.join(path, LAYOUT_FILE)
-    try:
-        with open(layout_path, "rb") as f:
-            data = f.read(1 << 16)
-    except FileNotFoundError:
-        if not os.path.exists(path):
-            raise LayoutError(f"{what}: no such directory") from None
-        raise LayoutError(f"{what}: not an OCI layout: {LAYOUT_FILE} is missing") from None
-    except OSError as err:
-        raise LayoutError(f"{what}: read {LAYOUT_FILE}: {_describe(err)}") from None
-    try:
-        layout = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise LayoutError(f"{what}: {LAYOUT_FILE} is not valid JSON") from None
-    version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None
-    if version != LAYOUT_VERSION:
-        raise LayoutError(f"{what}: unsupported {LAYOUT_FILE} version {version!r}")
-    # Stat, not lstat: blobs/ or blobs/sha256 may be symlinks (shared blob pools).
-    if not os.path.isdir(os.path.join(path, BLOBS_DIR)):
-        raise LayoutError(f"{what}: {BLOBS_DIR} is missing or not a directory")
-    index_path = os.path.join(path, INDEX_FILE)
-    if not os.path.isfile(index_path):
-        raise LayoutError(f"{what}: {INDEX_FILE} is missing or not a file")
+    """Open and validate an existing layout."""
+    check_layout(path)
     return DirStore(path)
 
 

@@ -10,7 +10,6 @@
   conversion to ops values;
 * :mod:`~umoci.cli.commands` -- every command and its action;
 * :mod:`~umoci.cli.app` -- dispatch and the one error boundary;
-* :mod:`~umoci.cli.logs` -- ``--log`` set-up (imported only to run a command).
 
 Start-up matters (``umoci ls`` in a loop is common), so nothing here imports
 more than the interpreter has loaded already; verbs import their own

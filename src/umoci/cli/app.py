@@ -117,9 +117,9 @@ def _run(argv: list[str], run: _Invocation) -> int:
     if command.positionals is not None:
         check_positionals(parsed.args, command.positionals)
 
-    from umoci.cli import logs
+    from umoci import log
 
-    logs.configure(level)
+    log.set_level(level)  # logging itself is imported only if something logs
     assert command.action is not None
     context = Context(chain, run.verb, parsed)
     profile = global_args.get_string("cpu-profile")

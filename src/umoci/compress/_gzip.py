@@ -10,18 +10,18 @@ while still failing on a stream that simply stops early.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from typing import BinaryIO, cast
 
 from isal import igzip_lib, igzip_threaded
 
+from umoci import log as umoci_log
 from umoci.compress._writer import ChunkedWriter
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
 from umoci.errors import LayerError
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 # The isal stubs declare these loosely; give mypy their real shapes.
 _ISAL_ERRORS = (cast(type[Exception], igzip_lib.IsalError), OSError, ValueError)

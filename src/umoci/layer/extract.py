@@ -34,13 +34,13 @@ depend on the layer size; file contents can be hashed on the way through
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from umoci import log as umoci_log
 from umoci.compress.streams import ByteReader
 from umoci.errors import LayerError, UmociError, UnsafePathError
 from umoci.fs.ops import FsOps, Target, fs_for
@@ -51,7 +51,7 @@ from umoci.layer.metadata import HostOwner, XattrApplier, entry_times, map_owner
 from umoci.layer.records import EntryRecord, Record, RemovedRecord
 from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 _KIND_BITS = {
     EntryKind.CHAR: stat.S_IFCHR,

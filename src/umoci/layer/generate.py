@@ -55,12 +55,12 @@ without I/O, by :mod:`umoci.layer.changes`.
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from umoci import log as umoci_log
 from umoci.compress.streams import ByteWriter
 from umoci.errors import LayerError, UnsafePathError
 from umoci.idmap import IdMap, to_container
@@ -88,7 +88,7 @@ from umoci.layer.srctree import (
 from umoci.layer.tarstream import EntryKind
 from umoci.layer.tarwrite import TarEntry, TarWriter
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 __all__ = [
     "IGNORED_XATTRS",

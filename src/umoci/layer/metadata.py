@@ -16,17 +16,17 @@ rather than one per file or a failed unpack.
 from __future__ import annotations
 
 import errno
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from umoci import log as umoci_log
 from umoci.errors import LayerError
 from umoci.fs.ops import FsOps, Target
 from umoci.idmap import IdMap, to_host
 from umoci.layer import rootless_xattr
 from umoci.layer.tarstream import EntryKind, TarHeader
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 #: Host-specific xattrs: never extracted and never cleared from disk.
 FORBIDDEN_XATTRS = frozenset({"security.selinux", "system.nfs4_acl"})

@@ -12,14 +12,13 @@ removed.
 
 from __future__ import annotations
 
-import logging
-
+from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
 from umoci.layout.refs import read_index_blob, read_manifest
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 
 def reachable(store: DirStore) -> set[str]:

@@ -9,7 +9,26 @@ fast.
 
 from __future__ import annotations
 
-from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+# Not "from typing import TYPE_CHECKING": importing typing costs ~10 ms of
+# start-up, and mypy treats any constant named TYPE_CHECKING the same way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+
+_OPTION_TYPES = ("ConfigChanges", "HistoryOptions", "MapOptions", "RepackOptions")
+
+
+def __getattr__(name: str) -> Any:
+    # The option dataclasses are loaded on first use: importing dataclasses
+    # alone costs more than all of "umoci ls" may take.
+    if name in _OPTION_TYPES:
+        from umoci.ops import options
+
+        return getattr(options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigChanges",
@@ -64,7 +83,7 @@ def remove_tag(layout: str, tag: str) -> None:
 
 def list_tags(layout: str) -> list[str]:
     """``umoci ls --layout LAYOUT``: tag names in index order."""
-    from umoci.ops.basic import list_tags as impl
+    from umoci.ops.taglist import list_tags as impl
 
     return impl(layout)
 

@@ -1,22 +1,21 @@
-"""The small layout verbs: init, new, tag, rm, ls, gc."""
+"""The small layout verbs: init, new, tag, rm, gc (``ls`` is in :mod:`umoci.ops.taglist`)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from umoci import log as umoci_log
 from umoci.cas.dir import DirStore, create_layout, open_layout
 from umoci.errors import RefNotFoundError
 from umoci.layout import gc as gc_algorithm
 from umoci.layout.refs import host_arch, host_os, resolve, with_tag, without_tag
-from umoci.layout.refs import list_tags as index_tags
 from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
 from umoci.oci.refs import check_tag
 from umoci.oci.timefmt import default_now
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 
 @contextmanager
@@ -64,11 +63,6 @@ def remove_tag(layout: str, tag: str) -> None:
             return
         store.write_index(index)
     log.info("removed tag %s", tag)
-
-
-def list_tags(layout: str) -> list[str]:
-    with opened(layout) as store:
-        return index_tags(store.read_index())
 
 
 def gc(layout: str) -> None:

@@ -13,10 +13,10 @@ the bundle's mtree and ``umoci.json`` to describe the new image.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from dataclasses import replace
 
+from umoci import log as umoci_log
 from umoci import mtree
 from umoci.errors import BundleError, MtreeError
 from umoci.layer.changes import ChangeKind
@@ -35,7 +35,7 @@ from umoci.ops.options import RepackOptions
 from umoci.ops.statcache import read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 _KIND = {
     DeltaType.EXTRA: ChangeKind.ADDED,

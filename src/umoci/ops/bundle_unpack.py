@@ -11,11 +11,11 @@ is removed again.
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from dataclasses import replace
 
+from umoci import log as umoci_log
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
@@ -31,7 +31,7 @@ from umoci.ops.statcache import write_cache
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import umoci_json
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 ROOTFS = "rootfs"
 CONFIG_JSON = "config.json"

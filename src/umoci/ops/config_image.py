@@ -10,9 +10,9 @@ kept when ``--platform.variant`` is given on this call.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
+from umoci import log as umoci_log
 from umoci.errors import UsageError
 from umoci.layout.refs import resolve, with_tag
 from umoci.mutate import Mutator
@@ -22,7 +22,7 @@ from umoci.ops.basic import opened
 from umoci.ops.history import history_entry, parse_user_time
 from umoci.ops.options import ConfigChanges, HistoryOptions
 
-log = logging.getLogger("umoci")
+log = umoci_log.get()
 
 CLEARABLE = (
     "config.labels",

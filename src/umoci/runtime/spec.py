@@ -28,11 +28,11 @@ trailing newline; map keys (annotations) sorted.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
+from umoci import log as umoci_log
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
 from umoci.oci.gojson import dumps_indent
@@ -42,7 +42,7 @@ from umoci.runtime.imageconfig import ZERO_TIME, ImageConfig, parse_image_config
 from umoci.runtime.rootfs_open import RootfsOpener
 from umoci.runtime.users import ExecUser, resolve_user
 
-log = logging.getLogger(__name__)
+log = umoci_log.get(__name__)
 
 OS_ANNOTATION = "org.opencontainers.image.os"
 ARCH_ANNOTATION = "org.opencontainers.image.architecture"

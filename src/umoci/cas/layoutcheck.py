@@ -1,0 +1,66 @@
+"""The checks that make a directory an OCI image layout we can open.
+
+Kept free of heavy imports (only ``os`` and ``json``): ``umoci ls`` runs
+them without loading the blob store or the models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from umoci.errors import LayoutError
+
+LAYOUT_VERSION = "1.0.0"
+LAYOUT_FILE = "oci-layout"
+INDEX_FILE = "index.json"
+BLOBS_DIR = "blobs"
+
+# index.json is read whole; anything larger is not a plausible index.
+MAX_INDEX_BYTES = 64 << 20
+
+
+def describe(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+def check_layout(path: str) -> None:
+    """Raise LayoutError unless *path* holds a layout of the version we support.
+
+    The Go umoci's checks: ``oci-layout`` with ``imageLayoutVersion`` 1.0.0,
+    a ``blobs`` directory and an ``index.json`` file.  Stat, not lstat:
+    ``blobs/`` or ``blobs/sha256`` may be symlinks (shared blob pools).
+    """
+    what = f"open layout {path}"
+    try:
+        with open(os.path.join(path, LAYOUT_FILE), "rb") as f:
+            data = f.read(1 << 16)
+    except FileNotFoundError:
+        if not os.path.exists(path):
+            raise LayoutError(f"{what}: no such directory") from None
+        raise LayoutError(f"{what}: not an OCI layout: {LAYOUT_FILE} is missing") from None
+    except OSError as err:
+        raise LayoutError(f"{what}: read {LAYOUT_FILE}: {describe(err)}") from None
+    try:
+        layout = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise LayoutError(f"{what}: {LAYOUT_FILE} is not valid JSON") from None
+    version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None
+    if version != LAYOUT_VERSION:
+        raise LayoutError(f"{what}: unsupported {LAYOUT_FILE} version {version!r}")
+    if not os.path.isdir(os.path.join(path, BLOBS_DIR)):
+        raise LayoutError(f"{what}: {BLOBS_DIR} is missing or not a directory")
+    if not os.path.isfile(os.path.join(path, INDEX_FILE)):
+        raise LayoutError(f"{what}: {INDEX_FILE} is missing or not a file")
+
+
+def read_index_bytes(path: str) -> bytes:
+    """The bytes of ``index.json`` (size-capped)."""
+    try:
+        with open(os.path.join(path, INDEX_FILE), "rb") as f:
+            data = f.read(MAX_INDEX_BYTES + 1)
+    except OSError as err:
+        raise LayoutError(f"read {INDEX_FILE}: {describe(err)}") from None
+    if len(data) > MAX_INDEX_BYTES:
+        raise LayoutError(f"read {INDEX_FILE}: file is too large")
+    return data
