@@ -24,6 +24,8 @@ def list_tags(layout: str) -> list[str]:
         raise LayoutError(f"{INDEX_FILE}: invalid JSON: {err}") from None
     if not isinstance(index, dict):
         raise LayoutError(f"{INDEX_FILE}: invalid JSON: not an object")
+    if index.get("schemaVersion") != 2:
+        raise LayoutError(f"{INDEX_FILE}: unsupported schemaVersion {index.get('schemaVersion')!r}")
     manifests = index.get("manifests") or []
     if not isinstance(manifests, list):
         raise LayoutError(f"{INDEX_FILE}: field 'manifests' must be a list of objects")

@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""Benchmark our umoci against the Go umoci on a Debian bookworm minbase image.
+
+Usage (as root, from the repository root)::
+
+    python bench/run.py [--runs N] [--work DIR] [--out docs/benchmarks.md]
+
+Steps:
+
+1. Build, or reuse from the cache directory, a ``debootstrap --variant=minbase
+   bookworm`` rootfs (mirror taken from this machine's apt sources) and turn it
+   into a single-layer gzip OCI image with the *Go* umoci (``init``, ``new``,
+   ``unpack``, ``cp -a``, ``repack``), so both implementations read the same
+   image.
+2. Time each operation with the two implementations in alternating order
+   (Go first on even runs, ours first on odd runs), on fresh copies of the
+   image and fresh bundles; preparation is never timed.  Peak RSS comes from
+   ``os.wait4``'s ``ru_maxrss`` of the child.
+3. Measure the floors in the same rotation as the operation they bound
+   (``tar -xf`` of the already-decompressed layer with ``unpack``, ``python -c
+   pass`` with ``ls``): this VM's file-creation cost drifts by 10x within
+   minutes, so only interleaved samples are comparable.  Then write
+   ``docs/benchmarks.md`` with the medians, ratios and the targets of issue 5.
+
+The script stops at the first failing command and prints its stderr.  It
+asserts nothing about timings outside its own report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_TAG = "base"
+SUITE = "bookworm"
+RSS_LIMIT_MB = 150.0
+FIXED_TIME = 1_700_000_000  # the new mtime/atime given to every path by "touch-all"
+
+# Files used by the "small change" scenario (paths inside the rootfs).
+ADDED_FILE = "etc/umoci-bench-added"
+CHANGED_FILE = "etc/debian_version"
+DELETED_FILE = "etc/issue.net"
+
+
+Results = dict[str, dict[str, "Series"]]  # operation -> "go" | "ours" | "floor" -> samples
+
+
+class BenchError(Exception):
+    """A command failed or the environment is unusable; the message says which."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    rss_mb: float
+
+
+@dataclass
+class Series:
+    samples: list[Sample] = field(default_factory=list)
+
+    def median_s(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    def peak_rss_mb(self) -> float:
+        return max(s.rss_mb for s in self.samples)
+
+
+@dataclass(frozen=True)
+class Impl:
+    name: str  # "go" or "ours"
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Floor:
+    name: str
+    # prepare(scratch) -> the whole argv to time
+    prepare: Callable[[Path], list[str]]
+    ratio_target: float
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    # prepare(impl, scratch) -> argv tail to time (the arguments after the umoci command)
+    prepare: Callable[[Impl, Path], list[str]]
+    ratio_target: float | None = None
+    floor: Floor | None = None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None, quiet: bool = True
+) -> Sample:
+    """Run *argv* to completion; return wall time and peak RSS; raise on failure."""
+    args = [os.fspath(a) for a in argv]
+    with tempfile.TemporaryFile() as err:
+        out = subprocess.DEVNULL if quiet else None
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
+        except OSError as e:
+            raise BenchError(f"cannot start {shlex.join(args)}: {e}") from e
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            message = err.read().decode(errors="replace").strip()
+            raise BenchError(
+                f"command failed (exit {proc.returncode}): {shlex.join(args)}\n{message}"
+            )
+    return Sample(seconds=elapsed, rss_mb=usage.ru_maxrss / 1024.0)  # ru_maxrss is KiB
+
+
+def capture(argv: Sequence[str | os.PathLike[str]]) -> str:
+    """Run *argv* and return its stdout (stripped); raise with stderr on failure."""
+    args = [os.fspath(a) for a in argv]
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise BenchError(f"cannot start {shlex.join(args)}: {e}") from e
+    if done.returncode != 0:
+        raise BenchError(
+            f"command failed (exit {done.returncode}): {shlex.join(args)}\n{done.stderr.strip()}"
+        )
+    return done.stdout.strip()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """``cp -a`` preserves devices, hardlinks, xattrs and times, which shutil does not."""
+    run(["cp", "-a", "--", src, dst])
+
+
+# --------------------------------------------------------------------------- the image
+
+
+def apt_mirror() -> str:
+    """The first Debian (non-security) mirror listed in this machine's apt sources."""
+    uris: list[str] = []
+    one_line = Path("/etc/apt/sources.list")
+    if one_line.is_file():
+        for line in one_line.read_text().splitlines():
+            parts = line.split("#", 1)[0].split()
+            if parts[:1] == ["deb"]:
+                rest = [p for p in parts[1:] if not p.startswith("[")]
+                if rest:
+                    uris.append(rest[0])
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in sources.read_text().splitlines():
+            m = re.match(r"URIs:\s*(.+)", line.strip(), re.IGNORECASE)
+            if m:
+                uris.extend(m.group(1).split())
+    plain = [u for u in uris if "security" not in u]
+    if not plain:
+        raise BenchError("no Debian mirror found in /etc/apt/sources.list{,.d/*.sources}")
+    return plain[0]
+
+
+def ensure_rootfs(cache: Path, mirror: str | None) -> Path:
+    rootfs = cache / "rootfs"
+    if (cache / "rootfs.done").exists():
+        log(f"reusing rootfs {rootfs}")
+        return rootfs
+    mirror = mirror or apt_mirror()
+    tmp = cache / "rootfs.tmp"
+    remove(tmp)
+    remove(rootfs)
+    log(f"debootstrap --variant=minbase {SUITE} {tmp} {mirror} (a few minutes)")
+    run(["debootstrap", "--variant=minbase", SUITE, tmp, mirror])
+    tmp.rename(rootfs)
+    (cache / "rootfs.done").write_text(mirror + "\n")
+    return rootfs
+
+
+def ensure_image(cache: Path, rootfs: Path, go: Impl) -> Path:
+    """A gzip single-layer image made by the Go umoci (empty image + cp -a + repack)."""
+    image = cache / "image"
+    if (cache / "image.done").exists():
+        log(f"reusing image {image}")
+        return image
+    tmp = cache / "image.tmp"
+    bundle = cache / "bundle.tmp"
+    for p in (tmp, bundle, image):
+        remove(p)
+    log("building the OCI image with the Go umoci")
+    run([*go.argv, "init", "--layout", tmp])
+    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
+    run([*go.argv, "unpack", "--image", f"{tmp}:{BASE_TAG}", bundle])
+    run(["cp", "-a", "--", f"{rootfs}/.", bundle / "rootfs"])
+    run([*go.argv, "repack", "--image", f"{tmp}:{BASE_TAG}", bundle])
+    run([*go.argv, "gc", "--layout", tmp])
+    remove(bundle)
+    tmp.rename(image)
+    (cache / "image.done").write_text("ok\n")
+    return image
+
+
+def read_blob_json(image: Path, digest: str) -> dict[str, object]:
+    algo, hexd = digest.split(":", 1)
+    data: dict[str, object] = json.loads((image / "blobs" / algo / hexd).read_text())
+    return data
+
+
+def base_layer(image: Path) -> Path:
+    """The path of the only (gzip) layer of the base tag."""
+    index = json.loads((image / "index.json").read_text())
+    manifests = [
+        m
+        for m in index["manifests"]
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == BASE_TAG
+    ]
+    if len(manifests) != 1:
+        raise BenchError(f"{image}: expected one manifest tagged {BASE_TAG}")
+    manifest = read_blob_json(image, manifests[0]["digest"])
+    layers = manifest["layers"]
+    assert isinstance(layers, list)
+    if len(layers) != 1 or not str(layers[0]["mediaType"]).endswith("tar+gzip"):
+        raise BenchError(f"{image}: expected a single gzip layer, got {layers}")
+    algo, hexd = str(layers[0]["digest"]).split(":", 1)
+    return image / "blobs" / algo / hexd
+
+
+def warm_bytecode(cache: Path, python: str) -> None:
+    """Cache our bytecode outside src/ so no timed run pays for compiling modules.
+
+    This environment sets PYTHONDONTWRITEBYTECODE, so without this every run of
+    ours would recompile whatever ``src/umoci/__pycache__`` lacks, which an
+    installed package never does.  Children inherit the changed environment.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")
+    code = (
+        "import importlib, pkgutil, umoci\n"
+        "for m in pkgutil.walk_packages(umoci.__path__, 'umoci.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+    )
+    run([python, "-c", code])
+
+
+def count_entries(tar_path: Path) -> int:
+    with tarfile.open(tar_path, "r:") as tf:
+        return sum(1 for _ in tf)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+class Bench:
+    """Owns the work directory; each ``prepare_*`` returns the argv tail to time."""
+
+    def __init__(self, work: Path, image: Path, rootfs: Path, layer_tar: Path, python: str) -> None:
+        self.work = work
+        self.image = image
+        self.rootfs = rootfs
+        self.layer_tar = layer_tar
+        self.python = python
+        self.seq = 0
+
+    def scratch(self) -> Path:
+        self.seq += 1
+        path = self.work / f"s{self.seq:04d}"
+        path.mkdir()
+        return path
+
+    def fresh_image(self, scratch: Path) -> Path:
+        copy = scratch / "image"
+        copy_tree(self.image, copy)
+        return copy
+
+    # Each prepare function gets a fresh scratch directory (removed after timing).
+
+    def prepare_unpack(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        return ["unpack", "--image", f"{image}:{BASE_TAG}", str(scratch / "bundle")]
+
+    def _unpacked(self, impl: Impl, scratch: Path) -> tuple[Path, Path]:
+        image = self.fresh_image(scratch)
+        bundle = scratch / "bundle"
+        run([*impl.argv, "unpack", "--image", f"{image}:{BASE_TAG}", bundle])
+        return image, bundle
+
+    def prepare_repack_small(self, impl: Impl, scratch: Path) -> list[str]:
+        image, bundle = self._unpacked(impl, scratch)
+        rootfs = bundle / "rootfs"
+        (rootfs / ADDED_FILE).write_text("added by the umoci benchmark\n")
+        with (rootfs / CHANGED_FILE).open("a") as f:
+            f.write("changed by the umoci benchmark\n")
+        (rootfs / DELETED_FILE).unlink()
+        return ["repack", "--image", f"{image}:small", str(bundle)]
+
+    def prepare_repack_touch(self, impl: Impl, scratch: Path) -> list[str]:
+        image, bundle = self._unpacked(impl, scratch)
+        rootfs = bundle / "rootfs"
+        times = (FIXED_TIME, FIXED_TIME)
+        os.utime(rootfs, times, follow_symlinks=False)
+        for top, dirs, files in os.walk(rootfs):
+            for name in dirs + files:
+                os.utime(os.path.join(top, name), times, follow_symlinks=False)
+        return ["repack", "--image", f"{image}:touched", str(bundle)]
+
+    def prepare_repack_full(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        bundle = scratch / "bundle"
+        run([*impl.argv, "new", "--image", f"{image}:empty"])
+        run([*impl.argv, "unpack", "--image", f"{image}:empty", bundle])
+        run(["cp", "-a", "--", f"{self.rootfs}/.", bundle / "rootfs"])
+        return ["repack", "--image", f"{image}:full", str(bundle)]
+
+    def prepare_stat(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        return ["stat", "--image", f"{image}:{BASE_TAG}"]
+
+    def prepare_ls(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        return ["ls", "--layout", str(image)]
+
+    def prepare_config(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        return ["config", "--image", f"{image}:{BASE_TAG}", "--tag", "cfg", "--config.env", "A=B"]
+
+    def prepare_gc(self, impl: Impl, scratch: Path) -> list[str]:
+        # Give gc something to collect: a config change on a new tag, then drop the tag.
+        image = self.fresh_image(scratch)
+        run([*impl.argv, "config", "--image", f"{image}:{BASE_TAG}", "--tag", "gone"])
+        run([*impl.argv, "rm", "--image", f"{image}:gone"])
+        return ["gc", "--layout", str(image)]
+
+    def floor_tar(self, scratch: Path) -> list[str]:
+        target = scratch / "rootfs"
+        target.mkdir()
+        return ["tar", "-xf", str(self.layer_tar), "-C", str(target)]
+
+    def floor_python(self, scratch: Path) -> list[str]:
+        return [self.python, "-c", "pass"]
+
+    def operations(self) -> list[Operation]:
+        tar = Floor("tar -xf", self.floor_tar, 1.15)
+        python = Floor(f"{Path(self.python).name} -c pass", self.floor_python, 3.0)
+        return [
+            Operation("unpack", self.prepare_unpack, 0.5, tar),
+            Operation("repack (small change)", self.prepare_repack_small, 0.15),
+            Operation("repack (touch all)", self.prepare_repack_touch, 0.45),
+            Operation("repack (full rootfs)", self.prepare_repack_full, 0.45),
+            Operation("stat", self.prepare_stat),
+            Operation("ls", self.prepare_ls, None, python),
+            Operation("config", self.prepare_config),
+            Operation("gc", self.prepare_gc),
+        ]
+
+
+def impl_command(op: Operation, impl: Impl) -> Callable[[Path], list[str]]:
+    def prepare(scratch: Path) -> list[str]:
+        return [*impl.argv, *op.prepare(impl, scratch)]
+
+    return prepare
+
+
+def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operation]) -> Results:
+    """Time every operation *runs* times per implementation (and floor), rotating the order."""
+    results: Results = {}
+    for op in ops:
+        entries = [(impl.name, impl_command(op, impl)) for impl in impls]
+        if op.floor is not None:
+            entries.append(("floor", op.floor.prepare))
+        results[op.name] = {name: Series() for name, _ in entries}
+        for r in range(runs):
+            shift = r % len(entries)
+            for name, prepare in entries[shift:] + entries[:shift]:
+                scratch = bench.scratch()
+                try:
+                    sample = run(prepare(scratch))
+                finally:
+                    remove(scratch)
+                results[op.name][name].samples.append(sample)
+                log(f"{op.name:<22} run {r + 1}/{runs} {name:<5} {sample.seconds:7.3f} s")
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info() -> list[str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return [
+        f"- CPUs (nproc): {os.cpu_count()}",
+        f"- CPU model: {cpu}",
+        f"- memory: {mem_kib / 1024 / 1024:.1f} GiB",
+        f"- kernel: {platform.system()} {platform.release()}",
+    ]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def render(
+    *,
+    results: Results,
+    ops: list[Operation],
+    versions: dict[str, str],
+    image_desc: str,
+    command: str,
+    runs: int,
+    impls: tuple[Impl, Impl],
+    python: str,
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `bench/run.py` (see `bench/README.md`); overwritten on every run.",
+        "The Go umoci and ours ran in alternating order on fresh copies of the same image;",
+        f"times are wall-clock medians of {runs} runs each; peak RSS is the largest",
+        "`ru_maxrss` seen over the runs.  Floors ran in the same rotation as the operation",
+        "they bound.  Our bytecode was precompiled into a `PYTHONPYCACHEPREFIX` (untimed).",
+        "",
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- command: `{command}`",
+        *machine_info(),
+        f"- Go umoci (`{shlex.join(impls[0].argv)}`): {versions['go']}",
+        f"- ours (`{shlex.join(impls[1].argv)}`): {versions['ours']}",
+        f"- Python (`{python}`): {versions['python']}",
+        f"- image: {image_desc}",
+        "",
+        "## Operations",
+        "",
+        "| operation | Go median s | ours median s | ratio ours/Go | target | result "
+        "| ours peak RSS MB | Go peak RSS MB |",
+        "|---|---:|---:|---:|---|---|---:|---:|",
+    ]
+    summary: list[tuple[str, str, bool]] = []
+    floor_rows: list[str] = []
+    rss_ok_all = True
+    for op in ops:
+        go_s = results[op.name]["go"]
+        ours_s = results[op.name]["ours"]
+        ratio = ours_s.median_s() / go_s.median_s()
+        rss_ok = ours_s.peak_rss_mb() <= RSS_LIMIT_MB
+        rss_ok_all &= rss_ok
+        targets = []
+        ok = rss_ok
+        if op.ratio_target is not None:
+            targets.append(f"ratio ≤ {op.ratio_target:.2f}")
+            time_ok = ratio <= op.ratio_target
+            ok &= time_ok
+            summary.append((f"{op.name}: ours/Go ≤ {op.ratio_target:.2f}", f"{ratio:.2f}", time_ok))
+        targets.append(f"RSS ≤ {RSS_LIMIT_MB:.0f} MB")
+        lines.append(
+            f"| {op.name} | {go_s.median_s():.3f} | {ours_s.median_s():.3f} | {ratio:.2f} "
+            f"| {', '.join(targets)} | {verdict(ok)} | {ours_s.peak_rss_mb():.0f} "
+            f"| {go_s.peak_rss_mb():.0f} |"
+        )
+        if op.floor is not None:
+            floor_s = results[op.name]["floor"]
+            ours_f = ours_s.median_s() / floor_s.median_s()
+            go_f = go_s.median_s() / floor_s.median_s()
+            target = op.floor.ratio_target
+            summary.append(
+                (f"{op.name} ≤ {target:g} × `{op.floor.name}`", f"{ours_f:.2f}", ours_f <= target)
+            )
+            floor_rows.append(
+                f"| `{op.floor.name}` | {op.name} | {floor_s.median_s():.3f} "
+                f"| {floor_s.peak_rss_mb():.0f} | {ours_f:.2f} | {go_f:.2f} |"
+            )
+    summary.append(
+        (f"peak RSS ≤ {RSS_LIMIT_MB:.0f} MB on every operation (ours)", "see above", rss_ok_all)
+    )
+
+    lines += [
+        "",
+        "## Floors (same run)",
+        "",
+        "| floor | bounds | median s | peak RSS MB | ours / floor | Go / floor |",
+        "|---|---|---:|---:|---:|---:|",
+        *floor_rows,
+        "",
+        "`tar -xf` extracts the gunzipped layer (decompressed once beforehand, untimed) into an "
+        f"empty directory; the start-up floor is `{python} -c pass`.",
+        "",
+        "## Targets (issue 5)",
+        "",
+        "| target | measured | result |",
+        "|---|---:|---|",
+        *(f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in summary),
+        "",
+        "## Scenarios",
+        "",
+        "- unpack: `unpack --image IMAGE:base BUNDLE` into a new bundle directory.",
+        f"- repack (small change): fresh unpack by the same implementation, then add "
+        f"`/{ADDED_FILE}`, append to `/{CHANGED_FILE}`, delete `/{DELETED_FILE}`; "
+        "only `repack` is timed.",
+        "- repack (touch all): fresh unpack, then `os.utime` of every path in the rootfs "
+        "(`follow_symlinks=False`) to one fixed time; only `repack` is timed.",
+        "- repack (full rootfs): `new` an empty tag, unpack it, `cp -a` the debootstrap rootfs "
+        "into `bundle/rootfs`; `repack` to a new tag is timed.",
+        "- stat: `stat --image IMAGE:base`; ls: `ls --layout IMAGE`.",
+        "- config: `config --image IMAGE:base --tag cfg --config.env A=B`.",
+        "- gc: after `config --tag gone` and `rm --image IMAGE:gone` (untimed), "
+        "`gc --layout IMAGE`.",
+        "",
+        "## Raw samples (seconds, in run order)",
+        "",
+    ]
+    for op in ops:
+        for name, series in results[op.name].items():
+            samples = " ".join(f"{s.seconds:.3f}" for s in series.samples)
+            lines.append(f"- {op.name}, {name}: {samples}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def default_ours() -> str:
+    script = REPO / ".venv" / "bin" / "umoci"
+    if script.exists():
+        return str(script)
+    return shlex.join([sys.executable, "-m", "umoci"])
+
+
+def default_python() -> str:
+    venv_python = REPO / ".venv" / "bin" / "python3"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--runs", type=int, default=5, help="timed runs per implementation (5)")
+    p.add_argument("--work", type=Path, default=None, help="parent of the scratch dir (/var/tmp)")
+    p.add_argument(
+        "--cache", type=Path, default=Path.home() / ".cache" / "umoci-bench", help="rootfs+image"
+    )
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    p.add_argument("--go", default="umoci", help="Go umoci command (default: umoci)")
+    p.add_argument("--ours", default=default_ours(), help="our umoci command")
+    p.add_argument("--python", default=default_python(), help="interpreter for the start-up floor")
+    p.add_argument("--mirror", default=None, help="Debian mirror (default: from apt sources)")
+    p.add_argument("--only", action="append", default=None, help="run only these operations")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached rootfs and image")
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench/run.py: run as root (the rootfs has device nodes)", file=sys.stderr)
+        return 1
+    go = Impl("go", tuple(shlex.split(args.go)))
+    ours = Impl("ours", tuple(shlex.split(args.ours)))
+    impls = (go, ours)
+    cache: Path = args.cache.expanduser().resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    if args.rebuild:
+        for name in ("rootfs.done", "image.done"):
+            remove(cache / name)
+    parent = (args.work or Path("/var/tmp")).resolve()
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="umoci-bench-", dir=parent))
+    try:
+        versions = {
+            "go": capture([*go.argv, "--version"]),
+            "ours": capture([*ours.argv, "--version"]).replace("\n", "; "),
+            "python": capture([args.python, "--version"]),
+        }
+        rootfs = ensure_rootfs(cache, args.mirror)
+        image = ensure_image(cache, rootfs, go)
+        layer = base_layer(image)
+        layer_tar = work / "layer.tar"
+        with gzip.open(layer, "rb") as src, layer_tar.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        image_desc = (
+            f"Debian {SUITE} minbase, one gzip layer, {count_entries(layer_tar)} entries, "
+            f"{layer_tar.stat().st_size / 1e6:.1f} MB uncompressed, "
+            f"{layer.stat().st_size / 1e6:.1f} MB compressed"
+        )
+        log(image_desc)
+        warm_bytecode(cache, args.python)
+        bench = Bench(work, image, rootfs, layer_tar, args.python)
+        ops = bench.operations()
+        if args.only:
+            ops = [op for op in ops if op.name.split()[0] in args.only or op.name in args.only]
+            if not ops:
+                raise BenchError(f"--only {args.only}: no such operation")
+        results = measure(bench, impls, args.runs, ops)
+        command = shlex.join(["python", "bench/run.py", *(argv or sys.argv[1:])])
+        report = render(
+            results=results,
+            ops=ops,
+            versions=versions,
+            image_desc=image_desc,
+            command=command,
+            runs=args.runs,
+            impls=impls,
+            python=args.python,
+        )
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+        print(report)
+        log(f"wrote {args.out}")
+    except BenchError as e:
+        print(f"bench/run.py: {e}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
