@@ -54,6 +54,7 @@ class DirStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._temp_dir: str | None = None
+        self._dirty_dirs: set[str] = set()
         self._temp_fd: int | None = None
         st = os.stat(path)
         self._owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
@@ -149,7 +150,9 @@ class DirStore:
             self._own(directory)
         self._own(temp_path)
         os.replace(temp_path, final_path)
-        _fsync_dir(directory)
+        # The directory entry is made durable in one go before index.json
+        # (the only thing that makes a blob reachable) is replaced.
+        self._dirty_dirs.add(directory)
 
     def list_blobs(self) -> Iterator[str]:
         """Digests of the files under ``blobs/<alg>/`` whose names are valid digests."""
@@ -183,6 +186,9 @@ class DirStore:
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""
         try:
+            for directory in sorted(self._dirty_dirs):
+                _fsync_dir(directory)
+            self._dirty_dirs.clear()
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
             raise LayoutError(f"write {INDEX_FILE} in {self.path}: {describe(err)}") from None

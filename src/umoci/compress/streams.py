@@ -8,7 +8,11 @@ pieces compose without ``io`` class hierarchies (and without extra copies:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import queue
+import threading
+from collections.abc import Callable
 from typing import Protocol
 
 #: Chunk size used when streaming (reading, hashing, draining).  Large enough
@@ -71,3 +75,94 @@ class HashingReader:
     def digest(self) -> str:
         """The OCI digest string (``sha256:<hex>``) of everything read so far."""
         return f"{self._algorithm}:{self._hash.hexdigest()}"
+
+
+class Prefetcher:
+    """Read ``source`` ahead in a background thread, so it overlaps with the consumer.
+
+    Unpacking has two kinds of work: producing the tar stream (reading the
+    blob, checking its digest, decompressing, hashing the diff_id -- all
+    in C code that releases the GIL) and creating files from it (Python
+    code and system calls).  With two cores they can run side by side.  At
+    most ``depth`` chunks wait in the queue, so memory stays bounded.
+
+    The producer reads ``source`` to its end and then calls ``finish`` (for
+    example to verify a digest); any exception in it is raised to the
+    consumer by the next :meth:`read`.  :meth:`close` stops the thread.
+    """
+
+    def __init__(
+        self,
+        source: ByteReader,
+        *,
+        finish: Callable[[], object] | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        depth: int = 4,
+    ) -> None:
+        self._source = source
+        self._finish = finish
+        self._chunk_size = chunk_size
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._thread = threading.Thread(target=self._produce, name="umoci-prefetch", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._source.read(self._chunk_size)
+                if not data:
+                    if self._finish is not None:
+                        self._finish()
+                    self._put(None)
+                    return
+                self._put(data)
+        except BaseException as err:  # handed to the consumer, not lost in the thread
+            self._put(err)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._pos >= len(self._buf):
+            if self._eof:
+                return b""
+            item = self._queue.get()
+            if item is None or isinstance(item, BaseException):
+                self._eof = True
+                self._thread.join()
+                if item is not None:
+                    raise item
+                return b""
+            self._buf, self._pos = item, 0
+        if size < 0 or size >= len(self._buf) - self._pos:
+            data = self._buf[self._pos :] if self._pos else self._buf
+            self._buf, self._pos = b"", 0
+            return data
+        data = self._buf[self._pos : self._pos + size]
+        self._pos += size
+        return data
+
+    def close(self) -> None:
+        """Stop the producer (if still running) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            # Empty the queue so a producer blocked on a full one can see the stop.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            self._thread.join(timeout=0.1)
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -61,7 +61,7 @@ from umoci.mtree.keywords import (
 )
 from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
 
-__all__ = ["RACY_NS", "CachedFile", "spec_from_infos", "walk"]
+__all__ = ["RACY_NS", "SKIPPED_DIGEST", "CachedFile", "spec_from_infos", "walk"]
 
 _T = TypeVar("_T")
 
@@ -84,6 +84,10 @@ _DEFAULT_SET: tuple[KeyVal, ...] = (
 #: timestamp tick as its recording (coarse kernel clocks, 1-2 s filesystems)
 #: could otherwise keep an identical ctime and its stale digest ("racy git").
 RACY_NS = 2_000_000_000
+
+#: Stands in for a digest the walk was told not to compute (never valid hex,
+#: so it never compares equal to a real digest).
+SKIPPED_DIGEST = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +291,14 @@ class _Walker:
         self,
         root: bytes,
         keywords: Sequence[str],
+        *,
         cache: Mapping[bytes, CachedFile] | None,
         cache_out: dict[bytes, CachedFile] | None,
         rootless: bool,
+        skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
     ) -> None:
         self.access = _Access(root, rootless)
+        self.skip_digest = skip_digest
         self.digests = needed_digests(keywords)
         wanted = {prefix(k) for k in keywords}
         self.want_xattrs = bool(wanted & {"xattr", "xattrs"})
@@ -332,6 +339,8 @@ class _Walker:
             return ()
 
     def _digests(self, rel: bytes, st: os.stat_result) -> dict[str, str]:
+        if self.skip_digest is not None and self.skip_digest(rel, st):
+            return {name: SKIPPED_DIGEST for name in self.digests}
         if self.cache is not None:
             cached = self.cache.get(rel)
             if cached is not None and cached.matches(st):
@@ -404,6 +413,7 @@ def walk(
     full_hash: bool = False,
     cache_out: dict[bytes, CachedFile] | None = None,
     rootless: bool = False,
+    skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
@@ -412,13 +422,24 @@ def walk(
     when the file's stat is unchanged (ignored with ``full_hash``);
     ``cache_out``, when given, is filled with records for the regular files
     seen (files changed too recently to trust are left out, see
-    :data:`RACY_NS`).  I/O errors propagate as :class:`OSError`.
+    :data:`RACY_NS`).  ``skip_digest(path, st)`` returning True leaves a
+    regular file unread, its digests recorded as :data:`SKIPPED_DIGEST`:
+    for a caller that already knows the file differs (its size or time
+    changed) and only wants to know *that* it changed, not to keep the spec.
+    I/O errors propagate as :class:`OSError`.
     """
     root_b = os.fsencode(root)
     if header is None:
         header = Header.current(root_b)
     builder = _Builder(keywords, header)
-    walker = _Walker(root_b, keywords, None if full_hash else cache, cache_out, rootless)
+    walker = _Walker(
+        root_b,
+        keywords,
+        cache=None if full_hash else cache,
+        cache_out=cache_out,
+        rootless=rootless,
+        skip_digest=skip_digest,
+    )
     st = os.lstat(root_b)
     if not stat.S_ISDIR(st.st_mode):
         raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")

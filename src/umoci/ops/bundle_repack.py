@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import replace
 
 from umoci import log as umoci_log
@@ -71,6 +72,24 @@ def _source_path(meta: BundleMeta) -> DescriptorPath:
     )
 
 
+def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bool]:
+    """Whether a file's size or ``tar_time`` already differs from the old spec."""
+    old = {
+        entry.path: (kw.get("size"), kw.get("tar_time"))
+        for entry in old_spec.entries()
+        for kw in (entry.all_keywords(),)
+    }
+
+    def changed(path: bytes, st: os.stat_result) -> bool:
+        before = old.get(path)
+        return before is not None and before != (
+            str(st.st_size),
+            f"{st.st_mtime_ns // 1_000_000_000}.000000000",
+        )
+
+    return changed
+
+
 def changes_from(deltas: list[Delta], masks: list[str]) -> list[tuple[bytes, ChangeKind]]:
     kept = mtree.filter_deltas(deltas, mtree.mask_filter(masks), mtree.simplify_filter(deltas))
     return [(d.path, _KIND[d.type]) for d in kept]
@@ -97,6 +116,9 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
         cache=cache,
         full_hash=options.full_hash,
         cache_out=new_cache,
+        # Without --refresh-bundle the new spec is only compared, never kept:
+        # a file whose size or time already differs need not be read.
+        skip_digest=None if options.refresh_bundle else _known_changed(old_spec),
     )
     deltas = mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS)
 

@@ -1,7 +1,8 @@
 """Reading an image's layers: resolve, verify blob digests and diff_ids, apply in order.
 
 Each layer blob streams through ``VerifiedReader`` (size cap and blob
-digest) → decompressor → ``HashingReader`` (diff_id) → the extractor.  After
+digest) → decompressor → ``HashingReader`` (diff_id) → the extractor, the
+first three in a background thread (:class:`~umoci.compress.streams.Prefetcher`).  After
 the tar's end the rest of the uncompressed stream, and any trailing bytes
 after the compressed stream, are read too, so both digests cover every byte
 and a blob with a wrong digest or diff_id is refused even when the extractor
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from umoci.cas.dir import DirStore
-from umoci.compress import HashingReader, codec_for_media_type, open_decompressor
+from umoci.compress import HashingReader, codec_for_media_type, drain, open_decompressor
+from umoci.compress.streams import Prefetcher
 from umoci.errors import BlobInvalidError, LayerError, UmociError
 from umoci.layer.extract import LayerExtractor
 from umoci.layout.refs import DescriptorPath, read_manifest, resolve
@@ -65,9 +67,11 @@ def apply_layer_blob(
     try:
         with store.open_blob(layer) as raw:
             hashing = HashingReader(open_decompressor(layer.media_type, raw))
-            extractor.apply(hashing)
-            hashing.drain()
-            raw.drain()
+            # Reading, verifying, decompressing and hashing run in a second
+            # thread while this one creates the files.
+            with Prefetcher(hashing, finish=raw.drain) as stream:
+                extractor.apply(stream)
+                drain(stream)
     except UmociError as err:
         if layer.digest in str(err):  # blob errors already name the digest
             raise
