@@ -28,6 +28,7 @@ keyword).  Keywords go-mtree knows but umoci never uses (``cksum``,
 from __future__ import annotations
 
 import base64
+import functools
 import grp
 import pwd
 import stat
@@ -104,8 +105,13 @@ def canonical(name: str) -> str:
     return _SYNONYMS.get(name, name)
 
 
+@functools.lru_cache(maxsize=4096)
 def prefix(name: str) -> str:
-    """The part of a keyword before its first ``.`` (``xattr.user.x`` -> ``xattr``)."""
+    """The part of a keyword before its first ``.`` (``xattr.user.x`` -> ``xattr``).
+
+    Cached: compare asks this of every keyword of every entry, and the
+    distinct names are few.
+    """
     head, _, _ = name.partition(".")
     return head
 
