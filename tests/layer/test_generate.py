@@ -209,8 +209,7 @@ def gnu_extract(layer: bytes, out: Path) -> None:
 
 def tool(name: str) -> str:
     path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
+    assert path is not None, f"{name} is not installed (scripts/test installs it)"
     return path
 
 

@@ -9,13 +9,14 @@ bytes, whatever the caller's write pattern, the codecs only ever see
 
 from __future__ import annotations
 
+import abc
 from types import TracebackType
 from typing import Self
 
 from umoci.compress.streams import CHUNK_SIZE, ByteWriter
 
 
-class ChunkedWriter:
+class ChunkedWriter(abc.ABC):
     """Buffer writes into exact ``chunk_size`` pieces for :meth:`_emit`.
 
     Subclasses implement ``_emit(chunk)`` and ``_finish()``.  ``close()``
@@ -82,11 +83,13 @@ class ChunkedWriter:
         else:
             self._abort()
 
+    @abc.abstractmethod
     def _emit(self, chunk: bytes) -> None:
-        raise NotImplementedError
+        """Compress and write one fixed-size chunk."""
 
+    @abc.abstractmethod
     def _finish(self) -> None:
-        raise NotImplementedError
+        """End the compressed stream."""
 
     def _abort(self) -> None:
         """Stop without producing a valid stream (default: finish anyway)."""
