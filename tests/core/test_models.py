@@ -142,6 +142,14 @@ def test_bad_json_bytes() -> None:
         ("2025-09-05T13:05:10+00:00", "2025-09-05T13:05:10Z"),
         ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
         ("1969-12-31T23:59:59.5-01:30", "1969-12-31T23:59:59.5-01:30"),
+        # What Go's time.Parse also accepts (written by other tools).
+        ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+        ("2023-11-14T2:13:20Z", "2023-11-14T02:13:20Z"),
+        ("2023-11-14T22:13:20,5Z", "2023-11-14T22:13:20.5Z"),
+        ("2023-11-14T22:13:20.1234567891234Z", "2023-11-14T22:13:20.123456789Z"),
+        ("2023-11-14T22:13:20-00:00", "2023-11-14T22:13:20Z"),
+        ("2023-11-14T22:13:20+23:60", "2023-11-14T22:13:20+24:00"),
+        ("2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z"),
     ],
 )
 def test_time_round_trip(text: str, expected: str) -> None:
@@ -149,7 +157,19 @@ def test_time_round_trip(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2025-13-01T00:00:00Z", "2025-01-01", "now", "2025-01-01T00:00:00"]
+    "text",
+    [
+        "2025-13-01T00:00:00Z",
+        "2025-01-01",
+        "now",
+        "2025-01-01T00:00:00",
+        "2023-02-29T00:00:00Z",
+        "2023-11-14t22:13:20Z",
+        "2023-11-14T22:13:20z",
+        "2023-11-14T24:00:00Z",
+        "2023-11-14T22:13:20+25:00",
+        "2023-11-14T22:13:20.Z",
+    ],
 )
 def test_time_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError, match="time"):
@@ -158,6 +178,29 @@ def test_time_rejects_garbage(text: str) -> None:
 
 def test_time_from_unix() -> None:
     assert GoTime.from_unix(1700000000).format() == "2023-11-14T22:13:20Z"
+
+
+def test_time_arithmetic_matches_datetime() -> None:
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    rng = random.Random(7)
+    for _ in range(500):
+        year, month, day = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28)
+        hour, minute, second = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
+        offset = rng.randint(-23 * 60, 23 * 60)
+        sign = "+" if offset >= 0 else "-"
+        text = (
+            f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+            f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+        )
+        parsed = parse_time(text)
+        when = datetime(
+            year, month, day, hour, minute, second, tzinfo=timezone(timedelta(minutes=offset))
+        )
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        assert parsed.unix_ns // 1_000_000_000 == (when - epoch) // timedelta(seconds=1)
+        assert parsed.format() == (text if offset else text[:-6] + "Z")
 
 
 @pytest.mark.parametrize("tag", ["latest", "a.b-c_d", "v1.0+build", "a/b/c", "a--b", "x:y@z"])

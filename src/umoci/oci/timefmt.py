@@ -5,6 +5,13 @@ so that re-encoding reproduces Go's bytes: ``RFC3339Nano`` with trailing
 zeros of the fraction dropped, and ``Z`` for any zero offset (Go's
 ``Z07:00`` layout element writes ``Z`` whenever the offset is zero, so
 ``+00:00`` input comes back as ``Z``).
+
+Parsing accepts what Go accepts for a JSON time and for ``time.Parse`` with
+an RFC 3339 layout (image configs written by other tools, ``--created``):
+upper-case ``T`` and ``Z`` only, a one-digit hour, ``,`` before the fraction,
+a fraction of any length (cut to nanoseconds), zone offsets up to 24:60,
+and years from 0000.  Calendar arithmetic is done by hand because Python's
+``datetime`` stops at year 1.
 """
 
 from __future__ import annotations
@@ -13,15 +20,44 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 
 from umoci.errors import UsageError
 
 _RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})"
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
 )
 _NS = 1_000_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = 86_400
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    days += 719468
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 @dataclass(frozen=True, order=True)
@@ -42,42 +78,42 @@ class GoTime:
     def format(self) -> str:
         """RFC3339Nano as Go's MarshalJSON writes it (without quotes)."""
         seconds, nanos = divmod(self.unix_ns, _NS)
-        zone = timezone(timedelta(seconds=self.offset_s))
-        local = _EPOCH + timedelta(seconds=seconds)
-        local = local.astimezone(zone)
-        text = local.strftime("%Y-%m-%dT%H:%M:%S")
-        if len(text) < 19:  # strftime drops leading zeros of small years
-            text = f"{local.year:04d}" + text[text.index("-") :]
+        days, clock = divmod(seconds + self.offset_s, _DAY)
+        year, month, day = _civil_from_days(days)
+        hour, rest = divmod(clock, 3600)
+        text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}"
         if nanos:
             text += "." + f"{nanos:09d}".rstrip("0")
         if self.offset_s == 0:
             return text + "Z"
-        sign = "+" if self.offset_s >= 0 else "-"
+        sign = "+" if self.offset_s > 0 else "-"
         hours, minutes = divmod(abs(self.offset_s) // 60, 60)
         return f"{text}{sign}{hours:02d}:{minutes:02d}"
 
 
 def parse_time(text: str) -> GoTime:
-    """Parse RFC 3339 (fraction optional, up to nanoseconds); ValueError otherwise."""
+    """Parse an RFC 3339 time the way Go does; ValueError otherwise."""
     m = _RFC3339_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"not an RFC 3339 time: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    fraction, zone = m.group(7), m.group(8)
-    if zone == "Z":
-        offset_s = 0
-    else:
-        zh, zm = int(zone[1:3]), int(zone[4:6])
-        if zh > 23 or zm > 59:
-            raise ValueError(f"bad time zone offset in {text!r}")
-        offset_s = (zh * 3600 + zm * 60) * (-1 if zone[0] == "-" else 1)
-    try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError as err:
-        raise ValueError(f"not a valid time: {text!r}: {err}") from None
-    seconds = (local - _EPOCH) // timedelta(seconds=1) - offset_s
-    nanos = int(fraction.ljust(9, "0")) if fraction else 0
-    return GoTime(seconds * _NS + nanos, offset_s)
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    if not (
+        1 <= month <= 12
+        and 1 <= day <= _days_in_month(year, month)
+        and hour <= 23
+        and minute <= 59
+        and second <= 59
+    ):
+        raise ValueError(f"time out of range: {text!r}")
+    offset_s = 0
+    if m.group(8) is None:
+        zone_hours, zone_minutes = int(m.group(10)), int(m.group(11))
+        if zone_hours > 24 or zone_minutes > 60:
+            raise ValueError(f"time zone offset out of range: {text!r}")
+        offset_s = (zone_hours * 3600 + zone_minutes * 60) * (-1 if m.group(9) == "-" else 1)
+    nanos = int((m.group(7) or "")[:9].ljust(9, "0"))
+    local = _days_from_civil(year, month, day) * _DAY + hour * 3600 + minute * 60 + second
+    return GoTime((local - offset_s) * _NS + nanos, offset_s)
 
 
 def source_date_epoch() -> GoTime | None:
