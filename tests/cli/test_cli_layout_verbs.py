@@ -397,3 +397,28 @@ def test_stat_reads_docker_schema2_manifests(
     assert js["config"]["descriptor"]["mediaType"].startswith("application/vnd.docker")
     assert js["config"]["blob"]["docker_version"] == "20.10"
     assert js["config"]["blob"]["container_config"] == {"Hostname": "abc"}
+
+
+def test_read_only_layout_serves_read_commands(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Run as "nobody" by scripts/test, this checks real permission refusals;
+    # as root it still checks that nothing is written.
+    import os
+
+    layout = tmp_path / "img"
+    ok(capsys, "init", "--layout", str(layout))
+    ok(capsys, "new", "--image", f"{layout}:t")
+    paths = [Path(d) / n for d, dirs, files in os.walk(layout) for n in dirs + files]
+    for path in [*paths, layout]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        before = snapshot(layout)
+        assert ok(capsys, "ls", "--layout", str(layout)) == "t\n"
+        assert "== MANIFEST ==" in ok(capsys, "stat", "--image", f"{layout}:t")
+        ok(capsys, "stat", "--json", "--image", f"{layout}:t")
+        assert snapshot(layout) == before
+    finally:
+        for path in [layout, *paths]:
+            if path.is_dir():
+                path.chmod(0o755)
