@@ -153,11 +153,27 @@ class Rootfs:
         to one) is replaced by a new directory.  Raises ``OSError``
         (ENOENT, ENOTDIR, ELOOP, ...) otherwise.
         """
-        comps = rel.split("/") if rel else []
+        fd, resolved = self._resolve(rel, create, replace)
+        return DirRef(os.dup(fd), resolved)
+
+    def peek_dir(self, rel: str, *, create: bool = False, replace: bool = False) -> DirRef:
+        """:meth:`resolve_dir` without the ``dup``: the fd is *borrowed*.
+
+        It belongs to the cache (or is the root fd): never close it, and use
+        it only until the next call of any other method of this object that
+        resolves, removes or invalidates (any of them may close it).  To
+        keep it longer, take a ``dup`` first.
+        """
+        fd, resolved = self._resolve(rel, create, replace)
+        return DirRef(fd, resolved)
+
+    def _resolve(self, rel: str, create: bool, replace: bool) -> tuple[int, str]:
+        """The borrowed fd and resolved path of directory ``rel`` (see :meth:`resolve_dir`)."""
         resolved = self._alias.get(rel)
         if resolved is not None and (fd := self._dirs.get(resolved)) is not None:
             self._dirs.move_to_end(resolved)
-            return DirRef(os.dup(fd), resolved)
+            return fd, resolved
+        comps = rel.split("/") if rel else []
         # Start from the longest prefix we resolved before.
         start_fd, names, skip = self.root_fd, [], 0
         prefix = ""
@@ -173,12 +189,12 @@ class Rootfs:
                 break
         mode = _WalkMode(create=create, replace=replace)
         fd, names = self._walk(start_fd, names, comps[skip:], mode)
-        out = DirRef(os.dup(fd), "/".join(names))
+        resolved = "/".join(names)
         if self._aliases_stale:
             self._alias.clear()
             self._aliases_stale = False
-        self._alias[rel] = out.rel
-        return out
+        self._alias[rel] = resolved
+        return fd, resolved
 
     def is_dir_through_links(self, parent: DirRef, name: str) -> bool:
         """Does ``parent/name``, following symlinks inside the root, reach a directory?"""

@@ -53,6 +53,9 @@ from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
 
 log = umoci_log.get()
 
+#: Kinds created optimistically (without an lstat first): see _create_fresh.
+_FRESH_KINDS = frozenset({EntryKind.REG, EntryKind.DIR, EntryKind.SYMLINK})
+
 _KIND_BITS = {
     EntryKind.CHAR: stat.S_IFCHR,
     EntryKind.BLOCK: stat.S_IFBLK,
@@ -85,6 +88,13 @@ def clean_path(name: str) -> str:
     Like the Go umoci's CleanPath: clean it as if it were absolute, so no
     number of ``..`` can climb above the root, then drop the leading ``/``.
     """
+    # Fast path for the usual already-clean name ("./a/b/", "a/b"): with
+    # no empty, "." or ".." component (and no leading "/") it is unchanged.
+    rest = name[2:] if name.startswith("./") else name
+    if rest.endswith("/"):
+        rest = rest[:-1]
+    if rest and rest[0] not in "/." and rest[-1] != "/" and "//" not in rest and "/." not in rest:
+        return rest
     return posixpath.normpath("/" + name).lstrip("/")
 
 
@@ -121,6 +131,7 @@ class LayerExtractor:
         self._xattrs = XattrApplier(rootless=self._ops.rootless)
         self._emit = self._opts.on_entry
         self._step = ""
+        self._owners: dict[tuple[int, int], HostOwner] = {}
 
     @property
     def ops(self) -> FsOps:
@@ -172,9 +183,20 @@ class LayerExtractor:
             return
 
         self._step = "resolve parent directory"
-        with fs.resolve_dir(parent_rel, create=True, replace=True) as parent:
-            state.touch(self._ops, parent)
-            rel = join(parent.rel, base)
+        # A borrowed fd (no dup): valid until the Rootfs cache next changes,
+        # which nothing in the fresh-creation path below does.
+        peeked = fs.peek_dir(parent_rel, create=True, replace=True)
+        state.touch(self._ops, peeked)
+        rel = join(peeked.rel, base)
+        if hdr.kind in _FRESH_KINDS and self._create_fresh(
+            fs, state, peeked, base, reader=reader, hdr=hdr
+        ):
+            # Nothing was there (O_EXCL): the common case needs no lstat.
+            state.add_upper(rel)
+            return
+        # Something is in the way: removing it may drop the cache, so work
+        # on our own handle from here on.
+        with DirRef(os.dup(peeked.fd), peeked.rel) as parent:
             self._step = "lstat"
             existing = fs.lstat(parent, base)
             keep_existing = False
@@ -196,6 +218,54 @@ class LayerExtractor:
             self._create(fs, state, parent, base, reader=reader, hdr=hdr, keep=keep_existing)
             state.add_upper(rel)
 
+    def _create_fresh(
+        self,
+        fs: Rootfs,
+        state: _LayerState,
+        parent: DirRef,
+        base: str,
+        *,
+        reader: TarReader,
+        hdr: TarHeader,
+    ) -> bool:
+        """Create a regular file, directory or symlink where nothing exists yet.
+
+        The creating call fails with EEXIST (and changes nothing) when
+        anything, even a dangling symlink, is in the way: then this returns
+        False and the caller looks at what is there, as for any other kind.
+        ``parent`` may hold a borrowed fd (:meth:`Rootfs.peek_dir`): nothing
+        here may resolve, remove or invalidate anything through ``fs``.
+        """
+        ops = self._ops
+        try:
+            if hdr.kind is EntryKind.REG:
+                self._step = "create file"
+                fd = ops.create(parent.fd, base)
+            elif hdr.kind is EntryKind.DIR:
+                self._step = "mkdir"
+                ops.mkdir(parent.fd, base, 0o700)
+            else:
+                self._step = "symlink"
+                ops.symlink(hdr.linkname, parent.fd, base)
+        except FileExistsError:
+            return False
+        if hdr.kind is EntryKind.REG:
+            self._regular(reader, parent, base, hdr, fd)
+        elif hdr.kind is EntryKind.DIR:
+            self._dir_metadata(fs, state, parent, base, hdr)
+        else:
+            self._report_at(parent, base, self._metadata(fs, parent, base, hdr))
+        return True
+
+    def _dir_metadata(
+        self, fs: Rootfs, state: _LayerState, parent: DirRef, base: str, hdr: TarHeader
+    ) -> None:
+        xattrs = self._metadata(fs, parent, base, hdr, is_dir=True)
+        # Times last of all, once the children are in (see _finish).
+        rel = join(parent.rel, base)
+        state.dir_times[rel] = entry_times(hdr)
+        state.dir_xattrs[rel] = xattrs
+
     def _create(
         self,
         fs: Rootfs,
@@ -208,7 +278,6 @@ class LayerExtractor:
         keep: bool,
     ) -> None:
         ops = self._ops
-        rel = join(parent.rel, base)
         match hdr.kind:
             case EntryKind.REG:
                 self._regular(reader, parent, base, hdr)
@@ -225,10 +294,7 @@ class LayerExtractor:
                 if not keep:
                     self._step = "mkdir"
                     ops.mkdir(parent.fd, base, 0o700)
-                xattrs = self._metadata(fs, parent, base, hdr, is_dir=True)
-                # Times last of all, once the children are in (see _finish).
-                state.dir_times[rel] = entry_times(hdr)
-                state.dir_xattrs[rel] = xattrs
+                self._dir_metadata(fs, state, parent, base, hdr)
             case EntryKind.SYMLINK:
                 self._step = "symlink"
                 ops.symlink(hdr.linkname, parent.fd, base)
@@ -241,17 +307,23 @@ class LayerExtractor:
                 ops.mknod(parent.fd, base, _KIND_BITS[hdr.kind] | hdr.mode, device)
                 self._report_at(parent, base, self._metadata(fs, parent, base, hdr))
 
-    def _regular(self, reader: TarReader, parent: DirRef, base: str, hdr: TarHeader) -> None:
+    def _regular(
+        self, reader: TarReader, parent: DirRef, base: str, hdr: TarHeader, fd: int = -1
+    ) -> None:
+        """Write a regular file (``fd``: already created, else create it now)."""
         ops = self._ops
-        self._step = "create file"
-        fd = ops.create(parent.fd, base)
+        if fd < 0:
+            self._step = "create file"
+            fd = ops.create(parent.fd, base)
         try:
             self._step = "write file"
             digest = hashlib.sha256() if self._emit is not None else None
             for chunk in reader.chunks():
                 if digest is not None:
                     digest.update(chunk)
-                _write_all(fd, chunk)
+                written = os.write(fd, chunk)
+                if written != len(chunk):  # a short write: finish it
+                    _write_all(fd, memoryview(chunk)[written:])
             t = Target(parent.fd, base, fd)
             owner = self._owner(hdr)
             self._step = "chown"
@@ -294,13 +366,20 @@ class LayerExtractor:
 
     def _owner(self, hdr: TarHeader) -> HostOwner:
         self._step = "map owner"
-        return map_owner(
-            hdr.uid,
-            hdr.gid,
-            rootless=self._ops.rootless,
-            uid_maps=self._opts.uid_maps,
-            gid_maps=self._opts.gid_maps,
-        )
+        key = (hdr.uid, hdr.gid)
+        owner = self._owners.get(key)
+        if owner is None:
+            # map_owner depends only on the ids and our fixed options.
+            owner = map_owner(
+                hdr.uid,
+                hdr.gid,
+                rootless=self._ops.rootless,
+                uid_maps=self._opts.uid_maps,
+                gid_maps=self._opts.gid_maps,
+            )
+            if len(self._owners) < 1024:
+                self._owners[key] = owner
+        return owner
 
     def _hardlink(self, fs: Rootfs, parent: DirRef, base: str, hdr: TarHeader) -> None:
         target = clean_path(hdr.linkname)
@@ -359,15 +438,16 @@ class LayerExtractor:
 
     # -- end of layer ----------------------------------------------------------------
     def _finish(self, fs: Rootfs, state: _LayerState) -> None:
-        self._step = "restore directory times"
+        # One pass: setting a directory's times changes nothing about any
+        # other directory, so each is reported right after its own utimes.
+        # Reported before the modes are put back: a directory closed to us
+        # (rootless, mode 000) could not be reached afterwards.  Only the
+        # mode (and ctime) change then, so the record says the final mode.
         for rel, t in self._dirs(fs, state.dir_times):
+            self._step = "restore directory times"
             self._ops.utimes(t, *state.dir_times[rel])
-        if self._emit is not None:
-            # Reported before the modes are put back: a directory closed to
-            # us (rootless, mode 000) could not be reached afterwards.  Only
-            # the mode (and ctime) change then, so the record says the final mode.
-            self._step = "report directories"
-            for rel, t in self._dirs(fs, state.dir_times):
+            if self._emit is not None:
+                self._step = "report directories"
                 st = self._ops.lstat(t.dfd, t.name)
                 mode = fs.final_mode(rel, st)
                 if mode != stat.S_IMODE(st.st_mode):

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import enum
 import os
+import struct
+import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -108,7 +111,19 @@ class TarReader:
         avail = len(self._buf) - self._pos
         if avail >= n:
             return avail
-        parts = [self._buf[self._pos :]]
+        if not avail:
+            # The usual case: the buffer ran out exactly; no copy needed.
+            data = self._stream.read(max(self._chunk_size, n))
+            if not data:
+                self._buf, self._pos = b"", 0
+                return 0
+            if len(data) >= n and type(data) is bytes:
+                self._buf, self._pos = data, 0
+                return len(data)
+            parts = [data]
+            avail = len(data)
+        else:
+            parts = [self._buf[self._pos :]]
         while avail < n:
             data = self._stream.read(max(self._chunk_size, n - avail))
             if not data:
@@ -152,7 +167,10 @@ class TarReader:
                 chunk: bytes | memoryview = memoryview(self._buf)[self._pos : self._pos + step]
                 self._pos += step
             else:
-                chunk = self._stream.read(min(self._chunk_size, self._remaining))
+                # A whole chunk, even past this entry: a smaller request
+                # would make the reader below copy a slice of its buffer,
+                # and the rest is kept here for what follows.
+                chunk = self._stream.read(self._chunk_size)
                 if not chunk:
                     raise LayerError("read tar archive: unexpected end of stream in file data")
                 if len(chunk) > self._remaining:
@@ -177,33 +195,41 @@ class TarReader:
         """The next entry, or ``None`` at the end of the archive."""
         if self._ended:
             return None
-        self._skip(self._remaining, "file data")
-        if self._padding and self._fill(1) == 0:
-            # EOF right after the last file's data, before its padding: some
-            # writers (the Go umoci 0.4's insert) never finish the archive.
-            # Go's reader takes that as the end of the archive; so do we.
-            self._ended = True
-            self._remaining = self._padding = 0
-            return None
-        self._skip(self._padding, "file padding")
+        if self._remaining:
+            self._skip(self._remaining, "file data")
+        if self._padding:
+            if self._fill(1) == 0:
+                # EOF right after the last file's data, before its padding: some
+                # writers (the Go umoci 0.4's insert) never finish the archive.
+                # Go's reader takes that as the end of the archive; so do we.
+                self._ended = True
+                self._remaining = self._padding = 0
+                return None
+            self._skip(self._padding, "file padding")
         self._remaining = self._padding = 0
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
         while True:
-            if self._fill(BLOCK) == 0:
+            avail = self._fill(BLOCK)
+            if avail == 0:
                 # EOF at a header boundary: Go's reader accepts a missing
                 # end-of-archive marker, so do we.
                 self._ended = True
                 return None
-            block = self._take(BLOCK, "tar header")
+            if avail < BLOCK:
+                raise LayerError("read tar archive: unexpected end of stream in tar header")
+            pos = self._pos
+            block = self._buf[pos : pos + BLOCK]
+            self._pos = pos + BLOCK
             if block.count(0) == BLOCK:
                 self._ended = True
                 return None
             _check_checksum(block)
-            typeflag = block[156:157]
-            size = _number(block[124:136], "size")
-            if typeflag in (b"x", b"g", b"L", b"K"):
+            fields = _HEADER.unpack(block)
+            typeflag = fields[7]
+            size = _num(fields[4], "size")
+            if typeflag in _SPECIAL:
                 if size > MAX_SPECIAL_SIZE:
                     raise LayerError(f"read tar archive: extension header too large ({size} bytes)")
                 payload = self._take(size, "extension header")
@@ -222,11 +248,11 @@ class TarReader:
                 else:
                     long_link = payload.split(b"\0", 1)[0]
                 continue
-            hdr = self._build(
+            hdr = _build(
                 block,
-                typeflag,
+                fields,
                 size,
-                pax=_merge_pax(self._global, pax),
+                _merge_pax(self._global, pax) if (pax or self._global) else _NO_PAX,
                 long_name=long_name,
                 long_link=long_link,
             )
@@ -236,65 +262,130 @@ class TarReader:
             self.entries += 1
             return hdr
 
-    def _build(
-        self,
-        block: bytes,
-        typeflag: bytes,
-        size: int,
-        *,
-        pax: dict[str, bytes],
-        long_name: bytes | None,
-        long_link: bytes | None,
-    ) -> TarHeader:
-        magic = block[257:265]
-        name = _cstr(block[0:100])
-        if magic[:6] == b"ustar\0":
-            prefix = _cstr(block[345:500])
-            if prefix:
-                name = prefix + b"/" + name
-        if long_name is not None:
-            name = long_name
+
+#: The ustar header fields: name, mode, uid, gid, size, mtime, checksum,
+#: typeflag, linkname, magic+version, uname, gname, devmajor, devminor,
+#: prefix (and 12 bytes of padding).
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+_SPECIAL = frozenset((b"x", b"g", b"L", b"K"))
+_NO_PAX: dict[str, bytes] = {}
+_adler32 = zlib.adler32
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+#: Parsed numeric fields by raw bytes: header fields repeat a lot (modes,
+#: owners).  The value depends on the raw bytes only; bounded.
+_NUM_CACHE: dict[bytes, int] = {}
+_NUM_CACHE_MAX = 4096
+
+
+def _num(raw: bytes, what: str) -> int:
+    """:func:`_number`, memoized."""
+    value = _NUM_CACHE.get(raw)
+    if value is None:
+        value = _number(raw, what)
+        if len(_NUM_CACHE) < _NUM_CACHE_MAX:
+            _NUM_CACHE[raw] = value
+    return value
+
+
+def _build(
+    block: bytes,
+    fields: tuple[bytes, ...],
+    size: int,
+    pax: dict[str, bytes],
+    *,
+    long_name: bytes | None,
+    long_link: bytes | None,
+) -> TarHeader:
+    (
+        raw_name,
+        raw_mode,
+        raw_uid,
+        raw_gid,
+        raw_size,
+        raw_mtime,
+        _,
+        typeflag,
+        raw_link,
+        magic,
+        raw_uname,
+        raw_gname,
+        raw_major,
+        raw_minor,
+        raw_prefix,
+    ) = fields
+    name = raw_name.split(b"\0", 1)[0]
+    if magic[:6] == b"ustar\0":
+        prefix = raw_prefix.split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    if long_name is not None:
+        name = long_name
+    linkname = long_link if long_link is not None else raw_link.split(b"\0", 1)[0]
+    if pax:
         if pax.get("path"):
             name = pax["path"]
-        linkname = long_link if long_link is not None else _cstr(block[157:257])
         if pax.get("linkpath"):
             linkname = pax["linkpath"]
 
-        kind = _KINDS.get(typeflag)
-        if kind is None:
-            if typeflag == b"S" or any(k.startswith("GNU.sparse.") for k in pax):
-                raise LayerError(f"unpack entry {os.fsdecode(name)}: sparse files are unsupported")
-            flag = typeflag.decode("latin-1")
-            raise LayerError(f"unpack entry {os.fsdecode(name)}: unknown typeflag {flag!r}")
-        if kind is EntryKind.REG and typeflag == b"\0" and name.endswith(b"/"):
-            kind = EntryKind.DIR  # pre-POSIX directories
+    kind = _KINDS.get(typeflag)
+    if kind is None:
+        if typeflag == b"S" or any(k.startswith("GNU.sparse.") for k in pax):
+            raise LayerError(f"unpack entry {os.fsdecode(name)}: sparse files are unsupported")
+        flag = typeflag.decode("latin-1")
+        raise LayerError(f"unpack entry {os.fsdecode(name)}: unknown typeflag {flag!r}")
+    if kind is EntryKind.REG and typeflag == b"\0" and name.endswith(b"/"):
+        kind = EntryKind.DIR  # pre-POSIX directories
 
-        mtime_ns = _number(block[136:148], "mtime") * 1_000_000_000
-        atime_ns: int | None = None
-        if magic == b"ustar  \0" and block[345] != 0:  # GNU keeps an atime here
-            atime_ns = _number(block[345:357], "atime") * 1_000_000_000
+    mtime_ns = _num(raw_mtime, "mtime") * 1_000_000_000
+    atime_ns: int | None = None
+    if magic == b"ustar  \0" and block[345] != 0:  # GNU keeps an atime here
+        atime_ns = _num(block[345:357], "atime") * 1_000_000_000
+    if pax:
         if pax.get("mtime"):
             mtime_ns = _pax_time(pax["mtime"])
         if pax.get("atime"):
             atime_ns = _pax_time(pax["atime"])
-
         xattrs = {k[len(_XATTR_PREFIX) :]: v for k, v in pax.items() if k.startswith(_XATTR_PREFIX)}
-        return TarHeader(
-            name=os.fsdecode(name),
-            kind=kind,
-            mode=_number(block[100:108], "mode") & 0o7777,
-            uid=_pax_int(pax, "uid", block[108:116]),
-            gid=_pax_int(pax, "gid", block[116:124]),
-            size=_pax_int(pax, "size", block[124:136]) if kind is EntryKind.REG else size,
-            mtime_ns=mtime_ns,
-            atime_ns=atime_ns,
-            linkname=os.fsdecode(linkname),
-            devmajor=_number(block[329:337], "devmajor"),
-            devminor=_number(block[337:345], "devminor"),
-            uname=os.fsdecode(pax.get("uname", _cstr(block[265:297]))),
-            gname=os.fsdecode(pax.get("gname", _cstr(block[297:329]))),
-            xattrs=xattrs,
-        )
+        mode = _num(raw_mode, "mode") & 0o7777
+        uid = _pax_int(pax, "uid", raw_uid)
+        gid = _pax_int(pax, "gid", raw_gid)
+        if kind is EntryKind.REG:
+            size = _pax_int(pax, "size", raw_size)
+        uname = pax.get("uname", raw_uname.split(b"\0", 1)[0])
+        gname = pax.get("gname", raw_gname.split(b"\0", 1)[0])
+    else:
+        xattrs = {}
+        # The memo inline (misses go through _num): the usual case is hits.
+        hit = _NUM_CACHE.get(raw_mode)
+        mode = (hit if hit is not None else _num(raw_mode, "mode")) & 0o7777
+        hit = _NUM_CACHE.get(raw_uid)
+        uid = hit if hit is not None else _num(raw_uid, "uid")
+        hit = _NUM_CACHE.get(raw_gid)
+        gid = hit if hit is not None else _num(raw_gid, "gid")
+        uname = raw_uname.split(b"\0", 1)[0]
+        gname = raw_gname.split(b"\0", 1)[0]
+    hit = _NUM_CACHE.get(raw_major)
+    devmajor = hit if hit is not None else _num(raw_major, "devmajor")
+    hit = _NUM_CACHE.get(raw_minor)
+    devminor = hit if hit is not None else _num(raw_minor, "devminor")
+    # bytes.decode with the filesystem encoding: what os.fsdecode does.
+    return TarHeader(
+        name.decode(_FS_ENCODING, _FS_ERRORS),
+        kind,
+        mode,
+        uid,
+        gid,
+        size,
+        mtime_ns,
+        atime_ns,
+        linkname.decode(_FS_ENCODING, _FS_ERRORS) if linkname else "",
+        devmajor,
+        devminor,
+        uname.decode(_FS_ENCODING, _FS_ERRORS) if uname else "",
+        gname.decode(_FS_ENCODING, _FS_ERRORS) if gname else "",
+        xattrs,
+    )
 
 
 def _merge_pax(global_records: dict[str, bytes], records: dict[str, bytes]) -> dict[str, bytes]:
@@ -320,12 +411,21 @@ def _check_checksum(block: bytes) -> None:
     stored = _number(block[148:156], "checksum")
     # The checksum field itself counts as eight spaces.  Some historic tars
     # summed signed bytes, so accept either sum (as Go and GNU tar do).
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    unsigned = _byte_sum(block) - sum(block[148:156]) + 8 * 32
     if stored == unsigned:
         return
     high = sum(1 for b in block[:148] + block[156:] if b > 127)
     if stored != unsigned - 256 * high:
         raise LayerError("read tar archive: corrupt header (bad checksum)")
+
+
+def _byte_sum(block: bytes) -> int:
+    """``sum(block)`` of a 512-byte block, faster: by Adler-32 halves.
+
+    Adler-32's low half is ``(1 + sum of the bytes) % 65521``; a sum of 256
+    bytes is at most 65280, so for each half it is exact.
+    """
+    return (_adler32(block[:256]) & 0xFFFF) + (_adler32(block[256:]) & 0xFFFF) - 2
 
 
 def _number(raw: bytes, what: str) -> int:
