@@ -36,6 +36,14 @@ def clean_rel(path: str | bytes) -> bytes:
     no walk of a tree produces one.
     """
     raw = os.fsencode(path)
+    if (
+        raw
+        and not raw.startswith((b"/", b"."))
+        and not raw.endswith(b"/")
+        and b"//" not in raw
+        and b"/." not in raw
+    ):
+        return raw  # already clean (an mtree path): no empty, "." or ".." component
     comps = [c for c in raw.split(b"/") if c not in (b"", b".")]
     if b".." in comps:
         raise UnsafePathError(f"generate layer: path {os.fsdecode(raw)!r} contains '..'")

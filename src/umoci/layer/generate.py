@@ -226,12 +226,13 @@ class _Generator:
         src = _Source(st, {})
         if st.st_nlink > 1:
             src.link = self._inodes.get((st.st_dev, st.st_ino))
-        pin = tree.relax(parent, name, st, show(rel))
+        pin = tree.relax(parent, name, st, show(rel)) if tree.rootless else None
         try:
             if stat.S_ISREG(st.st_mode) and src.link is None:
                 src.fd = os.open(name, _O_READ, dir_fd=parent)
                 now = os.fstat(src.fd)
-                same_inode(now, st, show(rel))
+                if now.st_ino != st.st_ino or now.st_dev != st.st_dev or now.st_mode != st.st_mode:
+                    same_inode(now, st, show(rel))  # raises unless only the mode changed
                 # Promise the size of the inode we will read; keep lstat's
                 # mode (relax() may have changed the current one).
                 src.size = now.st_size

@@ -117,6 +117,11 @@ class SourceTree:
     def root_fd(self) -> int:
         return self._root.fd
 
+    @property
+    def rootless(self) -> bool:
+        """Whether unreadable files and directories get relaxed (see :meth:`relax`)."""
+        return self._rootless
+
     def close(self) -> None:
         """Close every fd and put back every mode we relaxed."""
         while self._chain:
@@ -138,6 +143,8 @@ class SourceTree:
 
     def original_mode(self, st: os.stat_result) -> int:
         """``st``'s mode as it was before we relaxed it (the one to archive)."""
+        if not self._relaxed:
+            return st.st_mode
         mode = self._relaxed.get((st.st_dev, st.st_ino))
         return st.st_mode if mode is None else mode
 

@@ -172,9 +172,8 @@ def _block(
     prefix: bytes,
 ) -> bytes:
     """One 512-byte USTAR header with its checksum (all numbers must fit)."""
-    numbers = b"".join(
-        (_octal(mode, 8), _octal(uid, 8), _octal(gid, 8), _octal(size, 12), _octal(mtime, 12))
-    )
+    # _octal() of each, in one formatting operation.
+    numbers = b"%07o\x00%07o\x00%07o\x00%011o\x00%011o\x00" % (mode, uid, gid, size, mtime)
     if typeflag == b"x":
         devices = bytes(16)  # Go leaves them blank in extended headers
     elif devmajor or devminor:

@@ -112,6 +112,14 @@ def compare_entries(old: Entry, new: Entry) -> list[KeyDelta]:
     new_kv = new.all_keywords()
     if old_kv == new_kv:
         return []
+    if old_kv.keys() == new_kv.keys() and "time" not in old_kv:
+        # The same keywords on both sides (a repack's usual case): only the
+        # values can differ, in the old entry's keyword order.
+        return [
+            KeyDelta(DeltaType.MODIFIED, key, value, new_kv[key])
+            for key, value in old_kv.items()
+            if value != new_kv[key]
+        ]
     old_prefixes = {prefix(k) for k in old_kv}
     new_prefixes = {prefix(k) for k in new_kv}
     pairs: dict[str, list[str | None]] = {}

@@ -26,7 +26,14 @@ def _rooted(path: bytes) -> bytes:
     return clean(b"/" + path)
 
 
+def _keep_all(path: bytes) -> bool:
+    return True
+
+
 def _filter(masked: frozenset[bytes], include_self: bool) -> PathFilter:
+    if not masked:
+        return _keep_all  # nothing masked: no need to walk up every path
+
     def keep(path: bytes) -> bool:
         current = _rooted(path)
         first = True
@@ -53,4 +60,7 @@ def simplify_filter(deltas: Sequence[Delta]) -> PathFilter:
 
 def filter_deltas(deltas: Iterable[Delta], *filters: PathFilter) -> list[Delta]:
     """The deltas every filter keeps, in their original order."""
-    return [d for d in deltas if all(keep(d.path) for keep in filters)]
+    active = [keep for keep in filters if keep is not _keep_all]
+    if not active:
+        return list(deltas)
+    return [d for d in deltas if all(keep(d.path) for keep in active)]

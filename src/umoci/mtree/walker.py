@@ -381,13 +381,22 @@ class _Walker:
 
     def children(self, info: FileInfo) -> Iterator[FileInfo]:
         rel = info.path
-        items = [
-            (name, stat.S_ISDIR(st.st_mode), (name, st))
-            for name, st in self.access.call(rel, _scan)
-        ]
+        # go-mtree's order (see _ordered): non-directories, then directories,
+        # each by name bytes.  Names in a directory are unique, so sorting the
+        # (name, stat) pairs never compares the stats.
+        files: list[tuple[bytes, os.stat_result]] = []
+        dirs: list[tuple[bytes, os.stat_result]] = []
+        for item in self.access.call(rel, _scan):
+            (dirs if stat.S_ISDIR(item[1].st_mode) else files).append(item)
+        files.sort()
+        dirs.sort()
         base = self.access.abspath(rel) + b"/"
-        for name, st in _ordered(items):
-            yield self.info(_join(rel, name), base + name, st)
+        prefix = b"" if rel == b"." else rel + b"/"
+        info_of = self.info
+        for name, st in files:
+            yield info_of(prefix + name, base + name, st)
+        for name, st in dirs:
+            yield info_of(prefix + name, base + name, st)
 
 
 def _scan(path: bytes) -> list[tuple[bytes, os.stat_result]]:

@@ -29,7 +29,6 @@ from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
 from umoci.oci.refs import check_tag
 from umoci.ops.basic import opened
-from umoci.ops.bundle_unpack import ROOTFS
 from umoci.ops.history import history_entry
 from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
@@ -37,6 +36,10 @@ from umoci.ops.statcache import read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 
 log = umoci_log.get()
+
+#: The bundle's root filesystem directory (``bundle_unpack.ROOTFS``; not
+#: imported from there, which would load the whole extractor at start-up).
+ROOTFS = "rootfs"
 
 _KIND = {
     DeltaType.EXTRA: ChangeKind.ADDED,
@@ -73,16 +76,27 @@ def _source_path(meta: BundleMeta) -> DescriptorPath:
 
 
 def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bool]:
-    """Whether a file's size or ``tar_time`` already differs from the old spec."""
-    old = {
-        entry.path: (kw.get("size"), kw.get("tar_time"))
-        for entry in old_spec.entries()
-        for kw in (entry.all_keywords(),)
-    }
+    """Whether a file's digest cannot change the comparison with the old spec.
+
+    True for a path the old spec lacks (it is an addition whatever its
+    contents) and for one whose size or ``tar_time`` already differs.
+    """
+    old: dict[bytes, tuple[str | None, str | None]] = {}
+    for entry in old_spec.entries():
+        # all_keywords()' size and tar_time, without building the whole dict:
+        # own values over /set ones, the last one winning, bare tokens ignored.
+        size = tar_time = None
+        for key, value in (*(entry.set or ()), *entry.keywords):
+            if value is not None:
+                if key == "size":
+                    size = value
+                elif key == "tar_time":
+                    tar_time = value
+        old[entry.path] = (size, tar_time)
 
     def changed(path: bytes, st: os.stat_result) -> bool:
         before = old.get(path)
-        return before is not None and before != (
+        return before is None or before != (
             str(st.st_size),
             f"{st.st_mtime_ns // 1_000_000_000}.000000000",
         )
@@ -117,7 +131,8 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
         full_hash=options.full_hash,
         cache_out=new_cache,
         # Without --refresh-bundle the new spec is only compared, never kept:
-        # a file whose size or time already differs need not be read.
+        # a file that is new, or whose size or time already differs, need not
+        # be read.
         skip_digest=None if options.refresh_bundle else _known_changed(old_spec),
     )
     deltas = mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS)

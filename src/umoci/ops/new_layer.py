@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ from umoci.oci.models import Descriptor, Manifest
 from umoci.oci.timefmt import source_date_epoch
 
 UNCOMPRESSED_SIZE_ANNOTATION = "ci.umo.uncompressed_blob_size"
+#: Pieces (1 MiB each from the tar writer) written but not yet hashed, at most.
+_HASH_BACKLOG = 32
 COMPRESS_CHOICES = ("auto", *CODECS)
 
 
@@ -32,18 +36,52 @@ class NewLayer:
 
 
 class _DiffIdSink:
-    """Hash and count the uncompressed tar, then pass it to the compressor."""
+    """Hash and count the uncompressed tar, then pass it to the compressor.
+
+    The sha256 runs in a helper thread (hashlib lets go of the GIL for
+    large buffers), so hashing overlaps producing the next piece of tar
+    instead of adding to it.  Pieces are hashed in the order written;
+    :meth:`finish` waits for the hash to catch up.
+    """
 
     def __init__(self, downstream: ByteWriter) -> None:
         self._downstream = downstream
         self.hash = hashlib.sha256()
         self.size = 0
+        # Bounded, so a starved hash thread holds back the producer rather
+        # than letting the tar pile up in memory.
+        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=_HASH_BACKLOG)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="diff-id", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        update = self.hash.update
+        get = self._pending.get
+        try:
+            while (data := get()) is not None:
+                update(data)
+        except BaseException as e:  # (MemoryError): reported by finish()
+            self._error = e
+            while get() is not None:  # keep draining: write() must never block for good
+                pass
 
     def write(self, data: bytes, /) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        self._downstream.write(data)
-        return len(data)
+        # The helper reads the data later: it must not change meanwhile.
+        piece = data if type(data) is bytes else bytes(data)
+        self._pending.put(piece)
+        self.size += len(piece)
+        self._downstream.write(piece)
+        return len(piece)
+
+    def finish(self) -> str:
+        """Wait for the hash to see every piece; the diff_id."""
+        if self._thread.is_alive():
+            self._pending.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise LayerError(f"hash layer: {self._error!r}") from self._error
+        return f"sha256:{self.hash.hexdigest()}"
 
 
 def choose_codec(compress: str, manifest: Manifest) -> Codec:
@@ -83,12 +121,15 @@ def write_layer(
     with writer:
         compressor = open_compressor(codec, writer, threads=min(4, os.cpu_count() or 1))
         sink = _DiffIdSink(compressor)
-        produce(sink)
+        try:
+            produce(sink)
+        finally:
+            diff_id = sink.finish()
         compressor.close()
         descriptor = writer.commit(
             media_type, annotations={UNCOMPRESSED_SIZE_ANNOTATION: str(sink.size)}
         )
-    return NewLayer(descriptor, f"sha256:{sink.hash.hexdigest()}")
+    return NewLayer(descriptor, diff_id)
 
 
 def clamp_time() -> int | None:
