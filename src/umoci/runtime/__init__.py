@@ -16,24 +16,62 @@ Modules: ``spec`` (conversion), ``template`` (the Go defaults),
 
 from __future__ import annotations
 
-from umoci.runtime.bundle_meta import (
-    META_NAME,
-    BundleMeta,
-    parse_umoci_json,
-    read_bundle_meta,
-    umoci_json,
-    write_bundle_meta,
-)
-from umoci.runtime.imageconfig import ImageConfig, parse_image_config
-from umoci.runtime.rootfs_open import RootfsOpener, open_in_root, rootfs_opener
-from umoci.runtime.spec import (
-    config_bytes,
-    root_path_for,
-    runtime_config,
-    unprivileged_mount_flags,
-    write_config,
-)
-from umoci.runtime.users import ExecUser, resolve_user
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from umoci.runtime.bundle_meta import (
+        META_NAME,
+        BundleMeta,
+        parse_umoci_json,
+        read_bundle_meta,
+        umoci_json,
+        write_bundle_meta,
+    )
+    from umoci.runtime.imageconfig import ImageConfig, parse_image_config
+    from umoci.runtime.rootfs_open import RootfsOpener, open_in_root, rootfs_opener
+    from umoci.runtime.spec import (
+        config_bytes,
+        root_path_for,
+        runtime_config,
+        unprivileged_mount_flags,
+        write_config,
+    )
+    from umoci.runtime.users import ExecUser, resolve_user
+
+# Names are loaded from their modules on first use: ``repack`` needs only
+# bundle_meta, and importing the conversion code (dataclasses, templates,
+# user lookup) would cost it start-up time for nothing.
+_HOMES = {
+    "bundle_meta": (
+        "META_NAME",
+        "BundleMeta",
+        "parse_umoci_json",
+        "read_bundle_meta",
+        "umoci_json",
+        "write_bundle_meta",
+    ),
+    "imageconfig": ("ImageConfig", "parse_image_config"),
+    "rootfs_open": ("RootfsOpener", "open_in_root", "rootfs_opener"),
+    "spec": (
+        "config_bytes",
+        "root_path_for",
+        "runtime_config",
+        "unprivileged_mount_flags",
+        "write_config",
+    ),
+    "users": ("ExecUser", "resolve_user"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "META_NAME",
