@@ -82,6 +82,19 @@ def _configure() -> None:
     _state.configured = True
 
 
+def _surely_dropped(level: int) -> bool:
+    """Whether a record at ``LEVEL_NAMES[level]`` would be dropped, without importing logging.
+
+    Until :mod:`logging` is imported nobody can have configured it: the
+    ``umoci`` logger then stands at the level :func:`_configure` will give it
+    (``warn`` when no level was asked for, like logging's own default), so
+    ``debug`` and ``info`` records below that level need not import it.
+    """
+    if "logging" in sys.modules:
+        return False
+    return level < LEVEL_NAMES.index(_state.wanted_level or "warn")
+
+
 class LazyLogger:
     """The few ``logging.Logger`` methods we use, importing logging on first call."""
 
@@ -101,10 +114,12 @@ class LazyLogger:
         return self._logger
 
     def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        self._get().debug(msg, *args, **kwargs)
+        if not _surely_dropped(0):
+            self._get().debug(msg, *args, **kwargs)
 
     def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        self._get().info(msg, *args, **kwargs)
+        if not _surely_dropped(1):
+            self._get().info(msg, *args, **kwargs)
 
     def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
         self._get().warning(msg, *args, **kwargs)

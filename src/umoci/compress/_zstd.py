@@ -16,8 +16,6 @@ import os
 from collections.abc import Iterator
 from typing import IO, Any, cast
 
-import zstandard
-
 from umoci.compress._gzip import _log_trailing
 from umoci.compress._writer import ChunkedWriter
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
@@ -148,6 +146,9 @@ class ZstdReader:
     """Decompress all zstd frames from ``raw``, with bounded output per read."""
 
     def __init__(self, raw: ByteReader) -> None:
+        import zstandard  # loaded on first use: most commands never touch zstd
+
+        self._error: type[Exception] = zstandard.ZstdError
         self._frames = _FrameSplitter(raw)
         self._reader = zstandard.ZstdDecompressor().stream_reader(
             cast(IO[bytes], self._frames),
@@ -168,7 +169,7 @@ class ZstdReader:
             size = CHUNK_SIZE
         try:
             data: bytes = self._reader.read(size)
-        except zstandard.ZstdError as e:
+        except self._error as e:
             raise LayerError(f"decompress zstd: {e}") from e
         if not data and size:
             self._done = True
@@ -202,6 +203,8 @@ class ZstdWriter(ChunkedWriter):
         threads: int | None = None,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
+        import zstandard  # loaded on first use: most commands never touch zstd
+
         super().__init__(chunk_size)
         if threads is None:
             threads = min(4, len(os.sched_getaffinity(0)))

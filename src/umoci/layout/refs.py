@@ -10,7 +10,6 @@ ambiguous") we pick the one for the host platform if exactly one matches.
 
 from __future__ import annotations
 
-import platform as host_platform
 from dataclasses import dataclass, replace
 
 from umoci.cas.dir import DirStore
@@ -39,10 +38,14 @@ _GO_ARCH = {
 
 
 def host_os() -> str:
+    import platform as host_platform  # only for new images: keep it off start-up
+
     return host_platform.system().lower() or "linux"
 
 
 def host_arch() -> str:
+    import platform as host_platform  # only for new images: keep it off start-up
+
     machine = host_platform.machine()
     return _GO_ARCH.get(machine, machine.lower())
 

@@ -339,14 +339,16 @@ class _Walker:
             return ()
 
     def _digests(self, rel: bytes, st: os.stat_result) -> dict[str, str]:
-        if self.skip_digest is not None and self.skip_digest(rel, st):
-            return {name: SKIPPED_DIGEST for name in self.digests}
+        # The cache first: an unchanged file (the common case) then costs one
+        # lookup, and its real digest compares just as a skipped one would.
         if self.cache is not None:
             cached = self.cache.get(rel)
             if cached is not None and cached.matches(st):
                 if self.cache_out is not None:
                     self.cache_out[rel] = cached
                 return {"sha256digest": cached.sha256}
+        if self.skip_digest is not None and self.skip_digest(rel, st):
+            return {name: SKIPPED_DIGEST for name in self.digests}
         if st.st_nlink > 1:
             key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             digests = self._linked.get(key)

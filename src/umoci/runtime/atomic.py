@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -17,7 +16,7 @@ def write_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(path) or "."
     base = os.path.basename(path)
     while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(directory, f".{base}.{os.urandom(8).hex()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         except FileExistsError:
