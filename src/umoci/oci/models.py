@@ -187,41 +187,24 @@ class Manifest:
 
     @classmethod
     def from_json(cls, d: JSON, descriptor_media_type: str, what: str = "manifest") -> Manifest:
-        media_type = _check_media_type(d, descriptor_media_type, what)
         if "manifests" in d:
             # An index in disguise: refusing it closes the type confusion.
             raise BlobInvalidError(f"{what}: manifest has a 'manifests' field")
-        schema_version = get_int(d, "schemaVersion", what)
-        if schema_version != 2:
-            raise BlobInvalidError(f"{what}: unsupported schemaVersion {schema_version}")
         config = get_obj(d, "config", what)
         if config is None:
             raise BlobInvalidError(f"{what}: missing config descriptor")
-        subject = get_obj(d, "subject", what)
         return cls(
             config=Descriptor.from_json(config, f"{what}: config"),
             layers=tuple(_descriptor_list(d, "layers", what)),
-            media_type=media_type,
-            schema_version=schema_version,
-            artifact_type=get_str(d, "artifactType", what) or "",
-            subject=Descriptor.from_json(subject, f"{what}: subject") if subject else None,
-            annotations=dict(get_str_map(d, "annotations", what) or {}),
-            extra=extra_fields(d, cls._KNOWN),
+            **_envelope(d, descriptor_media_type, what, cls._KNOWN),
         )
 
     def to_json(self) -> JSON:
-        out: JSON = {"schemaVersion": self.schema_version}
-        if self.media_type:
-            out["mediaType"] = self.media_type
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["config"] = self.config.to_json()
-        out["layers"] = [layer.to_json() for layer in self.layers]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        _put_map(out, "annotations", self.annotations)
-        out.update(self.extra)
-        return out
+        body = {
+            "config": self.config.to_json(),
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+        return _envelope_json(self, body)
 
 
 @dataclass(frozen=True)
@@ -240,37 +223,49 @@ class Index:
 
     @classmethod
     def from_json(cls, d: JSON, descriptor_media_type: str, what: str = "index") -> Index:
-        media_type = _check_media_type(d, descriptor_media_type, what)
         if "config" in d or "layers" in d:
             raise BlobInvalidError(f"{what}: index has a 'config' or 'layers' field")
-        schema_version = get_int(d, "schemaVersion", what)
-        if schema_version != 2:
-            raise BlobInvalidError(f"{what}: unsupported schemaVersion {schema_version}")
-        subject = get_obj(d, "subject", what)
         return cls(
             manifests=tuple(_descriptor_list(d, "manifests", what)),
-            media_type=media_type,
-            schema_version=schema_version,
-            artifact_type=get_str(d, "artifactType", what) or "",
-            subject=Descriptor.from_json(subject, f"{what}: subject") if subject else None,
-            annotations=dict(get_str_map(d, "annotations", what) or {}),
-            extra=extra_fields(d, cls._KNOWN),
+            **_envelope(d, descriptor_media_type, what, cls._KNOWN),
         )
 
     def to_json(self) -> JSON:
-        out: JSON = {"schemaVersion": self.schema_version}
-        if self.media_type:
-            out["mediaType"] = self.media_type
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
         # Go writes "manifests": null for an empty slice; the schema wants an
         # array, and readers such as skopeo are happier with one.
-        out["manifests"] = [m.to_json() for m in self.manifests]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        _put_map(out, "annotations", self.annotations)
-        out.update(self.extra)
-        return out
+        return _envelope_json(self, {"manifests": [m.to_json() for m in self.manifests]})
+
+
+def _envelope(d: JSON, descriptor_media_type: str, what: str, known: frozenset[str]) -> JSON:
+    """The fields manifests and indexes share, checked, as constructor arguments."""
+    media_type = _check_media_type(d, descriptor_media_type, what)
+    schema_version = get_int(d, "schemaVersion", what)
+    if schema_version != 2:
+        raise BlobInvalidError(f"{what}: unsupported schemaVersion {schema_version}")
+    subject = get_obj(d, "subject", what)
+    return {
+        "media_type": media_type,
+        "schema_version": schema_version,
+        "artifact_type": get_str(d, "artifactType", what) or "",
+        "subject": Descriptor.from_json(subject, f"{what}: subject") if subject else None,
+        "annotations": dict(get_str_map(d, "annotations", what) or {}),
+        "extra": extra_fields(d, known),
+    }
+
+
+def _envelope_json(blob: Manifest | Index, body: JSON) -> JSON:
+    """Go's field order: schemaVersion, mediaType, artifactType, body, subject, annotations."""
+    out: JSON = {"schemaVersion": blob.schema_version}
+    if blob.media_type:
+        out["mediaType"] = blob.media_type
+    if blob.artifact_type:
+        out["artifactType"] = blob.artifact_type
+    out.update(body)
+    if blob.subject is not None:
+        out["subject"] = blob.subject.to_json()
+    _put_map(out, "annotations", blob.annotations)
+    out.update(blob.extra)
+    return out
 
 
 @dataclass(frozen=True)
