@@ -34,6 +34,7 @@ from umoci.cas.layoutcheck import (
     read_index_bytes,
 )
 from umoci.cas.verify import VerifiedReader
+from umoci.closing import Closing
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
@@ -48,7 +49,7 @@ MAX_JSON_BLOB = 64 << 20
 _CHUNK = 1 << 20
 
 
-class DirStore:
+class DirStore(Closing):
     """An opened OCI image layout directory."""
 
     def __init__(self, path: str) -> None:
@@ -60,12 +61,6 @@ class DirStore:
         self._owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
 
     # -- lifecycle --------------------------------------------------------
-
-    def __enter__(self) -> DirStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Remove our temporary directory (and anything a failed write left in it)."""

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from umoci.closing import Closing
+
 #: Chunk size used when streaming (reading, hashing, draining).  Large enough
 #: to amortise Python call overhead, small enough to keep memory flat.
 CHUNK_SIZE = 1 << 20
@@ -77,7 +79,7 @@ class HashingReader:
         return f"{self._algorithm}:{self._hash.hexdigest()}"
 
 
-class Prefetcher:
+class Prefetcher(Closing):
     """Read ``source`` ahead in a background thread, so it overlaps with the consumer.
 
     Unpacking has two kinds of work: producing the tar stream (reading the
@@ -160,9 +162,3 @@ class Prefetcher:
                 while True:
                     self._queue.get_nowait()
             self._thread.join(timeout=0.1)
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -36,9 +36,8 @@ import stat
 from collections import OrderedDict
 from collections.abc import Callable, Container, Generator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from umoci.closing import Closing
 from umoci.fs.ops import FsOps, Target
 
 #: Symlinks followed while resolving one path (Linux's own limit is 40).
@@ -63,7 +62,7 @@ class _WalkMode:
     links: int = MAX_SYMLINKS
 
 
-class DirRef:
+class DirRef(Closing):
     """An open directory inside the rootfs: an O_PATH ``fd`` (ours to close) and its path.
 
     ``rel`` is the fully resolved path relative to the root (no symlinks,
@@ -81,19 +80,8 @@ class DirRef:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class Rootfs:
+class Rootfs(Closing):
     """The confined view of one rootfs directory (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike[str], ops: FsOps) -> None:
@@ -120,17 +108,6 @@ class Rootfs:
         if self.root_fd >= 0:
             os.close(self.root_fd)
             self.root_fd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def invalidate(self) -> None:
         """Forget every cached resolution (after something was removed)."""

@@ -27,9 +27,8 @@ import os
 import stat
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from umoci.closing import Closing
 from umoci.errors import LayerError
 
 PROC_FD = "/proc/self/fd"
@@ -96,7 +95,7 @@ class _Dir:
     restore: int | None = None
 
 
-class SourceTree:
+class SourceTree(Closing):
     """A directory opened as a root (see the module docstring)."""
 
     def __init__(self, path: bytes, *, rootless: bool) -> None:
@@ -129,17 +128,6 @@ class SourceTree:
         if self._root.fd >= 0:
             self._leave(self._root)
             self._root.fd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def original_mode(self, st: os.stat_result) -> int:
         """``st``'s mode as it was before we relaxed it (the one to archive)."""
