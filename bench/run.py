@@ -18,9 +18,20 @@ Steps:
    ``os.wait4``'s ``ru_maxrss`` of the child.
 3. Measure the floors in the same rotation as the operation they bound
    (``tar -xf`` of the already-decompressed layer with ``unpack``, ``python -c
-   pass`` with ``ls``): this VM's file-creation cost drifts by 10x within
-   minutes, so only interleaved samples are comparable.  Then write
-   ``docs/benchmarks.md`` with the medians, ratios and the targets of issue 5.
+   pass`` with ``ls``).  Then write ``docs/benchmarks.md`` with the medians,
+   ratios and the targets of issue 5.
+
+Every timed run starts from the same kernel state (:func:`settle`): dirty
+data written back and clean caches dropped before the preparation, and the
+preparation's own writes flushed before the clock starts.  Without that the
+benchmark measured itself: ext4 refuses to reuse an inode freed in the last
+30 seconds while its inode-table block is still cached (``recently_deleted``
+in fs/ext4/ialloc.c) and scans past every such inode on each allocation, so
+after removing the previous run's 6,800-file bundle each new file cost more
+and more kernel time.  Measured here with ``perf``: ``tar -xf`` of the
+layer took 1.0 s after dropping caches and 1.8, 4.2, 5.4, 8.1, 9.1 s in
+five back-to-back runs without (60% of it in ``recently_deleted`` and
+``find_get_block_common``), which hid every user-space difference.
 
 The script stops at the first failing command and prints its stderr.  It
 asserts nothing about timings outside its own report.
@@ -361,6 +372,11 @@ class Bench:
     def floor_tar(self, scratch: Path) -> list[str]:
         target = scratch / "rootfs"
         target.mkdir()
+        # settle() dropped the layer from the page cache; the image copies the
+        # implementations read were just written, so warm this one likewise.
+        with self.layer_tar.open("rb") as f:
+            while f.read(1 << 20):
+                pass
         return ["tar", "-xf", str(self.layer_tar), "-C", str(target)]
 
     def floor_python(self, scratch: Path) -> list[str]:
@@ -388,6 +404,17 @@ def impl_command(op: Operation, impl: Impl) -> Callable[[Path], list[str]]:
     return prepare
 
 
+def settle() -> None:
+    """Write back dirty data and drop clean caches: the same start for every run.
+
+    See the module docstring (ext4's recently-deleted inode scan).  Needs
+    root, which main() checks.
+    """
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
 def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operation]) -> Results:
     """Time every operation *runs* times per implementation (and floor), rotating the order."""
     results: Results = {}
@@ -399,9 +426,12 @@ def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operati
         for r in range(runs):
             shift = r % len(entries)
             for name, prepare in entries[shift:] + entries[:shift]:
+                settle()
                 scratch = bench.scratch()
                 try:
-                    sample = run(prepare(scratch))
+                    argv = prepare(scratch)
+                    os.sync()  # the preparation's writeback is not the timed command's
+                    sample = run(argv)
                 finally:
                     remove(scratch)
                 results[op.name][name].samples.append(sample)
