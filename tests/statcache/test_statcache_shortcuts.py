@@ -82,14 +82,75 @@ def unpacked(tmp_path: Path) -> tuple[Path, Path]:
     return layout, bundle
 
 
+def mtree_name(bundle: Path) -> str:
+    return next(p.name for p in bundle.glob("*.mtree"))
+
+
+def load(bundle: Path) -> statcache.Snapshot:
+    name = mtree_name(bundle)
+    snapshot = statcache.read_cache(str(bundle), name, (bundle / name).read_bytes())
+    assert snapshot is not None
+    return snapshot
+
+
+def no_full_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make repack fail if it walks the whole rootfs (the slow path)."""
+    from umoci import mtree
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("repack walked the whole rootfs")
+
+    monkeypatch.setattr(mtree, "walk", refuse)
+
+
 def test_cache_is_used_and_unchanged_tree_adds_no_layer(
     unpacked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     layout, bundle = unpacked
-    cache = statcache.read_cache(bundle, next(p.name for p in bundle.glob("*.mtree")))
-    assert {b"d/a.txt", b"d/b.txt", b"d/c.txt"} <= set(cache)
+    snapshot = load(bundle)
+    assert {b".", b"d", b"d/a.txt", b"d/b.txt", b"d/c.txt"} <= set(snapshot.entries)
+    assert {b"d/a.txt", b"d/b.txt", b"d/c.txt"} <= set(snapshot.digests())
+    no_full_walk(monkeypatch)
     run("repack", "--image", f"{layout}:t2", str(bundle))
     assert layer_count(layout, "t2") == layer_count(layout, "t")
+
+
+def test_fast_path_finds_additions_changes_and_deletions(
+    unpacked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, bundle = unpacked
+    d = bundle / "rootfs" / "d"
+    (d / "new.txt").write_bytes(b"new")
+    (d / "a.txt").write_bytes(b"changed")
+    (d / "b.txt").unlink()
+    run("repack", "--full-hash", "--image", f"{layout}:slow", str(bundle))
+    no_full_walk(monkeypatch)
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    entries = last_layer(layout, "t2")
+    assert {"d/.wh.b.txt", "d/a.txt", "d/new.txt"} <= set(entries)
+    assert sorted(entries) == sorted(last_layer(layout, "slow"))
+
+
+def test_fast_path_deleted_directory_is_one_whiteout(
+    unpacked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, bundle = unpacked
+    shutil.rmtree(bundle / "rootfs" / "d")
+    run("repack", "--full-hash", "--image", f"{layout}:slow", str(bundle))
+    no_full_walk(monkeypatch)
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    entries = last_layer(layout, "t2")
+    assert ".wh.d" in entries
+    assert not any(name.startswith("d/") for name in entries)
+    assert sorted(entries) == sorted(last_layer(layout, "slow"))
+
+
+def test_edited_mtree_makes_the_cache_unusable(unpacked: tuple[Path, Path]) -> None:
+    _, bundle = unpacked
+    mtree = bundle / mtree_name(bundle)
+    data = mtree.read_bytes()
+    assert statcache.read_cache(str(bundle), mtree.name, data) is not None
+    assert statcache.read_cache(str(bundle), mtree.name, data + b"\n") is None
 
 
 def test_content_changed_with_mtime_restored(unpacked: tuple[Path, Path]) -> None:
@@ -167,17 +228,16 @@ def test_full_hash_ignores_a_lying_cache(unpacked: tuple[Path, Path]) -> None:
     before = f.stat()
     f.write_bytes(b"QQQQ")
     os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
-    # Forge the cache so it matches the new stat but keeps the old digest:
-    # only --full-hash can see through that.
+    # Forge the cache so it matches the new stat but keeps the old keywords
+    # (and digest): only --full-hash can see through that.
     st = f.stat()
     path = bundle / statcache.CACHE_NAME
     lines = path.read_text().splitlines()
     for i, line in enumerate(lines[1:], 1):
-        if line.endswith(" d/a.txt"):
-            digest = line.split(" ")[4]
-            lines[i] = (
-                f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {digest} d/a.txt"
-            )
+        fields = line.split(" ", 5)
+        if fields[4] == "d/a.txt":
+            stamp = [str(st.st_ino), str(st.st_ctime_ns), str(st.st_size), str(st.st_mtime_ns)]
+            lines[i] = " ".join([*stamp, *fields[4:]])
     path.write_text("\n".join(lines) + "\n")
     age_cache(bundle)
     run("repack", "--image", f"{layout}:fooled", str(bundle))
@@ -187,17 +247,32 @@ def test_full_hash_ignores_a_lying_cache(unpacked: tuple[Path, Path]) -> None:
 
 
 def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
-    bundle = tmp_path
-    from umoci.mtree import CachedFile
+    from umoci import mtree
 
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "old").write_bytes(b"old")
+    stats: dict[bytes, os.stat_result] = {}
+    spec = mtree.walk(root, stats_out=stats)
+    data = mtree.dump(spec)
     now = time.time_ns()
-    entries = {
-        b"old": CachedFile(1, 1, 1, now - 10**9, "a" * 64),
-        b"new": CachedFile(2, 1, 1, now, "b" * 64),
-    }
-    statcache.write_cache(str(bundle), "x.mtree", entries)
-    assert set(statcache.read_cache(str(bundle), "x.mtree")) == {b"old"}
-    assert statcache.read_cache(str(bundle), "y.mtree") == {}
+    old_ctime = now - 10**9
+    aged = {path: _with_ctime(st, old_ctime) for path, st in stats.items()}
+    aged[b"sub"] = _with_ctime(stats[b"sub"], now)  # recorded "just now": racy
+    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged)
+    snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
+    assert snapshot is not None
+    assert snapshot.entries[b"old"][0] == stats[b"old"].st_ino
+    assert snapshot.entries[b"sub"][0] == -1  # kept, but never matches
+    assert set(snapshot.digests()) == {b"old"}
+    assert statcache.read_cache(str(tmp_path), "y.mtree", data) is None
+
+
+def _with_ctime(st: os.stat_result, ctime_ns: int) -> os.stat_result:
+    fields = list(st)
+    extra = {name: getattr(st, name) for name in dir(st) if name.startswith("st_")}
+    extra["st_ctime_ns"] = ctime_ns
+    return os.stat_result(fields, extra)
 
 
 def test_refresh_bundle_rewrites_cache(unpacked: tuple[Path, Path]) -> None:

@@ -25,6 +25,7 @@ from umoci.mtree.delta import (
     check_lines,
     compare,
     compare_entries,
+    delta_for,
     keywords_for_validate,
 )
 from umoci.mtree.filter import PathFilter, filter_deltas, mask_filter, simplify_filter
@@ -49,7 +50,7 @@ from umoci.mtree.spec import (
     go_date,
     parse,
 )
-from umoci.mtree.walker import RACY_NS, CachedFile, spec_from_infos, walk
+from umoci.mtree.walker import RACY_NS, CachedFile, inode_reader, spec_from_infos, walk
 
 __all__ = [
     "RACY_NS",
@@ -75,9 +76,11 @@ __all__ = [
     "check_lines",
     "compare",
     "compare_entries",
+    "delta_for",
     "dump",
     "filter_deltas",
     "go_date",
+    "inode_reader",
     "keywords_for_validate",
     "mask_filter",
     "parse",

@@ -44,6 +44,7 @@ __all__ = [
     "check_lines",
     "compare",
     "compare_entries",
+    "delta_for",
     "keywords_for_validate",
 ]
 
@@ -171,19 +172,27 @@ def compare(old: Spec, new: Spec, keywords: Sequence[str] | None = None) -> list
     only = None if keywords is None else frozenset(keywords)
     out: list[Delta] = []
     for path in sorted(old_idx.keys() | new_idx.keys()):
-        before = old_idx.get(path)
-        after = new_idx.get(path)
-        if after is None:
-            out.append(Delta(DeltaType.MISSING, path, before, None))
-        elif before is None:
-            out.append(Delta(DeltaType.EXTRA, path, None, after))
-        else:
-            keys = compare_entries(before, after)
-            if only is not None:
-                keys = [k for k in keys if _wanted(k, only)]
-            if keys:
-                out.append(Delta(DeltaType.MODIFIED, path, before, after, tuple(keys)))
+        delta = delta_for(path, old_idx.get(path), new_idx.get(path), only)
+        if delta is not None:
+            out.append(delta)
     return out
+
+
+def delta_for(
+    path: bytes, before: Entry | None, after: Entry | None, only: frozenset[str] | None
+) -> Delta | None:
+    """One path's difference as :func:`compare` reports it (None: no difference).
+
+    ``only`` is :func:`compare`'s ``keywords`` as a frozenset (None: all).
+    """
+    if after is None:
+        return None if before is None else Delta(DeltaType.MISSING, path, before, None)
+    if before is None:
+        return Delta(DeltaType.EXTRA, path, None, after)
+    keys = compare_entries(before, after)
+    if only is not None:
+        keys = [k for k in keys if _wanted(k, only)]
+    return Delta(DeltaType.MODIFIED, path, before, after, tuple(keys)) if keys else None
 
 
 _NO_HEADER = Header(user=None, machine=None, tree=None, date="")

@@ -61,7 +61,7 @@ from umoci.mtree.keywords import (
 )
 from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
 
-__all__ = ["RACY_NS", "SKIPPED_DIGEST", "CachedFile", "spec_from_infos", "walk"]
+__all__ = ["RACY_NS", "SKIPPED_DIGEST", "CachedFile", "inode_reader", "spec_from_infos", "walk"]
 
 _T = TypeVar("_T")
 
@@ -296,9 +296,11 @@ class _Walker:
         cache_out: dict[bytes, CachedFile] | None,
         rootless: bool,
         skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
+        stats_out: dict[bytes, os.stat_result] | None = None,
     ) -> None:
         self.access = _Access(root, rootless)
         self.skip_digest = skip_digest
+        self.stats_out = stats_out
         self.digests = needed_digests(keywords)
         wanted = {prefix(k) for k in keywords}
         self.want_xattrs = bool(wanted & {"xattr", "xattrs"})
@@ -311,6 +313,8 @@ class _Walker:
         self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
 
     def info(self, rel: bytes, path: bytes, st: os.stat_result) -> FileInfo:
+        if self.stats_out is not None:
+            self.stats_out[rel] = st
         mode = st.st_mode
         if stat.S_ISREG(mode):
             digests = self._digests(rel, st) if self.digests else {}
@@ -425,6 +429,7 @@ def walk(
     cache_out: dict[bytes, CachedFile] | None = None,
     rootless: bool = False,
     skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
+    stats_out: dict[bytes, os.stat_result] | None = None,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
@@ -437,6 +442,7 @@ def walk(
     regular file unread, its digests recorded as :data:`SKIPPED_DIGEST`:
     for a caller that already knows the file differs (its size or time
     changed) and only wants to know *that* it changed, not to keep the spec.
+    ``stats_out``, when given, receives the ``lstat`` result of every entry.
     I/O errors propagate as :class:`OSError`.
     """
     root_b = os.fsencode(root)
@@ -450,8 +456,34 @@ def walk(
         cache_out=cache_out,
         rootless=rootless,
         skip_digest=skip_digest,
+        stats_out=stats_out,
     )
     st = os.lstat(root_b)
     if not stat.S_ISDIR(st.st_mode):
         raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")
     return _drive(builder, walker.info(b".", root_b, st), walker.children)
+
+
+def inode_reader(
+    root: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    keywords: Sequence[str] = UMOCI_KEYWORDS,
+    *,
+    rootless: bool = False,
+    skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
+) -> Callable[[bytes, os.stat_result], FileInfo]:
+    """What :func:`walk` would learn about single inodes, one at a time.
+
+    The returned function takes a path relative to ``root`` (``b"."`` for
+    the root) and its ``lstat`` result and reads the rest (xattrs, link
+    target, digests) exactly as the walk does, for a caller that already
+    knows which few inodes it needs.
+    """
+    root_b = os.fsencode(root)
+    walker = _Walker(
+        root_b, keywords, cache=None, cache_out=None, rootless=rootless, skip_digest=skip_digest
+    )
+
+    def read(rel: bytes, st: os.stat_result) -> FileInfo:
+        return walker.info(rel, walker.access.abspath(rel), st)
+
+    return read

@@ -24,7 +24,6 @@ from umoci.errors import BundleError, MtreeError
 from umoci.layer.changes import ChangeKind
 from umoci.layer.generate import GenerateOptions, generate_layer
 from umoci.layout.refs import DescriptorPath, with_tag
-from umoci.mtree import CachedFile
 from umoci.mtree.delta import Delta, DeltaType
 from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
@@ -33,7 +32,8 @@ from umoci.ops.basic import opened
 from umoci.ops.history import history_entry
 from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
-from umoci.ops.statcache import read_cache, write_cache
+from umoci.ops.repack_scan import scan_deltas
+from umoci.ops.statcache import Snapshot, read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 
 log = umoci_log.get()
@@ -53,14 +53,19 @@ def _mtree_path(bundle: str, manifest: Descriptor) -> str:
     return os.path.join(bundle, f"sha256_{manifest.digest.partition(':')[2]}.mtree")
 
 
-def _read_spec(path: str) -> mtree.Spec:
+def _read_mtree(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            return mtree.parse(f.read())
+            return f.read()
     except FileNotFoundError:
         raise BundleError(f"bundle mtree {os.path.basename(path)} is missing") from None
     except OSError as err:
         raise BundleError(f"read {path}: {err.strerror}") from None
+
+
+def _parse_spec(path: str, data: bytes) -> mtree.Spec:
+    try:
+        return mtree.parse(data)
     except MtreeError as err:
         raise BundleError(f"parse {os.path.basename(path)}: {err}") from None
 
@@ -136,23 +141,29 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
     if not os.path.isdir(rootfs):
         raise BundleError(f"{rootfs}: missing or not a directory")
     old_mtree = _mtree_path(bundle, source.descriptor)
-    new_cache: dict[bytes, CachedFile] = {}
     with _gc_paused():
-        old_spec = _read_spec(old_mtree)
-        # Only files whose stat changed since unpack (or the last refresh) are read.
-        cache = {} if options.full_hash else read_cache(bundle, os.path.basename(old_mtree))
-        new_spec = mtree.walk(
-            rootfs,
-            rootless=meta.rootless,
-            cache=cache,
-            full_hash=options.full_hash,
-            cache_out=new_cache,
-            # Without --refresh-bundle the new spec is only compared, never kept:
-            # a file that is new, or whose size or time already differs, need not
-            # be read.
-            skip_digest=None if options.refresh_bundle else _known_changed(old_spec),
+        mtree_data = _read_mtree(old_mtree)
+        snapshot = (
+            None
+            if options.full_hash
+            else read_cache(bundle, os.path.basename(old_mtree), mtree_data)
         )
-        deltas = mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS)
+        deltas = None
+        new_spec: mtree.Spec | None = None
+        new_stats: dict[bytes, os.stat_result] = {}
+        if snapshot is not None and not options.refresh_bundle:
+            # Without --refresh-bundle no new mtree is written: the changed
+            # paths are all that is needed.
+            deltas = scan_deltas(rootfs, snapshot, rootless=meta.rootless)
+        if deltas is None:
+            new_spec, deltas, new_stats = _walk_and_compare(
+                rootfs,
+                old_mtree,
+                mtree_data=mtree_data,
+                snapshot=snapshot,
+                rootless=meta.rootless,
+                options=options,
+            )
 
     with opened(layout) as store:
         mutator = Mutator(store, source)
@@ -190,14 +201,44 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
         new_path = DescriptorPath((index.manifests[-1], *new_path.walk[1:]))
 
     if options.refresh_bundle:
+        assert new_spec is not None  # --refresh-bundle always walks
         _refresh(
             bundle,
             meta=meta,
             old_mtree=old_mtree,
             new_path=new_path,
             new_spec=new_spec,
-            new_cache=new_cache,
+            new_stats=new_stats,
         )
+
+
+def _walk_and_compare(
+    rootfs: str,
+    old_mtree: str,
+    *,
+    mtree_data: bytes,
+    snapshot: Snapshot | None,
+    rootless: bool,
+    options: RepackOptions,
+) -> tuple[mtree.Spec, list[Delta], dict[bytes, os.stat_result]]:
+    """The slow path: parse the mtree, walk the whole rootfs, compare.
+
+    Only files whose stat changed since the snapshot are read.
+    """
+    old_spec = _parse_spec(old_mtree, mtree_data)
+    new_stats: dict[bytes, os.stat_result] = {}
+    new_spec = mtree.walk(
+        rootfs,
+        rootless=rootless,
+        cache=None if snapshot is None else snapshot.digests(),
+        full_hash=options.full_hash,
+        stats_out=new_stats,
+        # Without --refresh-bundle the new spec is only compared, never kept:
+        # a file that is new, or whose size or time already differs, need not
+        # be read.
+        skip_digest=None if options.refresh_bundle else _known_changed(old_spec),
+    )
+    return new_spec, mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS), new_stats
 
 
 def _refresh(
@@ -207,15 +248,16 @@ def _refresh(
     old_mtree: str,
     new_path: DescriptorPath,
     new_spec: mtree.Spec,
-    new_cache: dict[bytes, CachedFile],
+    new_stats: dict[bytes, os.stat_result],
 ) -> None:
     """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
     temp = new_mtree + ".tmp"
+    data = mtree.dump(new_spec)
     with open(temp, "wb") as f:
-        f.write(mtree.dump(new_spec))
+        f.write(data)
     os.replace(temp, new_mtree)
-    write_cache(bundle, os.path.basename(new_mtree), new_cache)
+    write_cache(bundle, os.path.basename(new_mtree), data, new_spec, new_stats)
     write_bundle_meta(
         bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
     )

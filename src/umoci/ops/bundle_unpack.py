@@ -143,10 +143,11 @@ def unpack_into(
     digests = ExtractedDigests()
     apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
-    stat_cache: dict[bytes, CachedFile] = {}
-    spec = mtree.walk(rootfs, rootless=maps.rootless, cache=digests.cache, cache_out=stat_cache)
-    _write_file(os.path.join(bundle, mtree_name(image)), mtree.dump(spec))
-    write_cache(bundle, mtree_name(image), stat_cache)
+    stats: dict[bytes, os.stat_result] = {}
+    spec = mtree.walk(rootfs, rootless=maps.rootless, cache=digests.cache, stats_out=stats)
+    data = mtree.dump(spec)
+    _write_file(os.path.join(bundle, mtree_name(image)), data)
+    write_cache(bundle, mtree_name(image), data, spec, stats)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
     meta = umoci_json(
         [d.to_json() for d in image.path.walk],

@@ -1,83 +1,149 @@
-"""The bundle's stat cache: sha256 digests repack may reuse without reading files.
+"""The bundle's stat cache: a snapshot of the rootfs that lets repack skip work.
 
-Unpack records, for every regular file of the rootfs, its inode, size,
-mtime and ctime and the sha256 it computed while extracting; repack hashes
-only files whose stat no longer matches (``--full-hash`` ignores the
-cache).  ctime cannot be set from user space, so rewriting a file and
-putting its mtime back is still noticed; a copied bundle (``cp -a``) has
-new inodes and ctimes, so nothing matches and everything is hashed.
+Unpack (and ``repack --refresh-bundle``) records, next to the mtree, one
+line per mtree entry: the inode's number, ctime, size and mtime as ``lstat``
+saw them while the mtree was made, and the entry's keywords as that mtree
+states them.  Repack then knows, for every path, what the mtree says *and*
+whether the inode can have changed since:
 
-The "racy" case: a file changed within the same kernel clock tick as its
-recording could keep an identical ctime.  Every record stores when the
-cache was written, and entries whose ctime lies within :data:`RACY_MARGIN_NS`
-of that moment are dropped when the cache is loaded (they are simply
-hashed again).  The kernel's file timestamps come from a coarse clock that
-trails real time by at most one tick (<= 10 ms), so the margin covers it.
+* ctime cannot be set from user space and changes with every change to an
+  inode (contents, mode, owner, xattrs, times, link count), so a path whose
+  inode number and ctime both match is exactly as the mtree describes it:
+  no listxattr, no hashing, no comparison (see
+  :mod:`umoci.ops.repack_scan`);
+* a file whose inode, size, mtime and ctime match keeps its sha256 even on
+  the slow path (:meth:`Snapshot.digests`), so only changed files are read.
 
-The file ``BUNDLE/umoci-statcache`` is ours alone (the Go umoci ignores it);
-it names the mtree it belongs to, and is ignored if that does not match or
-if it is malformed in any way.
+A copied bundle (``cp -a``) has new inodes and ctimes: nothing matches and
+everything is compared and hashed.  The "racy" case: an inode changed within
+the same kernel clock tick as its recording could keep an identical ctime,
+so entries whose ctime lies within :data:`RACY_MARGIN_NS` of the moment the
+snapshot was written are loaded as untrusted (always compared).  The kernel
+stamps files from a coarse clock that trails real time by at most one tick
+(<= 10 ms), so the margin covers it.
+
+The file ``BUNDLE/umoci-statcache`` is ours alone (the Go umoci ignores it).
+Its header names the mtree it describes and that mtree's sha256; it is
+ignored if either does not match, or if it is malformed in any way.  Format::
+
+    umoci-statcache 2 <vis(mtree name)> <mtree sha256> <recorded ns>
+    <ino> <ctime ns> <size> <mtime ns> <vis(path)> <keyword=value ...>
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Mapping
 
 from umoci.errors import MtreeError
-from umoci.mtree import CachedFile
+from umoci.mtree import CachedFile, Spec
 from umoci.mtree.escape import unvis, vis
+from umoci.mtree.keywords import StatLike
 
 CACHE_NAME = "umoci-statcache"
-_MAGIC = "umoci-statcache 1"
+_MAGIC = "umoci-statcache 2"
 RACY_MARGIN_NS = 50_000_000
 _MAX_CACHE_BYTES = 1 << 30
+_DIGEST = "sha256digest="
+
+#: What the snapshot knows about one path: inode number and ctime (the
+#: inode is -1 when the entry may not be trusted), size, mtime, and the
+#: mtree's keywords for it as ``k=v`` tokens separated by single spaces.
+Fingerprint = tuple[int, int, int, int, str]
 
 
-def write_cache(bundle: str, mtree_name: str, cache: Mapping[bytes, CachedFile]) -> None:
-    """Atomically replace the bundle's stat cache."""
+class Snapshot:
+    """A loaded stat cache: :data:`Fingerprint` by path (``b"."`` is the root)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: dict[bytes, Fingerprint]) -> None:
+        self.entries = entries
+
+    def digests(self) -> dict[bytes, CachedFile]:
+        """Trusted sha256 digests of regular files, for a walk to reuse."""
+        out: dict[bytes, CachedFile] = {}
+        for path, (ino, ctime_ns, size, mtime_ns, keywords) in self.entries.items():
+            if ino < 0:
+                continue
+            at = keywords.find(_DIGEST)
+            if at < 0:
+                continue
+            digest = keywords[at + len(_DIGEST) : at + len(_DIGEST) + 64]
+            if len(digest) == 64:
+                out[path] = CachedFile(ino, size, mtime_ns, ctime_ns, digest)
+        return out
+
+
+def write_cache(
+    bundle: str,
+    mtree_name: str,
+    mtree_data: bytes,
+    spec: Spec,
+    stats: Mapping[bytes, StatLike],
+) -> None:
+    """Atomically replace the bundle's stat cache with one describing ``spec``.
+
+    ``mtree_data`` is the mtree as written (``dump(spec)``); ``stats`` the
+    ``lstat`` results the spec was built from.  Every entry of the spec gets
+    a line; one without a stat is recorded as never matching.
+    """
     recorded_ns = time.time_ns()
-    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {recorded_ns}\n"]
-    lines.extend(
-        f"{c.ino} {c.size} {c.mtime_ns} {c.ctime_ns} {c.sha256} {vis(path)}\n"
-        for path, c in cache.items()
-    )
+    digest = hashlib.sha256(mtree_data).hexdigest()
+    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest} {recorded_ns}\n"]
+    for entry in spec.entries():
+        keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
+        st = stats.get(entry.path)
+        if st is None:
+            lines.append(f"-1 0 0 0 {vis(entry.path)} {keywords}\n")
+        else:
+            lines.append(
+                f"{st.st_ino} {st.st_ctime_ns} {st.st_size} {st.st_mtime_ns} "
+                f"{vis(entry.path)} {keywords}\n"
+            )
     path = os.path.join(bundle, CACHE_NAME)
     temp = path + ".tmp"
-    with open(temp, "w", encoding="ascii") as f:
+    with open(temp, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.writelines(lines)
     os.replace(temp, path)
 
 
-def read_cache(bundle: str, mtree_name: str) -> dict[bytes, CachedFile]:
-    """The trustworthy entries of the bundle's stat cache ({} if absent or unusable)."""
+def read_cache(bundle: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
+    """The bundle's stat cache if it describes this very mtree (else None)."""
     path = os.path.join(bundle, CACHE_NAME)
     try:
-        with open(path, encoding="ascii") as f:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
             if os.fstat(f.fileno()).st_size > _MAX_CACHE_BYTES:
-                return {}
-            return _parse(f.read(), mtree_name)
-    except (OSError, UnicodeDecodeError, ValueError, MtreeError):
-        # A broken cache only costs speed: hash everything.
-        return {}
+                return None
+            return _parse(f.read(), mtree_name, mtree_data)
+    except (OSError, ValueError, MtreeError):
+        # A broken cache only costs speed: compare and hash everything.
+        return None
 
 
-def _parse(text: str, mtree_name: str) -> dict[bytes, CachedFile]:
+def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     header, _, body = text.partition("\n")
     magic_version, _, rest = header.rpartition(" ")
     recorded_ns = int(rest)
-    if magic_version != f"{_MAGIC} {vis(os.fsencode(mtree_name))}":
-        return {}
+    expected = f"{_MAGIC} {vis(os.fsencode(mtree_name))} {hashlib.sha256(mtree_data).hexdigest()}"
+    if magic_version != expected:
+        return None
     cutoff = recorded_ns - RACY_MARGIN_NS
-    cache: dict[bytes, CachedFile] = {}
-    for line in body.splitlines():
-        ino, size, mtime_ns, ctime_ns, digest, name = line.split(" ", 5)
-        entry = CachedFile(int(ino), int(size), int(mtime_ns), int(ctime_ns), digest)
-        if entry.ctime_ns < cutoff and len(digest) == 64:
-            cache[unvis(name)] = entry
-    return cache
+    entries: dict[bytes, Fingerprint] = {}
+    lines = body.split("\n")  # not splitlines(): that also splits at \x1c, \x85 ...
+    if lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        ino_s, ctime_s, size_s, mtime_s, name, keywords = line.split(" ", 5)
+        ino, ctime_ns = int(ino_s), int(ctime_s)
+        if ctime_ns >= cutoff:
+            ino = -1  # too recent to vouch for the inode: always compare it
+        key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
+        entries[key] = (ino, ctime_ns, int(size_s), int(mtime_s), keywords)
+    return Snapshot(entries)
 
 
 def remove_cache(bundle: str) -> None:
