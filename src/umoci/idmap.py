@@ -9,9 +9,9 @@ unmapped would silently give files to the wrong host user.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from umoci.errors import UsageError
+from umoci.structs import dataclass
 
 _MAX_ID = 2**32 - 1
 

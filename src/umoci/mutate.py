@@ -11,13 +11,12 @@ path's root), as the last write.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError
 from umoci.layout.refs import DescriptorPath, read_index_blob, read_manifest
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, History, ImageConfig, Manifest
+from umoci.structs import replace
 
 
 class Mutator:

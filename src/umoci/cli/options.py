@@ -4,7 +4,7 @@ Each group is declared once here and listed in the commands that accept it
 (the Go umoci's uxImage/uxHistory/uxRemap/... wrappers), in the order urfave
 appends them, so ``--help`` lists them in the Go order.  The converters
 import the modules they need when called: ``umoci --help`` should not pay
-for ``re`` or dataclasses.
+for ``re`` or the option classes.
 """
 
 from __future__ import annotations

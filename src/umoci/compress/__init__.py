@@ -18,13 +18,13 @@ registry is a plain dict, as in httpx: adding a codec is one entry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from umoci.compress._gzip import GzipReader, GzipWriter
 from umoci.compress._writer import ChunkedWriter, PlainWriter
 from umoci.compress._zstd import ZstdReader, ZstdWriter
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, HashingReader, drain
 from umoci.errors import LayerError
+from umoci.structs import dataclass
 
 __all__ = [
     "CHUNK_SIZE",

@@ -29,14 +29,13 @@ otherwise (an image may ship ``0555`` directories): directories are made
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import stat
 from collections import OrderedDict
 from collections.abc import Callable, Container, Generator
-from dataclasses import dataclass
 
+from umoci import structs
 from umoci.closing import Closing
 from umoci.fs.ops import FsOps, Target
 
@@ -53,7 +52,7 @@ def join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
-@dataclass
+@structs.dataclass
 class _WalkMode:
     """How a walk treats what it finds; ``links`` is shared by nested walks."""
 
@@ -273,7 +272,7 @@ class Rootfs(Closing):
                 if not mode.create:
                     raise
                 # Dangling: create the directories it points to (inside the root).
-                inner = dataclasses.replace(inner, create=True, links=mode.links)
+                inner = structs.replace(inner, create=True, links=mode.links)
                 fd, names = self._walk(base_fd, base, tcomps, inner)
                 mode.links = inner.links
                 return fd, names

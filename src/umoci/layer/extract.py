@@ -38,7 +38,6 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 from umoci import log as umoci_log
 from umoci.compress.streams import ByteReader
@@ -50,6 +49,7 @@ from umoci.layer import whiteout
 from umoci.layer.metadata import HostOwner, XattrApplier, entry_times, map_owner
 from umoci.layer.records import EntryRecord, Record, RemovedRecord
 from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
+from umoci.structs import dataclass, field
 
 log = umoci_log.get()
 

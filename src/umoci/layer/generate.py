@@ -58,7 +58,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from umoci import log as umoci_log
 from umoci.compress.streams import ByteWriter
@@ -87,6 +86,7 @@ from umoci.layer.srctree import (
 )
 from umoci.layer.tarstream import EntryKind
 from umoci.layer.tarwrite import TarEntry, TarWriter
+from umoci.structs import dataclass
 
 log = umoci_log.get()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from umoci import log as umoci_log
 from umoci.errors import LayerError
@@ -25,6 +24,7 @@ from umoci.fs.ops import FsOps, Target
 from umoci.idmap import IdMap, to_host
 from umoci.layer import rootless_xattr
 from umoci.layer.tarstream import EntryKind, TarHeader
+from umoci.structs import dataclass
 
 log = umoci_log.get()
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from umoci.structs import dataclass
 
 
 @dataclass(frozen=True, slots=True)

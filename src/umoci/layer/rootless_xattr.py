@@ -15,9 +15,8 @@ justify a protobuf dependency, so the wire format is written by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from umoci.errors import LayerError
+from umoci.structs import dataclass
 
 XATTR_NAME = "user.rootlesscontainers"
 NOOP_ID = 0xFFFFFFFF

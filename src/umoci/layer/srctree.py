@@ -26,10 +26,10 @@ import errno
 import os
 import stat
 from collections.abc import Container, Sequence
-from dataclasses import dataclass
 
 from umoci.closing import Closing
 from umoci.errors import LayerError
+from umoci.structs import dataclass
 
 PROC_FD = "/proc/self/fd"
 

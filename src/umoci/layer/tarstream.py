@@ -22,10 +22,10 @@ import struct
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from umoci.compress.streams import CHUNK_SIZE, ByteReader
 from umoci.errors import LayerError
+from umoci.structs import dataclass, field
 
 BLOCK = 512
 #: Cap on PAX records and GNU long names (Go's archive/tar uses the same 1 MiB).

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 from umoci.compress.streams import CHUNK_SIZE, ByteWriter
 from umoci.errors import LayerError
 from umoci.layer.tarstream import EntryKind
+from umoci.structs import dataclass, field
 
 BLOCK = 512
 _NAME_SIZE = 100

@@ -10,12 +10,11 @@ ambiguous") we pick the one for the host platform if exactly one matches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError, RefNotFoundError
 from umoci.oci import mediatypes
 from umoci.oci.models import REF_NAME_ANNOTATION, Descriptor, Index, Manifest
+from umoci.structs import dataclass, replace
 
 # Nested indexes deeper than this are refused: a loop of indexes referring
 # to each other cannot exist with content addressing, but a very deep chain

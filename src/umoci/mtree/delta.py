@@ -28,13 +28,13 @@ import enum
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from umoci.errors import MtreeError
 from umoci.mtree.escape import go_quote
 from umoci.mtree.keywords import UMOCI_KEYWORDS, prefix
 from umoci.mtree.spec import Entry, Header, Spec
 from umoci.mtree.walker import walk
+from umoci.structs import dataclass
 
 __all__ = [
     "Delta",

@@ -33,11 +33,11 @@ import grp
 import pwd
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import NoReturn, Protocol, TypeAlias
 
 from umoci.errors import MtreeError
 from umoci.mtree.escape import vis
+from umoci.structs import dataclass, field
 
 __all__ = [
     "DIGEST_KEYWORDS",

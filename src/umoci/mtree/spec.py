@@ -43,13 +43,13 @@ import pwd
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from typing import TypeAlias
 
 from umoci.errors import MtreeError
 from umoci.mtree.escape import clean, unvis
 from umoci.mtree.keywords import KeyVal, canonical, prefix
+from umoci.structs import dataclass
 
 __all__ = [
     "Blank",

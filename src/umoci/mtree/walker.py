@@ -43,7 +43,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from umoci.errors import MtreeError
@@ -60,6 +59,7 @@ from umoci.mtree.keywords import (
     set_keyvals,
 )
 from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
+from umoci.structs import dataclass
 
 __all__ = ["RACY_NS", "SKIPPED_DIGEST", "CachedFile", "inode_reader", "spec_from_infos", "walk"]
 

@@ -10,7 +10,6 @@ ones: the Go umoci drops them, we do not want to lose another tool's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from umoci.errors import BlobInvalidError
@@ -27,6 +26,7 @@ from umoci.oci.jsonfields import (
     get_str_map,
 )
 from umoci.oci.timefmt import GoTime, parse_time
+from umoci.structs import dataclass, field, replace
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from umoci.errors import InvalidRefError, UsageError
+from umoci.structs import dataclass
 
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
 _REF_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")

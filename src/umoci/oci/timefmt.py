@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
 
 from umoci.errors import UsageError
+from umoci.structs import dataclass
 
 _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?"

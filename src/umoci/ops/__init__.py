@@ -21,8 +21,8 @@ _OPTION_TYPES = ("ConfigChanges", "HistoryOptions", "MapOptions", "RepackOptions
 
 
 def __getattr__(name: str) -> Any:
-    # The option dataclasses are loaded on first use: importing dataclasses
-    # alone costs more than all of "umoci ls" may take.
+    # The option classes are loaded on first use: "umoci ls" and the other
+    # verbs without options should not pay for defining them.
     if name in _OPTION_TYPES:
         from umoci.ops import options
 

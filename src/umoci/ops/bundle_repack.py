@@ -16,7 +16,6 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from umoci import log as umoci_log
 from umoci import mtree
@@ -35,6 +34,7 @@ from umoci.ops.options import RepackOptions
 from umoci.ops.repack_scan import scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
+from umoci.structs import replace
 
 log = umoci_log.get()
 

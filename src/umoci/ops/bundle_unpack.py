@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import replace
 
 from umoci import log as umoci_log
 from umoci import mtree
@@ -30,6 +29,7 @@ from umoci.ops.options import MapOptions
 from umoci.ops.statcache import write_cache
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import umoci_json
+from umoci.structs import replace
 
 log = umoci_log.get()
 

@@ -10,8 +10,6 @@ kept when ``--platform.variant`` is given on this call.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from umoci import log as umoci_log
 from umoci.errors import UsageError
 from umoci.layout.refs import resolve, with_tag
@@ -21,6 +19,7 @@ from umoci.oci.refs import check_tag
 from umoci.ops.basic import opened
 from umoci.ops.history import history_entry, parse_user_time
 from umoci.ops.options import ConfigChanges, HistoryOptions
+from umoci.structs import replace
 
 log = umoci_log.get()
 

@@ -11,7 +11,6 @@ stopped early.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from umoci.cas.dir import DirStore
@@ -22,6 +21,7 @@ from umoci.layer.extract import LayerExtractor
 from umoci.layout.refs import DescriptorPath, read_manifest, resolve
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, ImageConfig, Manifest
+from umoci.structs import dataclass
 
 
 @dataclass(frozen=True)

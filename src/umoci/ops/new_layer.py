@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from umoci.cas.dir import DirStore
 from umoci.compress import CODECS, Codec, codec_for_media_type, layer_media_type, open_compressor
@@ -22,6 +21,7 @@ from umoci.errors import LayerError, UsageError
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, Manifest
 from umoci.oci.timefmt import source_date_epoch
+from umoci.structs import dataclass
 
 UNCOMPRESSED_SIZE_ANNOTATION = "ci.umo.uncompressed_blob_size"
 #: Pieces (1 MiB each from the tar writer) written but not yet hashed, at most.

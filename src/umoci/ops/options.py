@@ -6,9 +6,8 @@ own values (so the Python API and the CLI report the same errors).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from umoci.idmap import IdMap
+from umoci.structs import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ its descriptor only, and layers of any media type are listed as they are.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from umoci.errors import BlobInvalidError
@@ -17,6 +16,7 @@ from umoci.layout.refs import read_manifest, resolve
 from umoci.oci import gojson, mediatypes
 from umoci.oci.models import Descriptor, History, ImageConfig, Manifest
 from umoci.ops.basic import opened
+from umoci.structs import dataclass
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 

@@ -26,7 +26,6 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from umoci.errors import BlobInvalidError, BundleError
@@ -34,6 +33,7 @@ from umoci.idmap import IdMap
 from umoci.oci.gojson import dumps_blob
 from umoci.runtime import godecode as gd
 from umoci.runtime.atomic import write_atomic
+from umoci.structs import dataclass
 
 META_NAME = "umoci.json"
 META_VERSION = "2"

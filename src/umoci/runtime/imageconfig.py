@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from umoci.errors import BlobInvalidError
 from umoci.runtime import godecode as gd
+from umoci.structs import dataclass, field
 
 _ERR = BlobInvalidError
 _WHERE = "image config"

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from umoci.errors import BlobInvalidError
+from umoci.structs import dataclass
 
 MIN_ID = 0
 MAX_ID = 2**31 - 1  # Go's user package limit (32-bit int compatible)
