@@ -21,20 +21,21 @@ Steps:
    pass`` with ``ls``).  Then write ``docs/benchmarks.md`` with the medians,
    ratios and the targets of issue 5.
 
-Every timed run starts from the same kernel state (:func:`settle`): dirty
-data written back and clean caches dropped before the preparation, and the
-preparation's own writes flushed before the clock starts.  Without that the
-benchmark measured itself: ext4 refuses to reuse an inode freed in the last
-30 seconds while its inode-table block is still cached (``recently_deleted``
-in fs/ext4/ialloc.c) and scans past every such inode on each allocation, so
-after removing the previous run's 6,800-file bundle each new file cost more
-and more kernel time.  Measured here with ``perf``: ``tar -xf`` of the
-layer took 1.0 s after dropping caches and 1.8, 4.2, 5.4, 8.1, 9.1 s in
-five back-to-back runs without (60% of it in ``recently_deleted`` and
-``find_get_block_common``), which hid every user-space difference.
-
-The script stops at the first failing command and prints its stderr.  It
-asserts nothing about timings outside its own report.
+Every timed run starts from the same kernel state: nothing deleted in the
+last 30 seconds, dirty data written back and clean caches dropped before
+the preparation (:func:`settle`), and the preparation's own writes flushed
+before the clock starts.  Without that the benchmark measured itself: ext4
+refuses to reuse an inode freed in the last 30 seconds while its
+inode-table block is cached (``recently_deleted`` in fs/ext4/ialloc.c) and
+scans past every such inode on each allocation, so after removing the
+previous run's 6,800-file bundle each new file cost more and more kernel
+time.  Measured here with ``perf``: ``tar -xf`` of the layer took 1.0 s on
+a quiet filesystem and 1.8, 4.2, 5.4, 8.1, 9.1 s in five back-to-back runs
+that each removed the previous output (60% of it in ``recently_deleted``
+and ``find_get_block_common``), which hid every user-space difference.
+Dropping caches is not enough (the journal keeps recently freed blocks
+pinned), so scratch directories are kept until every run of an operation
+is done, and each operation starts after a 31-second pause.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ REPO = Path(__file__).resolve().parent.parent
 BASE_TAG = "base"
 SUITE = "bookworm"
 RSS_LIMIT_MB = 150.0
+#: Scratch directories of one operation are kept until its last run (about
+#: 5 GB for "unpack" or "repack (full rootfs)" at 5 runs).
+MIN_FREE_GB = 12
 FIXED_TIME = 1_700_000_000  # the new mtime/atime given to every path by "touch-all"
 
 # Files used by the "small change" scenario (paths inside the rootfs).
@@ -415,10 +419,24 @@ def settle() -> None:
         f.write("3\n")
 
 
+#: How long ext4 refuses to reuse a freed inode (fs/ext4/ialloc.c), plus a second.
+_INODE_REUSE_PAUSE_S = 31
+
+
 def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operation]) -> Results:
-    """Time every operation *runs* times per implementation (and floor), rotating the order."""
+    """Time every operation *runs* times per implementation (and floor), rotating the order.
+
+    Scratch directories live until all runs of an operation are done (see the
+    module docstring: deleting thousands of inodes slows the next creations).
+    """
     results: Results = {}
     for op in ops:
+        # Whatever was deleted before (the previous operation's scratch
+        # directories, an earlier benchmark) must not slow this one down.
+        os.sync()
+        log(f"{op.name}: pausing {_INODE_REUSE_PAUSE_S} s so no inode was freed recently")
+        time.sleep(_INODE_REUSE_PAUSE_S)
+        scratches: list[Path] = []
         entries = [(impl.name, impl_command(op, impl)) for impl in impls]
         if op.floor is not None:
             entries.append(("floor", op.floor.prepare))
@@ -428,14 +446,14 @@ def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operati
             for name, prepare in entries[shift:] + entries[:shift]:
                 settle()
                 scratch = bench.scratch()
-                try:
-                    argv = prepare(scratch)
-                    os.sync()  # the preparation's writeback is not the timed command's
-                    sample = run(argv)
-                finally:
-                    remove(scratch)
+                scratches.append(scratch)
+                argv = prepare(scratch)
+                os.sync()  # the preparation's writeback is not the timed command's
+                sample = run(argv)
                 results[op.name][name].samples.append(sample)
                 log(f"{op.name:<22} run {r + 1}/{runs} {name:<5} {sample.seconds:7.3f} s")
+        for scratch in scratches:
+            remove(scratch)
     return results
 
 
@@ -628,6 +646,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             remove(cache / name)
     parent = (args.work or Path("/var/tmp")).resolve()
     parent.mkdir(parents=True, exist_ok=True)
+    free_gb = shutil.disk_usage(parent).free / 1e9
+    if free_gb < MIN_FREE_GB:
+        print(
+            f"bench/run.py: {parent} has {free_gb:.1f} GB free; the scratch directories of"
+            f" one operation need up to {MIN_FREE_GB} GB",
+            file=sys.stderr,
+        )
+        return 1
     work = Path(tempfile.mkdtemp(prefix="umoci-bench-", dir=parent))
     try:
         versions = {
