@@ -18,6 +18,7 @@ from umoci import log as umoci_log
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
+from umoci.gcpause import gc_paused
 from umoci.idmap import IdMap, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
@@ -162,7 +163,7 @@ def unpack(
     layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
 ) -> None:
     maps = effective_maps(maps)
-    with opened(layout) as store:
+    with opened(layout) as store, gc_paused():
         image = load_image(store, tag)
         with fresh_directory(bundle, 0o700):
             unpack_into(store, image, bundle, maps, keep_dirlinks)
