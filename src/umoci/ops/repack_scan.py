@@ -27,7 +27,7 @@ from collections.abc import Callable
 from umoci.mtree import UMOCI_KEYWORDS, Delta, DeltaType, Entry, KeyVal, delta_for
 from umoci.mtree.keywords import compile_keywords
 from umoci.mtree.walker import inode_reader
-from umoci.ops.statcache import Fingerprint, Snapshot
+from umoci.ops.statcache import Fingerprint, Snapshot, recorded_keywords
 
 __all__ = ["scan_deltas"]
 
@@ -42,40 +42,38 @@ def _changed_paths(
     None if a directory could not be listed or an entry vanished mid-scan.
     """
     suspects: list[tuple[bytes, os.stat_result]] = []
-    seen: list[bytes] = []
-    found_known = 0
+    seen: list[bytes] = [b"."]
+    lookup = known.get
+    is_dir = stat.S_ISDIR
     try:
         st = os.lstat(rootfs)
-        if not stat.S_ISDIR(st.st_mode):
+        if not is_dir(st.st_mode):
             return None
-        pending = [(b".", st, rootfs, b"")]
+        fingerprint = lookup(b".")
+        if fingerprint is None or fingerprint[0] != st.st_ino or fingerprint[1] != st.st_ctime_ns:
+            suspects.append((b".", st))
+        pending = [(rootfs, b"")]
         while pending:
-            rel, st, where, child_prefix = pending.pop()
-            seen.append(rel)
-            fingerprint = known.get(rel)
-            if fingerprint is None:
-                suspects.append((rel, st))
-            else:
-                found_known += 1
-                if fingerprint[0] != st.st_ino or fingerprint[1] != st.st_ctime_ns:
-                    suspects.append((rel, st))
-            if stat.S_ISDIR(st.st_mode):
-                with os.scandir(where) as listing:
-                    for item in listing:
-                        name = item.name
-                        child_st = item.stat(follow_symlinks=False)
-                        pending.append(
-                            (
-                                child_prefix + name,
-                                child_st,
-                                where + b"/" + name,
-                                child_prefix + name + b"/",
-                            )
-                        )
+            where, prefix = pending.pop()
+            with os.scandir(where) as listing:
+                for item in listing:
+                    name = item.name
+                    rel = prefix + name
+                    st = item.stat(follow_symlinks=False)
+                    seen.append(rel)
+                    fingerprint = lookup(rel)
+                    if (
+                        fingerprint is None
+                        or fingerprint[0] != st.st_ino
+                        or fingerprint[1] != st.st_ctime_ns
+                    ):
+                        suspects.append((rel, st))
+                    if is_dir(st.st_mode):
+                        pending.append((where + b"/" + name, rel + b"/"))
     except OSError:
         return None
-    if found_known == len(known):
-        return suspects, []
+    if len(seen) == len(known) and all(path in known for path, _ in suspects):
+        return suspects, []  # nothing new, same count: nothing can be gone
     return suspects, sorted(known.keys() - set(seen))
 
 
@@ -96,7 +94,7 @@ def _skip_digest_for(
         fingerprint = known.get(path)
         if fingerprint is None:
             return True
-        tokens = fingerprint[4].split(" ")
+        tokens = recorded_keywords(fingerprint).split(" ")
         size = f"size={st.st_size}"
         tar_time = f"tar_time={st.st_mtime_ns // 1_000_000_000}{_TAR_TIME}"
         return size not in tokens or tar_time not in tokens
@@ -119,14 +117,19 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
     keyvals = compile_keywords(UMOCI_KEYWORDS)
     only = frozenset(UMOCI_KEYWORDS)
     deltas = [
-        Delta(DeltaType.MISSING, path, _recorded_entry(path, known[path][4]), None) for path in gone
+        Delta(DeltaType.MISSING, path, _recorded_entry(path, recorded_keywords(known[path])), None)
+        for path in gone
     ]
     try:
         for path, st in suspects:
             info = read(path, st)
             new = Entry(".", path, tuple(keyvals(info)))
             fingerprint = known.get(path)
-            old = None if fingerprint is None else _recorded_entry(path, fingerprint[4])
+            old = (
+                None
+                if fingerprint is None
+                else _recorded_entry(path, recorded_keywords(fingerprint))
+            )
             delta = delta_for(path, old, new, only)
             if delta is not None:
                 deltas.append(delta)

@@ -27,7 +27,10 @@ Its header names the mtree it describes and that mtree's sha256; it is
 ignored if either does not match, or if it is malformed in any way.  Format::
 
     umoci-statcache 2 <vis(mtree name)> <mtree sha256> <recorded ns>
-    <ino> <ctime ns> <size> <mtime ns> <vis(path)> <keyword=value ...>
+    <ino> <ctime ns> <vis(path)> <size> <mtime ns> <keyword=value ...>
+
+Loading converts only what every repack needs (path, inode, ctime); the
+rest of a line is split only for the few entries that are looked at.
 """
 
 from __future__ import annotations
@@ -50,9 +53,14 @@ _MAX_CACHE_BYTES = 1 << 30
 _DIGEST = "sha256digest="
 
 #: What the snapshot knows about one path: inode number and ctime (the
-#: inode is -1 when the entry may not be trusted), size, mtime, and the
-#: mtree's keywords for it as ``k=v`` tokens separated by single spaces.
-Fingerprint = tuple[int, int, int, int, str]
+#: inode is -1 when the entry may not be trusted), and the rest of its line:
+#: size, mtime and the mtree's keywords (``k=v`` tokens, single spaces).
+Fingerprint = tuple[int, int, str]
+
+
+def recorded_keywords(fingerprint: Fingerprint) -> str:
+    """The mtree's keywords for the entry, as ``k=v`` tokens separated by spaces."""
+    return fingerprint[2].split(" ", 2)[2]
 
 
 class Snapshot:
@@ -66,15 +74,16 @@ class Snapshot:
     def digests(self) -> dict[bytes, CachedFile]:
         """Trusted sha256 digests of regular files, for a walk to reuse."""
         out: dict[bytes, CachedFile] = {}
-        for path, (ino, ctime_ns, size, mtime_ns, keywords) in self.entries.items():
+        for path, (ino, ctime_ns, rest) in self.entries.items():
             if ino < 0:
                 continue
-            at = keywords.find(_DIGEST)
+            at = rest.find(_DIGEST)
             if at < 0:
                 continue
-            digest = keywords[at + len(_DIGEST) : at + len(_DIGEST) + 64]
+            digest = rest[at + len(_DIGEST) : at + len(_DIGEST) + 64]
             if len(digest) == 64:
-                out[path] = CachedFile(ino, size, mtime_ns, ctime_ns, digest)
+                size, mtime_ns, _ = rest.split(" ", 2)
+                out[path] = CachedFile(ino, int(size), int(mtime_ns), ctime_ns, digest)
         return out
 
 
@@ -98,11 +107,11 @@ def write_cache(
         keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
         st = stats.get(entry.path)
         if st is None:
-            lines.append(f"-1 0 0 0 {vis(entry.path)} {keywords}\n")
+            lines.append(f"-1 0 {vis(entry.path)} 0 0 {keywords}\n")
         else:
             lines.append(
-                f"{st.st_ino} {st.st_ctime_ns} {st.st_size} {st.st_mtime_ns} "
-                f"{vis(entry.path)} {keywords}\n"
+                f"{st.st_ino} {st.st_ctime_ns} {vis(entry.path)} "
+                f"{st.st_size} {st.st_mtime_ns} {keywords}\n"
             )
     path = os.path.join(bundle, CACHE_NAME)
     temp = path + ".tmp"
@@ -137,12 +146,12 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     if lines[-1] == "":
         lines.pop()
     for line in lines:
-        ino_s, ctime_s, size_s, mtime_s, name, keywords = line.split(" ", 5)
+        ino_s, ctime_s, name, rest = line.split(" ", 3)
         ino, ctime_ns = int(ino_s), int(ctime_s)
         if ctime_ns >= cutoff:
             ino = -1  # too recent to vouch for the inode: always compare it
         key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
-        entries[key] = (ino, ctime_ns, int(size_s), int(mtime_s), keywords)
+        entries[key] = (ino, ctime_ns, rest)
     return Snapshot(entries)
 
 
