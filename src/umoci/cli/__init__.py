@@ -18,6 +18,7 @@ dependencies when they run.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from umoci.cli.app import main
@@ -30,5 +31,19 @@ __all__ = ["main", "run"]
 
 
 def run() -> NoReturn:
-    """Console-script entry point: ``sys.exit(main())``."""
-    sys.exit(main())
+    """Console-script entry point: ``main()``, then exit without tearing down.
+
+    Once the verb has returned everything of ours is closed (layouts,
+    blobs, temporary directories: verbs never leave that to interpreter
+    shutdown), so the only work left is flushing stdout and stderr.
+    Python's own shutdown (unloading ~100 modules, freeing what they hold)
+    would add ~10-20 ms to every run, a tenth of a small repack.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # stdout gone (a closed pipe): what sys.exit's shutdown reports as 120.
+        code = code or 120
+    os._exit(code)
