@@ -117,6 +117,44 @@ def test_write_is_atomic_and_temp_is_cleaned(layout: Path) -> None:
     assert os.listdir(layout / "blobs" / "sha256") == []
 
 
+def _write_big_blob(store: DirStore, chunks: int) -> tuple[Descriptor, bytes]:
+    data = b"".join(os.urandom(1 << 20) for _ in range(chunks))
+    with store.blob_writer() as writer:
+        for start in range(0, len(data), 1 << 20):
+            writer.write(data[start : start + (1 << 20)])
+        return writer.commit(mediatypes.LAYER_GZIP), data
+
+
+def test_big_blob_is_written_back_while_writing(
+    layout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counting)
+    with open_layout(str(layout)) as store:
+        descriptor, data = _write_big_blob(store, 40)
+    assert synced  # writeback started before commit
+    assert descriptor.size == len(data)
+    assert descriptor.digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert (layout / "blobs/sha256" / descriptor.digest[7:]).read_bytes() == data
+
+
+def test_writeback_error_fails_the_commit(layout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    before = snapshot(layout)
+    with open_layout(str(layout)) as store, pytest.raises(LayoutError, match="Input/output"):
+        _write_big_blob(store, 20)
+    assert snapshot(layout) == before
+
+
 def test_read_only_layout_allows_read_commands(layout: Path) -> None:
     ops.new_image(str(layout), "t")
     for dirpath, _dirnames, filenames in os.walk(layout):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,9 +43,10 @@ def record(tmp_path: Path) -> tuple[Path, mtree.Spec, statcache.Snapshot]:
     root.mkdir()
     build(root)
     stats: dict[bytes, os.stat_result] = {}
+    taken_ns = time.time_ns()
     spec = mtree.walk(root, stats_out=stats)
     data = mtree.dump(spec)
-    statcache.write_cache(str(tmp_path), "m.mtree", data, spec, stats)
+    statcache.write_cache(str(tmp_path), "m.mtree", data, spec, stats, taken_ns=taken_ns)
     cache = tmp_path / statcache.CACHE_NAME
     header, _, body = cache.read_text().partition("\n")
     head, _, recorded = header.rpartition(" ")

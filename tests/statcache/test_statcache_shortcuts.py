@@ -265,7 +265,7 @@ def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
     old_ctime = now - 10**9
     aged = {path: _with_ctime(st, old_ctime) for path, st in stats.items()}
     aged[b"sub"] = _with_ctime(stats[b"sub"], now)  # recorded "just now": racy
-    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged)
+    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged, taken_ns=now)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
     assert snapshot.entries[b"old"][0] == stats[b"old"].st_ino
@@ -296,3 +296,25 @@ def test_refresh_bundle_rewrites_cache(unpacked: tuple[Path, Path]) -> None:
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
     run("repack", "--image", f"{layout}:t3", str(bundle))
     assert list(last_layer(layout, "t3")) == ["d/b.txt"]
+
+
+def test_racy_window_is_measured_from_the_walk_not_the_write(tmp_path: Path) -> None:
+    """A file changed just before the walk stays untrusted however late the cache is written.
+
+    Its ctime could otherwise hide a second change made after the walk's
+    lstat within the same clock tick.
+    """
+    from umoci import mtree
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "f").write_bytes(b"x")
+    taken_ns = time.time_ns()
+    stats: dict[bytes, os.stat_result] = {}
+    spec = mtree.walk(root, stats_out=stats)
+    data = mtree.dump(spec)
+    time.sleep(0.2)  # layer generation or a slow disk between walk and write
+    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, stats, taken_ns=taken_ns)
+    snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
+    assert snapshot is not None
+    assert snapshot.entries[b"f"][0] == -1

