@@ -22,20 +22,19 @@ Steps:
    ratios and the targets of issue 5.
 
 Every timed run starts from the same kernel state: nothing deleted in the
-last 30 seconds, dirty data written back and clean caches dropped before
-the preparation (:func:`settle`), and the preparation's own writes flushed
-before the clock starts.  Without that the benchmark measured itself: ext4
-refuses to reuse an inode freed in the last 30 seconds while its
-inode-table block is cached (``recently_deleted`` in fs/ext4/ialloc.c) and
-scans past every such inode on each allocation, so after removing the
-previous run's 6,800-file bundle each new file cost more and more kernel
-time.  Measured here with ``perf``: ``tar -xf`` of the layer took 1.0 s on
-a quiet filesystem and 1.8, 4.2, 5.4, 8.1, 9.1 s in five back-to-back runs
-that each removed the previous output (60% of it in ``recently_deleted``
-and ``find_get_block_common``), which hid every user-space difference.
-Dropping caches is not enough (the journal keeps recently freed blocks
-pinned), so scratch directories are kept until every run of an operation
-is done, and each operation starts after a 31-second pause.
+last 30 seconds and all dirty data written back before the preparation
+(:func:`settle`), and the preparation's own writes flushed before the clock
+starts.  Without that the benchmark measured itself: ext4 refuses to reuse
+an inode freed in the last 30 seconds while its inode-table block is cached
+(``recently_deleted`` in fs/ext4/ialloc.c) and scans past every such inode
+on each allocation, so after removing the previous run's 6,800-file bundle
+each new file cost more and more kernel time.  Measured here with
+``perf``: ``tar -xf`` of the layer took 0.5-1.0 s on a quiet filesystem and
+1.8, 4.2, 5.4, 8.1, 9.1 s in five back-to-back runs that each removed the
+previous output (60% of it in ``recently_deleted`` and
+``find_get_block_common``), which hid every user-space difference.  So
+scratch directories are kept until every run of an operation is done, and
+each operation starts after a 31-second pause.
 """
 
 from __future__ import annotations
@@ -376,8 +375,8 @@ class Bench:
     def floor_tar(self, scratch: Path) -> list[str]:
         target = scratch / "rootfs"
         target.mkdir()
-        # settle() dropped the layer from the page cache; the image copies the
-        # implementations read were just written, so warm this one likewise.
+        # The image copies the implementations read were just written (so
+        # are in the page cache): give tar's input the same start.
         with self.layer_tar.open("rb") as f:
             while f.read(1 << 20):
                 pass
@@ -409,14 +408,13 @@ def impl_command(op: Operation, impl: Impl) -> Callable[[Path], list[str]]:
 
 
 def settle() -> None:
-    """Write back dirty data and drop clean caches: the same start for every run.
+    """Write back dirty data, so no run pays for an earlier one's writeback.
 
-    See the module docstring (ext4's recently-deleted inode scan).  Needs
-    root, which main() checks.
+    Caches are *not* dropped: a cold page cache would bill the start-up
+    commands (``ls``, ``stat``, ``python -c pass``) for reading their own
+    binaries from disk, which a build loop never does.
     """
     os.sync()
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
 
 
 #: How long ext4 refuses to reuse a freed inode (fs/ext4/ialloc.c), plus a second.
