@@ -318,3 +318,26 @@ def test_racy_window_is_measured_from_the_walk_not_the_write(tmp_path: Path) -> 
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
     assert snapshot.entries[b"f"][0] == -1
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape", "d/../../x", "/etc/passwd", "d//a.txt", "d/./a.txt", "d/\\000x", ""]
+)
+def test_cache_naming_paths_outside_the_rootfs_is_refused(
+    unpacked: tuple[Path, Path], name: str
+) -> None:
+    layout, bundle = unpacked
+    path = bundle / statcache.CACHE_NAME
+    lines = path.read_text().splitlines()
+    ino, ctime, _, rest = lines[-1].split(" ", 3)
+    lines.append(f"{ino} {ctime} {name} {rest}")
+    path.write_text("\n".join(lines) + "\n")
+    assert load_or_none(bundle) is None
+    # Repack falls back to the full walk: no whiteout for the bogus path.
+    run("repack", "--image", f"{layout}:t2", str(bundle))
+    assert layer_count(layout, "t2") == layer_count(layout, "t")
+
+
+def load_or_none(bundle: Path) -> statcache.Snapshot | None:
+    name = mtree_name(bundle)
+    return statcache.read_cache(str(bundle), name, (bundle / name).read_bytes())

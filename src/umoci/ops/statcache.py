@@ -156,8 +156,24 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
         if ctime_ns >= cutoff:
             ino = -1  # too recent to vouch for the inode: always compare it
         key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
+        if key != b"." and not _confined(key):
+            return None  # the mtree parser refuses such paths; so do we
         entries[key] = (ino, ctime_ns, rest)
     return Snapshot(entries)
+
+
+def _confined(path: bytes) -> bool:
+    """A clean path strictly below the root (no "..", "/", "." or empty parts, no NUL).
+
+    The cache is as untrusted as the bundle it sits in, and a path it
+    lists but the rootfs lacks becomes a whiteout in the new layer.
+    """
+    return (
+        b"\x00" not in path
+        and not path.startswith(b"/")
+        and not path.endswith(b"/")
+        and all(part not in (b"", b".", b"..") for part in path.split(b"/"))
+    )
 
 
 def remove_cache(bundle: str) -> None:
