@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from statkit import trust_cache
 
 from umoci.cli import main
 from umoci.ops import statcache
@@ -42,11 +43,8 @@ def make_image(tmp_path: Path) -> Path:
 
 
 def age_cache(bundle: Path) -> None:
-    """Shift the cache's recording time forward so its entries are trusted."""
-    path = bundle / statcache.CACHE_NAME
-    header, _, body = path.read_text().partition("\n")
-    head, _, recorded = header.rpartition(" ")
-    path.write_text(f"{head} {int(recorded) + 10**10}\n{body}")
+    """Trust every entry that is still as recorded (see statkit.trust_cache)."""
+    trust_cache(bundle, bundle / "rootfs")
 
 
 def last_layer(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
@@ -258,17 +256,17 @@ def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
     (root / "old").write_bytes(b"old")
-    stats: dict[bytes, os.stat_result] = {}
+    stats: dict[bytes, mtree.Observed] = {}
     spec = mtree.walk(root, stats_out=stats)
     data = mtree.dump(spec)
     now = time.time_ns()
     old_ctime = now - 10**9
-    aged = {path: _with_ctime(st, old_ctime) for path, st in stats.items()}
-    aged[b"sub"] = _with_ctime(stats[b"sub"], now)  # recorded "just now": racy
-    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged, taken_ns=now)
+    aged = {path: (_with_ctime(st, old_ctime), now) for path, (st, _) in stats.items()}
+    aged[b"sub"] = (_with_ctime(stats[b"sub"][0], now - 10**6), now)  # 1 ms before: racy
+    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
-    assert snapshot.entries[b"old"][0] == stats[b"old"].st_ino
+    assert snapshot.entries[b"old"][0] == stats[b"old"][0].st_ino
     assert snapshot.entries[b"sub"][0] == -1  # kept, but never matches
     assert set(snapshot.digests()) == {b"old"}
     assert statcache.read_cache(str(tmp_path), "y.mtree", data) is None
@@ -309,15 +307,35 @@ def test_racy_window_is_measured_from_the_walk_not_the_write(tmp_path: Path) -> 
     root = tmp_path / "root"
     root.mkdir()
     (root / "f").write_bytes(b"x")
-    taken_ns = time.time_ns()
-    stats: dict[bytes, os.stat_result] = {}
+    stats: dict[bytes, mtree.Observed] = {}
     spec = mtree.walk(root, stats_out=stats)
     data = mtree.dump(spec)
     time.sleep(0.2)  # layer generation or a slow disk between walk and write
-    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, stats, taken_ns=taken_ns)
+    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, stats)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
     assert snapshot.entries[b"f"][0] == -1
+
+
+def test_walk_times_each_directory_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock is read right before each directory is listed, not once per walk.
+
+    Unpack restores every directory's times at its very end: with one
+    reading for the whole walk, all of them would be recorded as racy.
+    """
+    from umoci import mtree
+    from umoci.mtree import walker
+
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f").write_bytes(b"x")
+    ticks = iter(range(1, 1000))
+    monkeypatch.setattr(walker.time, "time_ns", lambda: next(ticks))
+    stats: dict[bytes, mtree.Observed] = {}
+    mtree.walk(root, stats_out=stats)
+    seen = {path: seen_ns for path, (_, seen_ns) in stats.items()}
+    assert set(seen) == {b".", b"a", b"a/b", b"a/b/f"}
+    assert seen[b"."] < seen[b"a"] < seen[b"a/b"] < seen[b"a/b/f"]
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ from umoci.mtree.spec import (
     go_date,
     parse,
 )
-from umoci.mtree.walker import RACY_NS, CachedFile, inode_reader, spec_from_infos, walk
+from umoci.mtree.walker import RACY_NS, CachedFile, Observed, inode_reader, spec_from_infos, walk
 
 __all__ = [
     "RACY_NS",
@@ -68,6 +68,7 @@ __all__ = [
     "KeyDelta",
     "KeyVal",
     "Node",
+    "Observed",
     "PathFilter",
     "Spec",
     "Special",

@@ -61,7 +61,15 @@ from umoci.mtree.keywords import (
 from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
 from umoci.structs import dataclass
 
-__all__ = ["RACY_NS", "SKIPPED_DIGEST", "CachedFile", "inode_reader", "spec_from_infos", "walk"]
+__all__ = [
+    "RACY_NS",
+    "SKIPPED_DIGEST",
+    "CachedFile",
+    "Observed",
+    "inode_reader",
+    "spec_from_infos",
+    "walk",
+]
 
 _T = TypeVar("_T")
 
@@ -84,6 +92,12 @@ _DEFAULT_SET: tuple[KeyVal, ...] = (
 #: timestamp tick as its recording (coarse kernel clocks, 1-2 s filesystems)
 #: could otherwise keep an identical ctime and its stale digest ("racy git").
 RACY_NS = 2_000_000_000
+
+#: An entry's ``lstat`` result and a wall-clock time (``time.time_ns()``)
+#: taken before that ``lstat``: a change after the lstat within the same
+#: timestamp tick as the recorded ctime can only hide in a ctime that is not
+#: clearly older than that time (see :mod:`umoci.ops.statcache`).
+Observed = tuple[os.stat_result, int]
 
 #: Stands in for a digest the walk was told not to compute (never valid hex,
 #: so it never compares equal to a real digest).
@@ -296,7 +310,7 @@ class _Walker:
         cache_out: dict[bytes, CachedFile] | None,
         rootless: bool,
         skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
-        stats_out: dict[bytes, os.stat_result] | None = None,
+        stats_out: dict[bytes, Observed] | None = None,
     ) -> None:
         self.access = _Access(root, rootless)
         self.skip_digest = skip_digest
@@ -313,8 +327,6 @@ class _Walker:
         self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
 
     def info(self, rel: bytes, path: bytes, st: os.stat_result) -> FileInfo:
-        if self.stats_out is not None:
-            self.stats_out[rel] = st
         mode = st.st_mode
         if stat.S_ISREG(mode):
             digests = self._digests(rel, st) if self.digests else {}
@@ -392,6 +404,7 @@ class _Walker:
         # (name, stat) pairs never compares the stats.
         files: list[tuple[bytes, os.stat_result]] = []
         dirs: list[tuple[bytes, os.stat_result]] = []
+        scanned_ns = time.time_ns()  # before any of these lstats
         for item in self.access.call(rel, _scan):
             (dirs if stat.S_ISDIR(item[1].st_mode) else files).append(item)
         files.sort()
@@ -399,9 +412,14 @@ class _Walker:
         base = self.access.abspath(rel) + b"/"
         prefix = b"" if rel == b"." else rel + b"/"
         info_of = self.info
+        stats_out = self.stats_out
         for name, st in files:
+            if stats_out is not None:
+                stats_out[prefix + name] = (st, scanned_ns)
             yield info_of(prefix + name, base + name, st)
         for name, st in dirs:
+            if stats_out is not None:
+                stats_out[prefix + name] = (st, scanned_ns)
             yield info_of(prefix + name, base + name, st)
 
 
@@ -429,7 +447,7 @@ def walk(
     cache_out: dict[bytes, CachedFile] | None = None,
     rootless: bool = False,
     skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
-    stats_out: dict[bytes, os.stat_result] | None = None,
+    stats_out: dict[bytes, Observed] | None = None,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
@@ -442,7 +460,8 @@ def walk(
     regular file unread, its digests recorded as :data:`SKIPPED_DIGEST`:
     for a caller that already knows the file differs (its size or time
     changed) and only wants to know *that* it changed, not to keep the spec.
-    ``stats_out``, when given, receives the ``lstat`` result of every entry.
+    ``stats_out``, when given, receives for every entry its ``lstat`` result
+    and a ``time.time_ns()`` taken before that ``lstat`` (see :data:`Observed`).
     I/O errors propagate as :class:`OSError`.
     """
     root_b = os.fsencode(root)
@@ -458,9 +477,12 @@ def walk(
         skip_digest=skip_digest,
         stats_out=stats_out,
     )
+    before_ns = time.time_ns()
     st = os.lstat(root_b)
     if not stat.S_ISDIR(st.st_mode):
         raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")
+    if stats_out is not None:
+        stats_out[b"."] = (st, before_ns)
     return _drive(builder, walker.info(b".", root_b, st), walker.children)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 
 from umoci import log as umoci_log
@@ -136,14 +135,12 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
     )
     deltas = None
     new_spec: mtree.Spec | None = None
-    new_stats: dict[bytes, os.stat_result] = {}
-    taken_ns = 0
+    new_stats: dict[bytes, mtree.Observed] = {}
     if snapshot is not None and not options.refresh_bundle:
         # Without --refresh-bundle no new mtree is written: the changed
         # paths are all that is needed.
         deltas = scan_deltas(rootfs, snapshot, rootless=meta.rootless)
     if deltas is None:
-        taken_ns = time.time_ns()
         new_spec, deltas, new_stats = _walk_and_compare(
             rootfs,
             old_mtree,
@@ -197,7 +194,6 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
             new_path=new_path,
             new_spec=new_spec,
             new_stats=new_stats,
-            taken_ns=taken_ns,
         )
 
 
@@ -209,13 +205,13 @@ def _walk_and_compare(
     snapshot: Snapshot | None,
     rootless: bool,
     options: RepackOptions,
-) -> tuple[mtree.Spec, list[Delta], dict[bytes, os.stat_result]]:
+) -> tuple[mtree.Spec, list[Delta], dict[bytes, mtree.Observed]]:
     """The slow path: parse the mtree, walk the whole rootfs, compare.
 
     Only files whose stat changed since the snapshot are read.
     """
     old_spec = _parse_spec(old_mtree, mtree_data)
-    new_stats: dict[bytes, os.stat_result] = {}
+    new_stats: dict[bytes, mtree.Observed] = {}
     new_spec = mtree.walk(
         rootfs,
         rootless=rootless,
@@ -237,8 +233,7 @@ def _refresh(
     old_mtree: str,
     new_path: DescriptorPath,
     new_spec: mtree.Spec,
-    new_stats: dict[bytes, os.stat_result],
-    taken_ns: int,
+    new_stats: dict[bytes, mtree.Observed],
 ) -> None:
     """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
@@ -247,7 +242,7 @@ def _refresh(
     with open(temp, "wb") as f:
         f.write(data)
     os.replace(temp, new_mtree)
-    write_cache(bundle, os.path.basename(new_mtree), data, new_spec, new_stats, taken_ns=taken_ns)
+    write_cache(bundle, os.path.basename(new_mtree), data, new_spec, new_stats)
     write_bundle_meta(
         bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
     )

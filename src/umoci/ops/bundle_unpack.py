@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 from umoci import log as umoci_log
 from umoci import mtree
@@ -145,12 +144,11 @@ def unpack_into(
     digests = ExtractedDigests()
     apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
-    stats: dict[bytes, os.stat_result] = {}
-    taken_ns = time.time_ns()
+    stats: dict[bytes, mtree.Observed] = {}
     spec = mtree.walk(rootfs, rootless=maps.rootless, cache=digests.cache, stats_out=stats)
     data = mtree.dump(spec)
     _write_file(os.path.join(bundle, mtree_name(image)), data)
-    write_cache(bundle, mtree_name(image), data, spec, stats, taken_ns=taken_ns)
+    write_cache(bundle, mtree_name(image), data, spec, stats)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
     meta = umoci_json(
         [d.to_json() for d in image.path.walk],

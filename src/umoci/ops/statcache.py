@@ -18,19 +18,20 @@ A copied bundle (``cp -a``) has new inodes and ctimes: nothing matches and
 everything is compared and hashed.  The "racy" case: an inode changed again
 after its ``lstat``, but within the same kernel clock tick as the change
 that set the recorded ctime, keeps that ctime.  Such an inode's recorded
-ctime is at most a tick older than its ``lstat``, so the cache records the
-moment *before* the first ``lstat`` (``taken_ns``) and entries whose ctime
-is not at least :data:`RACY_MARGIN_NS` older than that are loaded as
-untrusted (always compared).  The kernel stamps files from a coarse clock
-that trails real time by at most one tick (<= 10 ms), so the margin covers
-it.  (Stamping the time the cache is *written* instead would not do: the
-walk and the write can be seconds apart.)
+ctime is at most a tick older than its ``lstat``, so every entry whose
+ctime is not at least :data:`RACY_MARGIN_NS` older than a clock reading
+taken just before its ``lstat`` (the walk's :data:`~umoci.mtree.walker.Observed`)
+is written as untrusted (inode -1: always compared).  The kernel stamps
+files from a coarse clock that trails real time by at most one tick
+(<= 10 ms), so the margin covers it.  The reading is per directory scan,
+not per walk: unpack sets every directory's times at its very end, and a
+walk-wide reading would leave all of them untrusted.
 
 The file ``BUNDLE/umoci-statcache`` is ours alone (the Go umoci ignores it).
 Its header names the mtree it describes and that mtree's sha256; it is
 ignored if either does not match, or if it is malformed in any way.  Format::
 
-    umoci-statcache 2 <vis(mtree name)> <mtree sha256> <taken ns>
+    umoci-statcache 3 <vis(mtree name)> <mtree sha256>
     <ino> <ctime ns> <vis(path)> <size> <mtime ns> <keyword=value ...>
 
 Loading converts only what every repack needs (path, inode, ctime); the
@@ -39,7 +40,6 @@ rest of a line is split only for the few entries that are looked at.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections.abc import Mapping
@@ -50,7 +50,7 @@ from umoci.mtree.escape import unvis, vis
 from umoci.mtree.keywords import StatLike
 
 CACHE_NAME = "umoci-statcache"
-_MAGIC = "umoci-statcache 2"
+_MAGIC = "umoci-statcache 3"
 RACY_MARGIN_NS = 50_000_000
 _MAX_CACHE_BYTES = 1 << 30
 _DIGEST = "sha256digest="
@@ -95,29 +95,28 @@ def write_cache(
     mtree_name: str,
     mtree_data: bytes,
     spec: Spec,
-    stats: Mapping[bytes, StatLike],
-    *,
-    taken_ns: int,
+    stats: Mapping[bytes, tuple[StatLike, int]],
 ) -> None:
     """Atomically replace the bundle's stat cache with one describing ``spec``.
 
     ``mtree_data`` is the mtree as written (``dump(spec)``); ``stats`` the
-    ``lstat`` results the spec was built from, the first of them taken after
-    ``taken_ns`` (``time.time_ns()``).  Every entry of the spec gets a line;
-    one without a stat is recorded as never matching.
+    walk's :data:`~umoci.mtree.walker.Observed` for each entry.  Every entry
+    of the spec gets a line; one without a stat, or changed too recently to
+    vouch for, is recorded as never matching.
     """
     digest = hashlib.sha256(mtree_data).hexdigest()
-    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest} {taken_ns}\n"]
+    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest}\n"]
     for entry in spec.entries():
         keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
-        st = stats.get(entry.path)
-        if st is None:
+        observed = stats.get(entry.path)
+        if observed is None:
             lines.append(f"-1 0 {vis(entry.path)} 0 0 {keywords}\n")
-        else:
-            lines.append(
-                f"{st.st_ino} {st.st_ctime_ns} {vis(entry.path)} "
-                f"{st.st_size} {st.st_mtime_ns} {keywords}\n"
-            )
+            continue
+        st, before_ns = observed
+        ino = st.st_ino if st.st_ctime_ns < before_ns - RACY_MARGIN_NS else -1
+        lines.append(
+            f"{ino} {st.st_ctime_ns} {vis(entry.path)} {st.st_size} {st.st_mtime_ns} {keywords}\n"
+        )
     path = os.path.join(bundle, CACHE_NAME)
     temp = path + ".tmp"
     with open(temp, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -140,12 +139,9 @@ def read_cache(bundle: str, mtree_name: str, mtree_data: bytes) -> Snapshot | No
 
 def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     header, _, body = text.partition("\n")
-    magic_version, _, rest = header.rpartition(" ")
-    taken_ns = int(rest)
     expected = f"{_MAGIC} {vis(os.fsencode(mtree_name))} {hashlib.sha256(mtree_data).hexdigest()}"
-    if magic_version != expected:
+    if header != expected:
         return None
-    cutoff = taken_ns - RACY_MARGIN_NS
     entries: dict[bytes, Fingerprint] = {}
     lines = body.split("\n")  # not splitlines(): that also splits at \x1c, \x85 ...
     if lines[-1] == "":
@@ -153,8 +149,6 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     for line in lines:
         ino_s, ctime_s, name, rest = line.split(" ", 3)
         ino, ctime_ns = int(ino_s), int(ctime_s)
-        if ctime_ns >= cutoff:
-            ino = -1  # too recent to vouch for the inode: always compare it
         key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
         if key != b"." and not _confined(key):
             return None  # the mtree parser refuses such paths; so do we
@@ -166,16 +160,16 @@ def _confined(path: bytes) -> bool:
     """A clean path strictly below the root (no "..", "/", "." or empty parts, no NUL).
 
     The cache is as untrusted as the bundle it sits in, and a path it
-    lists but the rootfs lacks becomes a whiteout in the new layer.
+    lists but the rootfs lacks becomes a whiteout in the new layer.  (Only
+    substring tests: this runs for every line of every load.)
     """
-    return (
-        b"\x00" not in path
-        and not path.startswith(b"/")
-        and not path.endswith(b"/")
-        and all(part not in (b"", b".", b"..") for part in path.split(b"/"))
+    return not (
+        not path
+        or b"\x00" in path
+        or path.startswith((b"/", b"./", b"../"))
+        or path.endswith((b"/", b"/.", b"/.."))
+        or path in (b".", b"..")
+        or b"//" in path
+        or b"/./" in path
+        or b"/../" in path
     )
-
-
-def remove_cache(bundle: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(bundle, CACHE_NAME))
