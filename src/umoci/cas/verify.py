@@ -9,10 +9,13 @@ an error instead of EOF when the content is wrong.
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
 
 from umoci.errors import BlobInvalidError
 from umoci.oci import digest as digests
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 class VerifiedReader(io.RawIOBase):

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import BinaryIO, cast
 
-from isal import igzip_lib, igzip_threaded
+from isal import igzip_lib
 
 from umoci import log as umoci_log
 from umoci.compress._writer import ChunkedWriter
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
 from umoci.errors import LayerError
 
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
 log = umoci_log.get()
 
 # The isal stubs declare these loosely; give mypy their real shapes.
-_ISAL_ERRORS = (cast(type[Exception], igzip_lib.IsalError), OSError, ValueError)
-_threaded_open = cast(Callable[..., BinaryIO], igzip_threaded.open)
+_ISAL_ERROR: type[Exception] = igzip_lib.IsalError  # type: ignore[assignment]
+_ISAL_ERRORS = (_ISAL_ERROR, OSError, ValueError)
 
 _MAGIC = b"\x1f\x8b"
 #: Raw bytes fed to the decompressor per read from the blob.
@@ -157,7 +160,12 @@ class GzipWriter(ChunkedWriter):
         super().__init__(chunk_size)
         if threads is None:
             threads = min(4, len(os.sched_getaffinity(0)))
-        self._gz = _threaded_open(
+        # Imported here: it pulls in typing, queue and threading, which
+        # reading (unpack) does not need.
+        from isal import igzip_threaded
+
+        threaded_open: Callable[..., BinaryIO] = igzip_threaded.open
+        self._gz = threaded_open(
             _FixHeader(raw),
             "wb",
             compresslevel=DEFAULT_LEVEL if level is None else level,

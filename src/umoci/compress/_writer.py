@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import abc
 from types import TracebackType
-from typing import Self
 
 from umoci.compress.streams import CHUNK_SIZE, ByteWriter
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class ChunkedWriter(abc.ABC):

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import IO, Any, cast
 
 from umoci.compress._gzip import _log_trailing
 from umoci.compress._writer import ChunkedWriter
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
 from umoci.errors import LayerError
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _FRAME_MAGIC = 0xFD2FB528
 _SKIPPABLE_MIN, _SKIPPABLE_MAX = 0x184D2A50, 0x184D2A5F
@@ -150,8 +153,10 @@ class ZstdReader:
 
         self._error: type[Exception] = zstandard.ZstdError
         self._frames = _FrameSplitter(raw)
+        # A file-like object is all zstandard needs; its stubs ask for IO.
+        frames: IO[bytes] = self._frames  # type: ignore[assignment]
         self._reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(IO[bytes], self._frames),
+            frames,
             read_size=_INPUT_CHUNK,
             read_across_frames=True,
             closefd=False,
@@ -213,8 +218,10 @@ class ZstdWriter(ChunkedWriter):
             write_checksum=True,
             threads=max(1, threads),
         )
-        # Any: the zstandard stubs leave close() untyped.
-        self._zw: Any = compressor.stream_writer(cast(IO[bytes], raw), closefd=False)
+        # Any: the zstandard stubs leave close() untyped; any writer will do
+        # (its stubs ask for IO).
+        sink: IO[bytes] = raw  # type: ignore[assignment]
+        self._zw: Any = compressor.stream_writer(sink, closefd=False)
 
     def _emit(self, chunk: bytes) -> None:
         self._zw.write(chunk)

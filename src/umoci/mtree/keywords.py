@@ -33,11 +33,16 @@ import grp
 import pwd
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn, Protocol, TypeAlias
 
 from umoci.errors import MtreeError
 from umoci.mtree.escape import vis
 from umoci.structs import dataclass, field
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import NoReturn, Protocol, TypeAlias
+else:
+    Protocol = object  # StatLike below only types annotations
 
 __all__ = [
     "DIGEST_KEYWORDS",

@@ -10,8 +10,6 @@ ones: the Go umoci drops them, we do not want to lose another tool's data.
 
 from __future__ import annotations
 
-from typing import Any
-
 from umoci.errors import BlobInvalidError
 from umoci.oci import digest as digests
 from umoci.oci import mediatypes
@@ -28,9 +26,13 @@ from umoci.oci.jsonfields import (
 from umoci.oci.timefmt import GoTime, parse_time
 from umoci.structs import dataclass, field, replace
 
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 
-JSON = dict[str, Any]
+JSON: TypeAlias = "dict[str, Any]"
 
 
 def _put_map(out: JSON, key: str, value: dict[str, str]) -> None:

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from umoci.errors import BlobInvalidError
 from umoci.structs import dataclass
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import BinaryIO, TypeAlias
 
 MIN_ID = 0
 MAX_ID = 2**31 - 1  # Go's user package limit (32-bit int compatible)
@@ -59,7 +62,7 @@ _GO_SPACE = (
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
 
-Opener = Callable[[], BinaryIO | None]
+Opener: TypeAlias = "Callable[[], BinaryIO | None]"
 
 
 class _ReadError(Exception):
