@@ -375,22 +375,10 @@ class Bench:
         return ["gc", "--layout", str(image)]
 
     def floor_tar(self, scratch: Path) -> list[str]:
-        target = scratch / "rootfs"
-        target.mkdir()
-        # The image copies the implementations read were just written (so
-        # are in the page cache): give tar's input the same start.
-        with self.layer_tar.open("rb") as f:
-            while f.read(1 << 20):
-                pass
-        return ["tar", "-xf", str(self.layer_tar), "-C", str(target)]
+        return _tar_into(scratch, "-xf", self.layer_tar)
 
     def floor_tar_gz(self, scratch: Path) -> list[str]:
-        target = scratch / "rootfs"
-        target.mkdir()
-        with self.layer_blob.open("rb") as f:
-            while f.read(1 << 20):
-                pass
-        return ["tar", "-xzf", str(self.layer_blob), "-C", str(target)]
+        return _tar_into(scratch, "-xzf", self.layer_blob)
 
     def floor_python(self, scratch: Path) -> list[str]:
         return [self.python, "-c", "pass"]
@@ -409,6 +397,20 @@ class Bench:
             Operation("config", self.prepare_config),
             Operation("gc", self.prepare_gc),
         ]
+
+
+def _tar_into(scratch: Path, mode: str, archive: Path) -> list[str]:
+    """``tar MODE ARCHIVE`` into a new directory, with the archive in the page cache.
+
+    The image copies the implementations read were just written (so are in
+    the page cache): tar's input gets the same start.
+    """
+    target = scratch / "rootfs"
+    target.mkdir()
+    with archive.open("rb") as f:
+        while f.read(1 << 20):
+            pass
+    return ["tar", mode, str(archive), "-C", str(target)]
 
 
 def impl_command(op: Operation, impl: Impl) -> Callable[[Path], list[str]]:
