@@ -884,3 +884,36 @@ def test_main_reads_sys_argv_and_keeps_a_stray_exit_status(
 
     monkeypatch.setattr(umoci.ops, "gc", exits)
     assert run(capsys, "gc", "--layout", "L") == (3, "", "")
+
+
+def test_console_entry_point_exits_cleanly(tmp_path: Path) -> None:
+    """``run()`` flushes and leaves with the verb's status (also with stdout closed)."""
+    layout = tmp_path / "image"
+    code = "from umoci.cli import run; run()"
+    ok = subprocess.run(
+        [sys.executable, "-c", code, "init", "--layout", str(layout)],
+        capture_output=True,
+        check=False,
+    )
+    assert (ok.returncode, ok.stderr) == (0, b"")
+    listed = subprocess.run(
+        [sys.executable, "-c", code, "ls", "--layout", str(layout)],
+        capture_output=True,
+        check=False,
+    )
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, b"", b"")
+    failed = subprocess.run(
+        [sys.executable, "-c", code, "ls", "--layout", str(tmp_path / "missing")],
+        capture_output=True,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.decode().startswith("umoci: ls: ")
+    closed = subprocess.run(
+        [sys.executable, "-c", code, "new", "--image", f"{layout}:t"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        check=False,
+    )
+    assert (closed.returncode, closed.stderr) == (0, b"")

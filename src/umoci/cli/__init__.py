@@ -43,8 +43,9 @@ def run() -> NoReturn:
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or coverage tool writes its report at shutdown
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: the descriptor was closed when we started
+                stream.flush()
     except (OSError, ValueError):
         # stdout gone (a closed pipe): what sys.exit's shutdown reports as 120.
         code = code or 120

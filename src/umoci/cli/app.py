@@ -204,6 +204,8 @@ def _fail(run: _Invocation, err: BaseException, message: str) -> int:
 
 
 def _flush_stdout() -> None:
+    if sys.stdout is None:  # started with fd 1 closed: nothing was written
+        return
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -212,6 +214,8 @@ def _flush_stdout() -> None:
 
 def _detach_stdout() -> None:
     """Point fd 1 at /dev/null so the interpreter's final flush cannot fail noisily."""
+    if sys.stdout is None:
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -124,6 +124,8 @@ class OutputClosedError(Exception):
 
 
 def write_stdout(text: str) -> None:
+    if sys.stdout is None:  # started with fd 1 closed: like a reader that went away
+        raise OutputClosedError
     try:
         sys.stdout.write(text)
     except BrokenPipeError:
