@@ -58,6 +58,7 @@ __all__ = [
     "parse_keyword_arg",
     "prefix",
     "set_keyvals",
+    "tar_time_value",
     "type_name",
 ]
 
@@ -218,8 +219,13 @@ def _link(info: FileInfo) -> list[KeyVal]:
     return [("link", vis(info.link))]
 
 
+def tar_time_value(mtime_ns: int) -> str:
+    """The ``tar_time=`` value of an mtime: whole seconds (floored), zero nanoseconds."""
+    return f"{mtime_ns // 1_000_000_000}.000000000"
+
+
 def _tar_time(info: FileInfo) -> list[KeyVal]:
-    return [("tar_time", f"{info.st.st_mtime_ns // 1_000_000_000}.000000000")]
+    return [("tar_time", tar_time_value(info.st.st_mtime_ns))]
 
 
 def _time(info: FileInfo) -> list[KeyVal]:
@@ -333,7 +339,7 @@ def _umoci_keyvals(info: FileInfo) -> list[KeyVal]:
         out.append(("link", vis(info.link)))
     out += (
         ("nlink", str(st.st_nlink)),
-        ("tar_time", f"{st.st_mtime_ns // 1_000_000_000}.000000000"),
+        ("tar_time", tar_time_value(st.st_mtime_ns)),
     )
     if fmt == stat.S_IFREG:
         try:

@@ -31,7 +31,7 @@ from umoci.ops.basic import opened
 from umoci.ops.history import history_entry
 from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
-from umoci.ops.repack_scan import scan_deltas
+from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 from umoci.structs import replace
@@ -82,11 +82,7 @@ def _source_path(meta: BundleMeta) -> DescriptorPath:
 
 
 def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bool]:
-    """Whether a file's digest cannot change the comparison with the old spec.
-
-    True for a path the old spec lacks (it is an addition whatever its
-    contents) and for one whose size or ``tar_time`` already differs.
-    """
+    """:func:`~umoci.ops.repack_scan.digest_cannot_matter` against the old spec."""
     # Built on the first call: with the stat cache consulted first, only the
     # few files whose stat changed ever get here.
     old: dict[bytes, mtree.Entry] | None = None
@@ -95,15 +91,7 @@ def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bo
         nonlocal old
         if old is None:
             old = old_spec.index()
-        entry = old.get(path)
-        if entry is None:
-            return True
-        # all_keywords(): own values over /set ones, the last one winning.
-        before = entry.all_keywords()
-        return (before.get("size"), before.get("tar_time")) != (
-            str(st.st_size),
-            f"{st.st_mtime_ns // 1_000_000_000}.000000000",
-        )
+        return digest_cannot_matter(old.get(path), st)
 
     return changed
 

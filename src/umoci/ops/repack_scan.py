@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 
 from umoci.mtree import UMOCI_KEYWORDS, Delta, DeltaType, Entry, KeyVal, delta_for
-from umoci.mtree.keywords import compile_keywords
+from umoci.mtree.keywords import compile_keywords, tar_time_value
 from umoci.mtree.walker import inode_reader
 from umoci.ops.statcache import Fingerprint, Snapshot, recorded_keywords
 
-__all__ = ["scan_deltas"]
-
-_TAR_TIME = ".000000000"
+__all__ = ["digest_cannot_matter", "scan_deltas"]
 
 
 def _changed_paths(
@@ -85,21 +82,21 @@ def _recorded_entry(path: bytes, keywords: str) -> Entry:
     return Entry(".", path, tuple(kvs))
 
 
-def _skip_digest_for(
-    known: dict[bytes, Fingerprint],
-) -> Callable[[bytes, os.stat_result], bool]:
-    """Whether a file's sha256 cannot matter: new, or its size or tar_time differs."""
+def digest_cannot_matter(before: Entry | None, st: os.stat_result) -> bool:
+    """Whether a file's sha256 cannot change its comparison with ``before``.
 
-    def skip(path: bytes, st: os.stat_result) -> bool:
-        fingerprint = known.get(path)
-        if fingerprint is None:
-            return True
-        tokens = recorded_keywords(fingerprint).split(" ")
-        size = f"size={st.st_size}"
-        tar_time = f"tar_time={st.st_mtime_ns // 1_000_000_000}{_TAR_TIME}"
-        return size not in tokens or tar_time not in tokens
-
-    return skip
+    True for a new path (an addition whatever its contents) and for one
+    whose size or ``tar_time`` already differs (a modification either way):
+    repack without ``--refresh-bundle`` then need not read the file.
+    """
+    if before is None:
+        return True
+    # all_keywords(): own values over /set ones, the last one winning.
+    recorded = before.all_keywords()
+    return (recorded.get("size"), recorded.get("tar_time")) != (
+        str(st.st_size),
+        tar_time_value(st.st_mtime_ns),
+    )
 
 
 def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delta] | None:
@@ -113,7 +110,11 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
     if found is None:
         return None
     suspects, gone = found
-    read = inode_reader(root, rootless=rootless, skip_digest=_skip_digest_for(known))
+    # The recorded entry of the suspect being read, for the digest shortcut.
+    current: list[Entry | None] = [None]
+    read = inode_reader(
+        root, rootless=rootless, skip_digest=lambda _, st: digest_cannot_matter(current[0], st)
+    )
     keyvals = compile_keywords(UMOCI_KEYWORDS)
     only = frozenset(UMOCI_KEYWORDS)
     deltas = [
@@ -122,14 +123,14 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
     ]
     try:
         for path, st in suspects:
-            info = read(path, st)
-            new = Entry(".", path, tuple(keyvals(info)))
             fingerprint = known.get(path)
             old = (
                 None
                 if fingerprint is None
                 else _recorded_entry(path, recorded_keywords(fingerprint))
             )
+            current[0] = old
+            new = Entry(".", path, tuple(keyvals(read(path, st))))
             delta = delta_for(path, old, new, only)
             if delta is not None:
                 deltas.append(delta)
