@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import VECTORS, snapshot
 from umoci.cli import main
+from vectorkit import VECTOR_EPOCH, VECTOR_LAYOUTS, assert_same_layout, replay_vector_steps
 
 
 def umoci(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -25,96 +25,18 @@ def ok(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return out
 
 
-def replay_vector_commands(capsys: pytest.CaptureFixture[str], work: Path) -> None:
-    """The commands of shared/vectors/json-blobs/README.md, through our CLI."""
-    v1, v2, v3 = (str(work / v) for v in ("v1", "v2", "v3"))
-    ok(capsys, "init", "--layout", v1)
-    ok(capsys, "new", "--image", f"{v1}:latest")
-    shutil.copytree(v1, v2, symlinks=True)
-    ok(
-        capsys,
-        "config",
-        "--image",
-        f"{v2}:latest",
-        "--config.user",
-        "foo:bar",
-        "--config.exposedports",
-        "80/tcp",
-        "--config.exposedports",
-        "8080/udp",
-        "--config.env",
-        "HOME=/",
-        "--config.env",
-        "ESC=a<b>&c",
-        "--config.entrypoint",
-        "/bin/sh",
-        "--config.entrypoint",
-        "-c",
-        "--config.cmd",
-        "true",
-        "--config.volume",
-        "/tmp",
-        "--config.volume",
-        "/var",
-        "--config.workingdir",
-        "/tmp",
-        "--config.stopsignal",
-        "SIGKILL",
-        "--config.label",
-        "a=b",
-        "--config.label",
-        "z=<x>",
-        "--manifest.annotation",
-        "ci.umo.abc=foo",
-        "--author",
-        "A <a@b.c>",
-        "--created",
-        "2025-09-05T13:05:10.12345+10:00",
-        "--history.comment",
-        "cfg",
-        "--history.author",
-        "H <h@i.j>",
-        "--history.created",
-        "2025-09-05T13:05:10Z",
-        "--platform.variant",
-        "v8",
-        "--os",
-        "linux",
-        "--architecture",
-        "arm64",
-    )
-    shutil.copytree(v2, v3, symlinks=True)
-    ok(capsys, "tag", "--image", f"{v3}:latest", "other")
-    ok(
-        capsys,
-        "config",
-        "--image",
-        f"{v3}:latest",
-        "--tag",
-        "derived",
-        "--no-history",
-        "--clear",
-        "config.env",
-        "--clear",
-        "config.labels",
-    )
-
-
 def test_json_blob_vectors_are_byte_identical(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    replay_vector_commands(capsys, tmp_path)
-    for v in ("v1", "v2", "v3"):
-        ours, theirs = tmp_path / v, VECTORS / "json-blobs" / v
-        assert (ours / "index.json").read_bytes() == (theirs / "index.json").read_bytes()
-        assert (ours / "oci-layout").read_bytes() == (theirs / "oci-layout").read_bytes()
-        our_blobs = sorted(p.name for p in (ours / "blobs" / "sha256").iterdir())
-        assert our_blobs == sorted(p.name for p in (theirs / "blobs" / "sha256").iterdir())
-        for name in our_blobs:
-            data = (ours / "blobs" / "sha256" / name).read_bytes()
-            assert data == (theirs / "blobs" / "sha256" / name).read_bytes()
-            assert hashlib.sha256(data).hexdigest() == name
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", VECTOR_EPOCH)
+
+    def our_umoci(argv: list[str]) -> None:
+        ok(capsys, *argv)
+
+    replay_vector_steps(tmp_path, our_umoci)
+    for v in VECTOR_LAYOUTS:
+        ours = tmp_path / v
+        assert_same_layout(ours, VECTORS / "json-blobs" / v)
         text = ok(capsys, "stat", "--image", f"{ours}:latest")
         assert text == (VECTORS / "json-blobs" / f"{v}.stat.txt").read_text()
         js = ok(capsys, "stat", "--json", "--image", f"{ours}:latest")

@@ -1,4 +1,4 @@
-"""The Go umoci's own image (shared vectors): our unpack must match its mtree."""
+"""The Go umoci's own image (tests/vectors): our unpack must match its mtree."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_walk_equals_go_walk_of_a_modified_rootfs(tmp_path: Path) -> None:
 
 
 def test_walk_of_the_vector_image_equals_the_vector_mtree(tmp_path: Path, vectors: Path) -> None:
-    """The shared vector was written by Go umoci 0.6; the Debian one unpacks the same rootfs."""
+    """The stored vector was written by Go umoci 0.6; the Debian one unpacks the same rootfs."""
     (vector,) = (vectors / "bundle").glob("sha256_*.mtree")
     expected = vector.read_bytes()
     _, header = go_mtree(vectors / "bundle")

@@ -1,4 +1,4 @@
-"""Byte-for-byte agreement with what the Go umoci 0.6 wrote for the shared bundle vector."""
+"""Byte-for-byte agreement with the bundle vector the Go umoci 0.6 wrote (tests/vectors/bundle)."""
 
 from __future__ import annotations
 
