@@ -80,15 +80,15 @@ def test_verified_reads(layout: Path) -> None:
     with open_layout(str(layout)) as store:
         ok = Descriptor("x", digest, 11)
         assert store.read_blob(ok) == b"hello world"
-        with pytest.raises(BlobInvalidError, match="size mismatch"):
+        with pytest.raises(BlobInvalidError, match="verified reader size mismatch"):
             store.read_blob(Descriptor("x", digest, 5))
-        with pytest.raises(BlobInvalidError, match="size mismatch"):
+        with pytest.raises(BlobInvalidError, match="verified reader size mismatch"):
             store.read_blob(Descriptor("x", digest, 12))
         with pytest.raises(BlobNotFoundError):
             store.read_blob(Descriptor("x", "sha256:" + "0" * 64, 1))
         # Content that does not hash to its name.
         (layout / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(b"hello WORLD")
-        with pytest.raises(BlobInvalidError, match="digest mismatch"):
+        with pytest.raises(BlobInvalidError, match="verified reader digest mismatch"):
             store.read_blob(ok)
 
 

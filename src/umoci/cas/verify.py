@@ -45,7 +45,7 @@ class VerifiedReader(io.RawIOBase):
         n = self._raw.readinto(view[:want])  # type: ignore[attr-defined]
         if not n:
             raise BlobInvalidError(
-                f"blob {self._digest}: size mismatch: got {self._size - self._remaining} "
+                f"blob {self._digest}: verified reader size mismatch: got {self._size - self._remaining} "
                 f"bytes, descriptor says {self._size}"
             )
         self._hash.update(view[:n])
@@ -59,12 +59,12 @@ class VerifiedReader(io.RawIOBase):
             return
         if self._raw.read(1):
             raise BlobInvalidError(
-                f"blob {self._digest}: size mismatch: blob is longer than the "
+                f"blob {self._digest}: verified reader size mismatch: blob is longer than the "
                 f"descriptor's {self._size} bytes"
             )
         if self._hash.hexdigest() != self._expected_hex:
             raise BlobInvalidError(
-                f"blob {self._digest}: digest mismatch: content hashes to "
+                f"blob {self._digest}: verified reader digest mismatch: content hashes to "
                 f"{self._hash.name}:{self._hash.hexdigest()}"
             )
         self._verified = True
