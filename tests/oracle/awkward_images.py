@@ -95,6 +95,11 @@ class ImageCase:
     manifest_extra: Obj = field(default_factory=dict)  # merged into the manifest
     index_descriptor_extra: Obj = field(default_factory=dict)
     style: str = "go"
+    # The Go umoci 0.6 cannot show this image (it refuses or crashes); we
+    # must still show it.  Every other case is compared byte for byte.
+    oracle_fails: bool = False
+    ours_fails: bool = False  # we refuse it too (with one line on stderr)
+    embed_manifest_data: bool = False  # put the manifest's bytes in its index descriptor
     # Called with (layout, blob writer) to add blobs the manifest refers to.
     extra_blobs: Callable[[Callable[[bytes], Obj]], Obj] | None = None
 
@@ -147,11 +152,14 @@ def write_case(layout: Path, case: ImageCase) -> None:
     manifest.update(case.manifest_extra)
     if case.extra_blobs is not None:
         manifest.update(case.extra_blobs(put))
+    manifest_bytes = _dumps(manifest, case.style)
     manifest_descriptor = {
         "mediaType": case.descriptor_media_type,
-        **put(_dumps(manifest, case.style)),
+        **put(manifest_bytes),
         "annotations": {"org.opencontainers.image.ref.name": "t"},
     }
+    if case.embed_manifest_data:
+        manifest_descriptor["data"] = base64.b64encode(manifest_bytes).decode()
     manifest_descriptor.update(case.index_descriptor_extra)
     index = {"schemaVersion": 2, "manifests": [manifest_descriptor]}
     (layout / "index.json").write_text(json.dumps(index))
@@ -354,6 +362,7 @@ def all_cases() -> list[ImageCase]:
             descriptor_media_type=DOCKER_MANIFEST,
             layer_media_type=DOCKER_LAYER,
             style="pretty",
+            oracle_fails=True,  # 0.6: "descriptor does not point to ispec.MediaTypeImageManifest"
         )
     )
     buildkit = _with_diff_ids(
@@ -471,6 +480,8 @@ def all_cases() -> list[ImageCase]:
             None,
             config_media_type="application/vnd.example.missing",
             layers=0,
+            oracle_fails=True,  # both refuse: the config blob must be in the layout
+            ours_fails=True,
         )
     )
     long_data = bytes(range(256)) * 2
@@ -484,9 +495,99 @@ def all_cases() -> list[ImageCase]:
     )
     add(
         ImageCase(
-            "config-descriptor-data",
+            "config-descriptor-data-wrong",
             image_config(),
             config_descriptor_extra={"data": base64.b64encode(b"short").decode()},
+            oracle_fails=True,  # both refuse: the data is not the blob
+            ours_fails=True,
+        )
+    )
+    valid_config = _dumps(image_config(), "go")
+    add(
+        ImageCase(
+            "config-descriptor-data-valid",
+            valid_config,
+            config_descriptor_extra={"data": base64.b64encode(valid_config).decode()},
+            layers=1,
+        )
+    )
+    add(ImageCase("manifest-descriptor-data", image_config(), embed_manifest_data=True))
+    add(
+        ImageCase(
+            "platforms-everywhere",
+            image_config(**{"os.version": "10.0.17763.1 x", "os.features": ["win32k", "a b"]}),
+            index_descriptor_extra={
+                "platform": {
+                    "architecture": "arm 64",
+                    "os": "linux,x",
+                    "os.version": "10.0 1",
+                    "os.features": ["a b", "c,d"],
+                    "variant": "v 8",
+                    "features": ["gone"],
+                },
+                "artifactType": "a b,c",
+            },
+            layer_media_type="a b,c",
+            layer_extra={"platform": {"architecture": "", "os": ""}, "urls": ["a,b", ""]},
+        )
+    )
+    add(
+        ImageCase(
+            "index-annotations",
+            image_config(),
+            index_descriptor_extra={
+                "annotations": {
+                    "org.opencontainers.image.ref.name": "t",
+                    "org.opencontainers.image.created": T0,
+                    "weird key": "tab\tvalue, comma",
+                }
+            },
+        )
+    )
+    add(
+        ImageCase(
+            "lone-surrogates",
+            image_config(author="\ud800x", config={"Cmd": ["\udfff"]}),
+            style="ascii",
+        )
+    )
+    add(ImageCase("line-separators-raw", image_config(author="a\u2028b\u2029c<&>")))
+    add(
+        ImageCase(
+            "history-without-created",
+            image_config(
+                history=[{"created_by": "no time"}, {"comment": "x", "empty_layer": True}]
+            ),
+            oracle_fails=True,  # 0.6 dereferences the missing time and panics
+        )
+    )
+    add(
+        ImageCase(
+            "history-too-few-diff-ids",
+            image_config(rootfs={"type": "layers", "diff_ids": []}),
+            oracle_fails=True,  # 0.6 indexes diff_ids past the end and panics
+        )
+    )
+    add(
+        ImageCase(
+            "empty-config-not-empty",
+            b'{"a": 1}',
+            config_media_type=OCI_EMPTY,
+            layers=0,
+            oracle_fails=True,  # 0.6: "empty json blob is invalid"; we show the manifest
+        )
+    )
+    add(ImageCase("empty-config-plain", b"{}", config_media_type=OCI_EMPTY, layers=0))
+    add(
+        ImageCase(
+            "many-layers-mixed-history",
+            image_config(
+                history=[
+                    {"created": T0, "created_by": f"step {i}", "empty_layer": i % 3 == 0}
+                    for i in range(12)
+                ]
+            ),
+            layer_annotations={"org.opencontainers.image.title": "part"},
         )
     )
     return cases

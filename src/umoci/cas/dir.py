@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -97,7 +98,14 @@ class DirStore(Closing):
         return os.path.join(self.path, BLOBS_DIR, algorithm, encoded)
 
     def open_blob(self, descriptor: Descriptor) -> VerifiedReader:
-        """Stream a blob; its size and digest are checked as it is read."""
+        """Stream a blob; its size and digest are checked as it is read.
+
+        A descriptor that embeds its content (``data``) is served from it,
+        as the Go umoci does, after the same checks.
+        """
+        if descriptor.data is not None:
+            embedded = io.BytesIO(descriptor.embedded_data())
+            return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
         path = self.blob_path(descriptor.digest)
         try:
             raw = open(path, "rb")  # noqa: SIM115 -- owned by the returned reader

@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 class VerifiedReader(io.RawIOBase):
     """Stream exactly ``size`` bytes of ``raw`` and check their digest."""
 
-    def __init__(self, raw: BinaryIO, digest: str, size: int) -> None:
+    def __init__(self, raw: BinaryIO, digest: str, size: int, source: str = "") -> None:
+        """``source`` names where the bytes come from when it is not the blob file."""
         super().__init__()
         if size < 0:
             raise BlobInvalidError(f"blob {digest}: negative size {size}")
         algorithm, self._expected_hex = digests.split(digest)
         self._raw = raw
         self._digest = digest
+        self._what = f"blob {digest}{source}"
         self._size = size
         self._remaining = size
         self._hash = digests.hasher(algorithm)
@@ -45,7 +47,7 @@ class VerifiedReader(io.RawIOBase):
         n = self._raw.readinto(view[:want])  # type: ignore[attr-defined]
         if not n:
             raise BlobInvalidError(
-                f"blob {self._digest}: verified reader size mismatch: got {self._size - self._remaining} "
+                f"{self._what}: verified reader size mismatch: got {self._size - self._remaining} "
                 f"bytes, descriptor says {self._size}"
             )
         self._hash.update(view[:n])
@@ -59,12 +61,12 @@ class VerifiedReader(io.RawIOBase):
             return
         if self._raw.read(1):
             raise BlobInvalidError(
-                f"blob {self._digest}: verified reader size mismatch: blob is longer than the "
+                f"{self._what}: verified reader size mismatch: blob is longer than the "
                 f"descriptor's {self._size} bytes"
             )
         if self._hash.hexdigest() != self._expected_hex:
             raise BlobInvalidError(
-                f"blob {self._digest}: verified reader digest mismatch: content hashes to "
+                f"{self._what}: verified reader digest mismatch: content hashes to "
                 f"{self._hash.name}:{self._hash.hexdigest()}"
             )
         self._verified = True

@@ -127,6 +127,12 @@ def write_stdout(text: str) -> None:
     if sys.stdout is None:  # started with fd 1 closed: like a reader that went away
         raise OutputClosedError
     try:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            # Raw bytes carried by surrogateescape (stat's hex dumps): write
+            # them as they are, after whatever the text stream holds.
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
     except BrokenPipeError:
         raise OutputClosedError from None

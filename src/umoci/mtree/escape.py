@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from umoci import goquote
 from umoci.errors import MtreeError
 
 __all__ = ["clean", "go_quote", "unvis", "vis"]
@@ -183,41 +184,10 @@ def clean(path: bytes) -> bytes:
     return body or b"."
 
 
-_QUOTE_ESC = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-
-
 def go_quote(raw: bytes) -> str:
     """Quote bytes like Go's ``%q`` / ``strconv.Quote`` (used in check output lines).
 
     Printable runes are kept, invalid UTF-8 bytes become ``\\xNN``, other
     runes use ``\\a``-style, ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN`` escapes.
     """
-    text = raw.decode(_ENC, _ERRORS)
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        esc = _QUOTE_ESC.get(ch)
-        if esc is not None:
-            out.append(esc)
-        elif 0xDC80 <= code <= 0xDCFF:  # an invalid byte carried by surrogateescape
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
+    return goquote.quote(raw.decode(_ENC, _ERRORS))

@@ -147,6 +147,18 @@ class Descriptor:
         out.update(self.extra)
         return out
 
+    def embedded_data(self) -> bytes:
+        """The content embedded in ``data`` (base64, as Go's ``[]byte`` in JSON)."""
+        import base64
+
+        assert self.data is not None
+        try:
+            return base64.b64decode(self.data.replace("\r", "").replace("\n", ""), validate=True)
+        except ValueError:
+            raise BlobInvalidError(
+                f"descriptor {self.digest}: field 'data' is not base64"
+            ) from None
+
     @property
     def ref_name(self) -> str | None:
         return self.annotations.get(REF_NAME_ANNOTATION)

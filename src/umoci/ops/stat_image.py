@@ -1,27 +1,54 @@
 """``umoci stat``: describe one image (manifest, config, history), as text or JSON.
 
-The text layout and the JSON structure follow the Go umoci 0.6 (see
-umoci-stat(1) and the vectors in ``shared/vectors/json-blobs``).  Artefact
-manifests are tolerated: a config that is not an image config is shown by
-its descriptor only, and layers of any media type are listed as they are.
+Both forms are byte-identical to the Go umoci 0.6 for every image it can read
+(tests/oracle/test_oracle_stat.py runs both over a generator of awkward
+images).  The rules, each found by asking 0.6 rather than by reading it:
+
+* **JSON**: the descriptors and history rows are re-encoded (Go drops fields
+  it does not know), but the manifest and config ``blob`` values are the
+  blobs' own bytes, compacted with Go's HTML escaping, so key order, escapes
+  and unknown fields come through as stored.
+* **Quoting** (``strconv.Quote``), in three strengths: a *value* (author, OS,
+  user, working directory, stop signal, media and artefact types, annotation
+  and label values, ports, volumes, OS version/features) is quoted when it is
+  empty or holds a space, a comma or anything ``Quote`` escapes; a *word*
+  (list items: entrypoint, command, environment, URLs; map keys; the
+  architecture) is quoted the same way but a comma is left alone; a history
+  *cell* and the platform variant are quoted only when ``Quote`` must escape
+  something.
+* **Shapes**: no ``Created:`` line when the config has no time; the
+  ``(escaped)`` headings when ``ArgsEscaped`` is set; a descriptor's
+  ``Platform:`` block starts at the left margin whatever its depth (0.6's
+  layout); embedded ``data`` is hex-dumped (at most 256 bytes); an OCI empty
+  config (``{}``) shows only its descriptor and no history; any other
+  non-image config shows nothing beyond the manifest.
+
+Deliberate differences (listed in the README): 0.6 crashes on a history entry
+without a ``created`` time or with fewer diff_ids than layers, where we print
+``<none>``; and we also read Docker schema 2 images, which 0.6 refuses (in a
+Docker manifest a Docker config counts as the image config).
 """
 
 from __future__ import annotations
 
-import json
+import re
 
+from umoci import goquote
 from umoci.errors import BlobInvalidError
-from umoci.layout.refs import read_manifest, resolve
+from umoci.layout.refs import resolve
 from umoci.oci import gojson, mediatypes
-from umoci.oci.models import Descriptor, History, ImageConfig, Manifest
+from umoci.oci.jsonfields import loads_object
+from umoci.oci.models import Descriptor, History, ImageConfig, Manifest, Platform
 from umoci.ops.basic import opened
-from umoci.structs import dataclass
+from umoci.structs import dataclass, replace
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_DATA_SHOWN = 256  # bytes of embedded data that are hex-dumped
+_EMPTY_BLOB = b"{}"
 
 
 def human_size(size: int) -> str:
@@ -34,42 +61,40 @@ def human_size(size: int) -> str:
     return f"{value:.4g}{_UNITS[unit]}"
 
 
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``: printable text kept, the rest escaped."""
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[ch])
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
+# -- quoting -------------------------------------------------------------------
 
 
-_SIMPLE_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
+def _go_text(text: str) -> str:
+    # Go decodes a lone surrogate escape in JSON ("\ud800") as U+FFFD.
+    return _SURROGATE.sub("\ufffd", text)
 
 
-def maybe_quote(text: str) -> str:
-    """Quote text that would be ambiguous bare: empty, or with spaces or escapes."""
-    if text == "" or any(ch.isspace() or not ch.isprintable() or ch == '"' for ch in text):
-        return go_quote(text)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def quote_value(text: str) -> str:
+    """A value: quoted when empty or with a space, a comma or an escape."""
+    text = _go_text(text)
+    if text == "" or " " in text or "," in text or goquote.needs_quoting(text):
+        return goquote.quote(text)
     return text
+
+
+def quote_word(text: str) -> str:
+    """A list item or map key: as :func:`quote_value`, but a comma stays bare."""
+    text = _go_text(text)
+    if text == "" or " " in text or goquote.needs_quoting(text):
+        return goquote.quote(text)
+    return text
+
+
+def quote_cell(text: str) -> str:
+    """A history table cell: quoted only when something must be escaped."""
+    text = _go_text(text)
+    return goquote.quote(text) if goquote.needs_quoting(text) else text
+
+
+# -- collecting ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -80,10 +105,10 @@ class HistoryRow:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "layer": self.layer.to_json() if self.layer is not None else None,
+            "layer": _go_descriptor(self.layer).to_json() if self.layer is not None else None,
             "diff_id": self.diff_id,
         }
-        out.update(self.history.to_json())
+        out.update(replace(self.history, extra={}).to_json())
         return out
 
 
@@ -91,20 +116,70 @@ class HistoryRow:
 class ImageStat:
     manifest_descriptor: Descriptor
     manifest: Manifest
-    config: ImageConfig | None
-    raw_config: Any  # the decoded config blob when it is not an image config
+    manifest_raw: bytes
+    manifest_media_type: str  # the manifest's own field ("" when it has none)
+    config_raw: bytes
+    config: ImageConfig | None  # None: not an image config
+    config_is_empty: bool  # the OCI empty descriptor's "{}"
     history: tuple[HistoryRow, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        config_blob = self.config.to_json() if self.config is not None else self.raw_config
-        return {
-            "manifest": {
-                "descriptor": self.manifest_descriptor.to_json(),
-                "blob": self.manifest.to_json(),
-            },
-            "config": {"descriptor": self.manifest.config.to_json(), "blob": config_blob},
-            "history": [row.to_json() for row in self.history],
-        }
+    def to_json_text(self) -> str:
+        """0.6's ``stat --json`` document (no trailing newline)."""
+        parts = [
+            '{"manifest":{"descriptor":',
+            gojson.dumps(_go_descriptor(self.manifest_descriptor).to_json()),
+            ',"blob":',
+            compact_json(self.manifest_raw),
+            "}",
+        ]
+        if self.config is not None or self.config_is_empty:
+            parts += [
+                ',"config":{"descriptor":',
+                gojson.dumps(_go_descriptor(self.manifest.config).to_json()),
+                ',"blob":',
+                compact_json(self.config_raw),
+                "}",
+            ]
+        if self.config is not None:
+            parts += [',"history":', gojson.dumps([row.to_json() for row in self.history])]
+        parts.append("}")
+        return "".join(parts)
+
+
+def _go_descriptor(descriptor: Descriptor) -> Descriptor:
+    """The descriptor as Go's struct holds it: fields it does not know are gone."""
+    platform = descriptor.platform
+    if platform is not None:
+        platform = replace(platform, extra={})
+    return replace(descriptor, extra={}, platform=platform)
+
+
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+', re.DOTALL)
+_HTML_ESCAPES = {
+    b"<": b"\\u003c",
+    b">": b"\\u003e",
+    b"&": b"\\u0026",
+    "\u2028".encode(): b"\\u2028",
+    "\u2029".encode(): b"\\u2029",
+}
+_HTML_UNSAFE = re.compile(b"[<>&]|\xe2\x80\xa8|\xe2\x80\xa9")
+
+
+def _compact_token(match: re.Match[bytes]) -> bytes:
+    token = match.group()
+    if token[0] != ord('"'):
+        return b""  # whitespace between tokens
+    return _HTML_UNSAFE.sub(lambda m: _HTML_ESCAPES[m.group()], token)
+
+
+def compact_json(raw: bytes) -> str:
+    """A JSON blob as Go embeds a ``json.RawMessage``: compacted, HTML-escaped.
+
+    The blob has already been parsed, so it is valid JSON: only whitespace
+    outside strings goes, and ``< > &`` U+2028 U+2029 inside strings are
+    escaped; everything else (key order, other escapes) is kept.
+    """
+    return _JSON_TOKEN.sub(_compact_token, raw).decode("utf-8", "surrogateescape")
 
 
 def _history_rows(manifest: Manifest, config: ImageConfig) -> tuple[HistoryRow, ...]:
@@ -125,92 +200,166 @@ def _history_rows(manifest: Manifest, config: ImageConfig) -> tuple[HistoryRow, 
     return tuple(rows)
 
 
+def _is_image_config(manifest_media_type: str, config_media_type: str) -> bool:
+    if config_media_type == mediatypes.CONFIG:
+        return True
+    return (
+        config_media_type == mediatypes.DOCKER_CONFIG
+        and manifest_media_type == mediatypes.DOCKER_MANIFEST
+    )
+
+
 def collect(layout: str, tag: str) -> ImageStat:
     with opened(layout) as store:
-        path = resolve(store, tag)
-        manifest = read_manifest(store, path.descriptor)
-        config: ImageConfig | None = None
-        raw_config: Any = None
-        config_descriptor = manifest.config
-        if config_descriptor.media_type in mediatypes.IMAGE_CONFIG_TYPES:
-            config = ImageConfig.from_json(
-                store.read_json(config_descriptor, "config"), f"config {config_descriptor.digest}"
+        descriptor = resolve(store, tag).descriptor
+        if descriptor.media_type not in mediatypes.MANIFEST_TYPES:
+            raise BlobInvalidError(
+                f"descriptor {descriptor.digest}: media type {descriptor.media_type!r} "
+                "is not an image manifest"
             )
-        elif store.has_blob(config_descriptor.digest):
-            data = store.read_blob(config_descriptor)
-            try:
-                raw_config = json.loads(data)
-            except (ValueError, UnicodeDecodeError):
-                raw_config = None
+        manifest_raw = store.read_blob(descriptor)
+        manifest_json = loads_object(manifest_raw, f"manifest {descriptor.digest}")
+        manifest = Manifest.from_json(
+            manifest_json, descriptor.media_type, f"manifest {descriptor.digest}"
+        )
+        own_media_type = manifest_json.get("mediaType")
+        manifest_media_type = own_media_type if isinstance(own_media_type, str) else ""
+        config_descriptor = manifest.config
+        # 0.6 reads the config blob whatever its type: a missing one is an error.
+        config_raw = store.read_blob(config_descriptor)
+        config: ImageConfig | None = None
+        if _is_image_config(descriptor.media_type, config_descriptor.media_type):
+            what = f"config {config_descriptor.digest}"
+            config = ImageConfig.from_json(loads_object(config_raw, what), what)
+        is_empty = config_descriptor.media_type == mediatypes.EMPTY and config_raw == _EMPTY_BLOB
         history = _history_rows(manifest, config) if config is not None else ()
-        return ImageStat(path.descriptor, manifest, config, raw_config, history)
+        return ImageStat(
+            descriptor,
+            manifest,
+            manifest_raw,
+            manifest_media_type,
+            config_raw,
+            config,
+            is_empty,
+            history,
+        )
 
 
 def stat(layout: str, tag: str, *, as_json: bool) -> str:
     info = collect(layout, tag)
     if as_json:
-        return gojson.dumps(info.to_json()) + "\n"
+        return info.to_json_text() + "\n"
     return format_text(info)
 
 
-# -- text --------------------------------------------------------------------
+# -- text ----------------------------------------------------------------------
+
+
+def _platform_lines(platform: Platform) -> list[str]:
+    # 0.6 prints a platform at the left margin even inside an indented
+    # descriptor; scripts that parse stat see exactly that.
+    lines = ["Platform:", f"\tOS: {quote_value(platform.os)}"]
+    if platform.os_version:
+        lines.append(f"\tOS Version: {quote_value(platform.os_version)}")
+    if platform.os_features:
+        features = ", ".join(quote_value(f) for f in platform.os_features)
+        lines.append(f"\tOS Features: {features}")
+    arch = quote_word(platform.architecture)
+    if platform.variant:
+        arch = f"{arch} ({quote_cell(platform.variant)})"
+    lines.append(f"\tArchitecture: {arch}")
+    return lines
+
+
+def _graphic(byte: int) -> bool:
+    # Go's unicode.IsGraphic of the byte taken as a Latin-1 rune.
+    return 0x20 <= byte < 0x7F or (byte >= 0xA0 and byte != 0xAD)
+
+
+def _data_lines(data: bytes, pad: str) -> list[str]:
+    lines = [f"{pad}Data: ({len(data)} bytes)"]
+    shown = data[:_DATA_SHOWN]
+    for offset in range(0, len(shown), 16):
+        row = shown[offset : offset + 16]
+        hex_groups = " ".join(row[i : i + 2].hex() for i in range(0, len(row), 2))
+        # Bytes are written as they are (0.6 does not encode them as UTF-8);
+        # surrogateescape carries the high ones to stdout unchanged.
+        text = bytes(b if _graphic(b) else 0x2E for b in row).decode("latin-1")
+        text = "".join(ch if ord(ch) < 0x80 else chr(0xDC00 + ord(ch)) for ch in text)
+        lines.append(f"{pad}\t{offset:04x}: {hex_groups:<39}  {text}")
+    if len(data) > _DATA_SHOWN:
+        lines.append(f"{pad}\t....  (extra {len(data) - _DATA_SHOWN} bytes omitted)")
+    return lines
 
 
 def _descriptor_lines(descriptor: Descriptor, depth: int) -> list[str]:
     pad = "\t" * depth
-    lines = [
-        f"{pad}Descriptor:",
-        f"{pad}\tMedia Type: {descriptor.media_type}",
+    lines = [f"{pad}Descriptor:", f"{pad}\tMedia Type: {quote_value(descriptor.media_type)}"]
+    if descriptor.artifact_type:
+        lines.append(f"{pad}\tArtifact Type: {quote_value(descriptor.artifact_type)}")
+    lines += [
         f"{pad}\tDigest: {descriptor.digest}",
         f"{pad}\tSize: {human_size(descriptor.size)}",
     ]
+    if descriptor.platform is not None:
+        lines += _platform_lines(descriptor.platform)
+    if descriptor.urls:
+        lines.append(f"{pad}\tURLs:")
+        lines.extend(f"{pad}\t\t{quote_word(url)}" for url in descriptor.urls)
     if descriptor.annotations:
         lines.append(f"{pad}\tAnnotations:")
-        lines.extend(
-            f"{pad}\t\t{key}: {maybe_quote(descriptor.annotations[key])}"
-            for key in sorted(descriptor.annotations)
-        )
+        lines += _map_lines(descriptor.annotations, pad + "\t\t")
+    if descriptor.data is not None:
+        lines += _data_lines(descriptor.embedded_data(), pad + "\t")
     return lines
 
 
-def _list_block(title: str, items: tuple[str, ...] | list[str]) -> list[str]:
-    return [f"\t{title}:", *(f"\t\t{maybe_quote(item)}" for item in items)]
+def _map_lines(values: dict[str, str], pad: str) -> list[str]:
+    return [f"{pad}{quote_word(key)}: {quote_value(values[key])}" for key in sorted(values)]
+
+
+def _list_block(title: str, items: tuple[str, ...]) -> list[str]:
+    return [f"\t{title}:", *(f"\t\t{quote_word(item)}" for item in items)]
 
 
 def _config_lines(config: ImageConfig) -> list[str]:
-    created = config.created.format() if config.created is not None else "<none>"
-    arch = config.architecture
-    if config.variant:
-        arch = f"{arch} ({config.variant})"
+    lines = []
+    if config.created is not None:
+        lines.append(f"Created: {config.created.format()}")
+    lines.append(f"Author: {quote_value(config.author)}")
+    lines += _platform_lines(
+        Platform(
+            architecture=config.architecture,
+            os=config.os,
+            os_version=config.os_version,
+            os_features=config.os_features,
+            variant=config.variant,
+        )
+    )
     c = config.config
-    lines = [
-        f"Created: {created}",
-        f"Author: {maybe_quote(config.author)}",
-        "Platform:",
-        f"\tOS: {config.os}",
-        f"\tArchitecture: {arch}",
-        "Image Config:",
-        f"\tUser: {maybe_quote(c.user)}",
-    ]
+    escaped = " (escaped)" if c.args_escaped else ""
+    lines += ["Image Config:", f"\tUser: {quote_value(c.user)}"]
     if c.entrypoint:
-        lines += _list_block("Entrypoint", c.entrypoint)
+        lines += _list_block(f"Entrypoint{escaped}", c.entrypoint)
     if c.cmd:
-        lines += _list_block("Command", c.cmd)
-    elif not c.entrypoint:
-        lines.append("\tCommand: (empty)")
+        lines += _list_block(f"Command{escaped}", c.cmd)
+    else:
+        lines.append(f"\tCommand{escaped}: (empty)")
     if c.working_dir:
-        lines.append(f"\tWorking Directory: {maybe_quote(c.working_dir)}")
+        lines.append(f"\tWorking Directory: {quote_value(c.working_dir)}")
     if c.env:
         lines += _list_block("Environment", c.env)
     if c.stop_signal:
-        lines.append(f"\tStop Signal: {maybe_quote(c.stop_signal)}")
+        lines.append(f"\tStop Signal: {quote_value(c.stop_signal)}")
     if c.exposed_ports:
-        lines.append(f"\tExposed Ports: {', '.join(sorted(c.exposed_ports))}")
+        ports = ", ".join(quote_value(p) for p in sorted(c.exposed_ports))
+        lines.append(f"\tExposed Ports: {ports}")
     if c.volumes:
-        lines.append(f"\tVolumes: {', '.join(sorted(c.volumes))}")
+        volumes = ", ".join(quote_value(v) for v in sorted(c.volumes))
+        lines.append(f"\tVolumes: {volumes}")
     if c.labels:
         lines.append("\tLabels:")
-        lines.extend(f"\t\t{key}: {maybe_quote(c.labels[key])}" for key in sorted(c.labels))
+        lines += _map_lines(c.labels, "\t\t")
     return lines
 
 
@@ -223,9 +372,20 @@ def _tabulate(rows: list[list[str]]) -> list[str]:
     ]
 
 
-def _cell(text: str) -> str:
-    # A tab inside a cell would start a new column.
-    return text.replace("\t", " ")
+def _history_lines(rows: tuple[HistoryRow, ...]) -> list[str]:
+    table = [["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    for row in rows:
+        h = row.history
+        table.append(
+            [
+                row.layer.digest if row.layer is not None else "<none>",
+                h.created.format() if h.created is not None else "<none>",
+                quote_cell(h.created_by),
+                human_size(row.layer.size) if row.layer is not None else "<none>",
+                quote_cell(h.comment),
+            ]
+        )
+    return _tabulate(table)
 
 
 def format_text(info: ImageStat) -> str:
@@ -233,10 +393,10 @@ def format_text(info: ImageStat) -> str:
     lines = [
         "== MANIFEST ==",
         f"Schema Version: {manifest.schema_version}",
-        f"Media Type: {manifest.media_type or info.manifest_descriptor.media_type}",
+        f"Media Type: {quote_value(info.manifest_media_type)}",
     ]
     if manifest.artifact_type:
-        lines.append(f"Artifact Type: {manifest.artifact_type}")
+        lines.append(f"Artifact Type: {quote_value(manifest.artifact_type)}")
     lines += ["Config:", *_descriptor_lines(manifest.config, 1)]
     if manifest.layers:
         lines.append("Layers:")
@@ -246,32 +406,26 @@ def format_text(info: ImageStat) -> str:
         lines += ["Subject:", *_descriptor_lines(manifest.subject, 1)]
     if manifest.annotations:
         lines.append("Annotations:")
-        lines.extend(
-            f"\t{key}: {maybe_quote(manifest.annotations[key])}"
-            for key in sorted(manifest.annotations)
-        )
+        lines += _map_lines(manifest.annotations, "\t")
     lines += _descriptor_lines(info.manifest_descriptor, 0)
-    lines += ["", "== CONFIG =="]
     if info.config is not None:
-        lines += _config_lines(info.config)
-    else:
-        lines.append(f"(not an image config: {manifest.config.media_type})")
-    lines += _descriptor_lines(manifest.config, 0)
-    lines += ["", "== HISTORY =="]
-    table = [["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
-    for row in info.history:
-        h = row.history
-        table.append(
-            [
-                row.layer.digest if row.layer is not None else "<none>",
-                h.created.format() if h.created is not None else "<none>",
-                _cell(h.created_by),
-                human_size(row.layer.size) if row.layer is not None else "<none>",
-                _cell(h.comment),
-            ]
-        )
-    lines += _tabulate(table)
+        lines += ["", "== CONFIG ==", *_config_lines(info.config)]
+        lines += _descriptor_lines(manifest.config, 0)
+        lines += ["", "== HISTORY ==", *_history_lines(info.history)]
+    elif info.config_is_empty:
+        lines += ["", "== CONFIG ==", *_descriptor_lines(manifest.config, 0)]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["BlobInvalidError", "ImageStat", "collect", "format_text", "human_size", "stat"]
+__all__ = [
+    "BlobInvalidError",
+    "ImageStat",
+    "collect",
+    "compact_json",
+    "format_text",
+    "human_size",
+    "quote_cell",
+    "quote_value",
+    "quote_word",
+    "stat",
+]

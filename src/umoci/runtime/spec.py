@@ -27,10 +27,10 @@ trailing newline; map keys (annotations) sorted.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 
+from umoci import goquote
 from umoci import log as umoci_log
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
@@ -236,11 +236,11 @@ def _exec_user(spec: str, opener: RootfsOpener | None) -> ExecUser:
     except BlobInvalidError as e:
         if opener is not None:
             raise BlobInvalidError(
-                f"generate config.json: cannot parse user spec: {_go_quote(spec)}: {e}"
+                f"generate config.json: cannot parse user spec: {goquote.quote(spec)}: {e}"
             ) from None
         log.warning(
             "could not parse user spec %s without a rootfs -- defaulting to root:root",
-            _go_quote(spec),
+            goquote.quote(spec),
         )
         return ExecUser()
 
@@ -261,11 +261,6 @@ def _rootless_mounts(
     locked = list(mount_flags(RESOLV_CONF))
     out.append(template.mount(RESOLV_CONF, "bind", RESOLV_CONF, [*locked, "rbind", "ro"]))
     return out
-
-
-def _go_quote(text: str) -> str:
-    # Close to Go's %q for the printable strings that occur in practice.
-    return json.dumps(text, ensure_ascii=False)
 
 
 def config_bytes(spec: dict[str, Any]) -> bytes:
