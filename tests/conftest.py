@@ -66,7 +66,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"oracle tier (Go umoci 0.6 at {where}): {counts or 'no tests'}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def oracle_umoci() -> Path:
     """The Go umoci 0.6 binary (tests using it must be marked ``oracle``)."""
     if ORACLE is None:
@@ -74,7 +74,7 @@ def oracle_umoci() -> Path:
     return ORACLE / "umoci-0.6"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def oracle_gomtree() -> Path:
     """go-mtree's CLI built beside the oracle (tests using it must be marked ``oracle``)."""
     if ORACLE is None:

@@ -11,6 +11,7 @@ import enum
 import os
 from collections.abc import Iterable, Iterator
 
+from umoci import goquote
 from umoci.errors import LayerError, UnsafePathError
 from umoci.layer.tarstream import EntryKind
 from umoci.layer.tarwrite import TarEntry
@@ -64,7 +65,7 @@ def clean_target(target: str | bytes) -> bytes:
             continue
         if comp == b"..":
             if not comps:
-                raise UnsafePathError(f"insert: target {os.fsdecode(raw)!r} escapes the root")
+                raise UnsafePathError(f"target {goquote.quote(os.fsdecode(raw))} escapes the root")
             comps.pop()
             continue
         comps.append(comp)

@@ -408,9 +408,9 @@ def _list(tree: SourceTree, comps: list[bytes], rel: bytes) -> Iterator[bytes]:
     try:
         return iter(tree.list_dir(comps))
     except NotADirComponentError as e:
-        raise LayerError(f"insert: {show(rel)}: changed while being archived") from e
+        raise LayerError(f"{show(rel)}: changed while being archived") from e
     except OSError as e:
-        raise LayerError(f"insert: {show(rel)}: {e.strerror}") from e
+        raise LayerError(f"{show(rel)}: {e.strerror}") from e
 
 
 def _walk_into(tree: SourceTree, gen: _Generator, target: bytes) -> None:
@@ -427,7 +427,7 @@ def _walk_into(tree: SourceTree, gen: _Generator, target: bytes) -> None:
         try:
             parent = tree.dir_fd(comps)  # the chain is already there: no lookup
         except (NotADirComponentError, OSError) as e:
-            raise LayerError(f"insert: {show(rel)}: changed while being archived") from e
+            raise LayerError(f"{show(rel)}: changed while being archived") from e
         if gen.add(tree, parent, name, rel):
             pending.append((child, _list(tree, child, rel)))
 
@@ -458,9 +458,9 @@ def generate_insert_layer(
     try:
         is_dir = stat.S_ISDIR(os.lstat(src).st_mode)
     except OSError as e:
-        raise LayerError(f"insert: source {os.fsdecode(src)}: {e.strerror}") from e
+        raise LayerError(f"source {os.fsdecode(src)}: {e.strerror}") from e
     if not is_dir and not rel:
-        raise LayerError("insert: only a directory can be inserted at /")
+        raise LayerError("only a directory can be inserted at /")
     with TarWriter(sink) as writer:
         gen = _Generator(writer, opts)
         if opaque:
@@ -475,7 +475,7 @@ def generate_insert_layer(
                 try:
                     fd = tree.dir_fd([])
                 except OSError as e:
-                    raise LayerError(f"insert: {os.fsdecode(parent)}: {e.strerror}") from e
+                    raise LayerError(f"{os.fsdecode(parent)}: {e.strerror}") from e
                 gen.add(tree, fd, base, rel)
     return LayerStats(writer.entries, writer.bytes_written)
 

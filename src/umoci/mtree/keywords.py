@@ -34,6 +34,7 @@ import pwd
 import stat
 from collections.abc import Callable, Mapping, Sequence
 
+from umoci import goquote
 from umoci.errors import MtreeError
 from umoci.mtree.escape import vis
 from umoci.structs import dataclass, field
@@ -306,7 +307,7 @@ def compile_keywords(keywords: Sequence[str]) -> Callable[[FileInfo], list[KeyVa
     for kw in keywords:
         func = _FUNCS.get(canonical(prefix(kw)))
         if func is None:
-            raise MtreeError(f"unknown keyword {kw!r}")
+            raise MtreeError(f"unknown keyword {goquote.quote(kw)}")
         funcs.append(func)
     if tuple(keywords) == UMOCI_KEYWORDS:
         return _umoci_keyvals

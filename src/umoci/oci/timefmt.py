@@ -20,6 +20,7 @@ import os
 import re
 import time
 
+from umoci import goquote
 from umoci.errors import UsageError
 from umoci.structs import dataclass
 
@@ -95,7 +96,7 @@ def parse_time(text: str) -> GoTime:
     """Parse an RFC 3339 time the way Go does; ValueError otherwise."""
     m = _RFC3339_RE.fullmatch(text)
     if m is None:
-        raise ValueError(f"not an RFC 3339 time: {text!r}")
+        raise ValueError(f"parsing time {goquote.quote(text)}: not an RFC 3339 time")
     year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
     if not (
         1 <= month <= 12
@@ -104,12 +105,12 @@ def parse_time(text: str) -> GoTime:
         and minute <= 59
         and second <= 59
     ):
-        raise ValueError(f"time out of range: {text!r}")
+        raise ValueError(f"parsing time {goquote.quote(text)}: out of range")
     offset_s = 0
     if m.group(8) is None:
         zone_hours, zone_minutes = int(m.group(10)), int(m.group(11))
         if zone_hours > 24 or zone_minutes > 60:
-            raise ValueError(f"time zone offset out of range: {text!r}")
+            raise ValueError(f"parsing time {goquote.quote(text)}: time zone offset out of range")
         offset_s = (zone_hours * 3600 + zone_minutes * 60) * (-1 if m.group(9) == "-" else 1)
     nanos = int((m.group(7) or "")[:9].ljust(9, "0"))
     local = _days_from_civil(year, month, day) * _DAY + hour * 3600 + minute * 60 + second

@@ -28,8 +28,14 @@ from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
 from umoci.oci.refs import check_tag
 from umoci.ops.basic import opened
-from umoci.ops.history import history_entry
-from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
+from umoci.ops.history import check_history, history_entry
+from umoci.ops.new_layer import (
+    check_compress,
+    choose_codec,
+    clamp_time,
+    media_type_for,
+    write_layer,
+)
 from umoci.ops.options import RepackOptions
 from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
@@ -107,6 +113,8 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
 
 
 def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
+    check_history(options.history)
+    check_compress(options.compress)
     meta = read_bundle_meta(bundle)
     source = _source_path(meta)
     target = tag if tag is not None else source.root.ref_name

@@ -17,7 +17,7 @@ from umoci.mutate import Mutator
 from umoci.oci.models import ContainerConfig, ImageConfig
 from umoci.oci.refs import check_tag
 from umoci.ops.basic import opened
-from umoci.ops.history import history_entry, parse_user_time
+from umoci.ops.history import check_history, history_entry, parse_user_time
 from umoci.ops.options import ConfigChanges, HistoryOptions
 from umoci.structs import replace
 
@@ -137,6 +137,7 @@ def config(
     history: HistoryOptions,
 ) -> None:
     target = check_tag(new_tag if new_tag is not None else tag)
+    check_history(history)
     with opened(layout) as store:
         path = resolve(store, tag)
         mutator = Mutator(store, path)

@@ -16,6 +16,16 @@ def parse_user_time(text: str, flag: str) -> GoTime:
         raise UsageError(f"parse {flag}: {err}") from None
 
 
+def check_history(options: HistoryOptions) -> None:
+    """Refuse a bad ``--history.created`` before a verb does anything else.
+
+    A verb may end without needing its history entry (a repack with no
+    changes), but a typo in a flag must still be an error, as in the Go umoci.
+    """
+    if options.created is not None:
+        parse_user_time(options.created, "--history.created")
+
+
 def history_entry(
     options: HistoryOptions, *, created_by: str, author: str, empty_layer: bool
 ) -> History | None:

@@ -13,21 +13,30 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from umoci import goquote
 from umoci.compress.streams import CHUNK_SIZE, ByteWriter
 from umoci.errors import LayerError, UsageError
+from umoci.layer.changes import clean_target
 from umoci.layer.generate import (
     GenerateOptions,
     generate_insert_layer,
     generate_whiteout_layer,
 )
 from umoci.layer.tarstream import TarReader
+from umoci.layer.whiteout import PREFIX as WHITEOUT_PREFIX_TEXT
 from umoci.layout.refs import resolve, with_tag
 from umoci.mutate import Mutator
 from umoci.oci.refs import check_tag
 from umoci.ops.basic import opened
 from umoci.ops.bundle_unpack import effective_maps
-from umoci.ops.history import history_entry
-from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
+from umoci.ops.history import check_history, history_entry
+from umoci.ops.new_layer import (
+    check_compress,
+    choose_codec,
+    clamp_time,
+    media_type_for,
+    write_layer,
+)
 from umoci.ops.options import HistoryOptions, MapOptions
 
 
@@ -43,6 +52,8 @@ def _add_layer(
     produce: Callable[[ByteWriter], object],
 ) -> None:
     target = check_tag(new_tag if new_tag is not None else tag)
+    check_history(history)
+    check_compress(compress)
     with opened(layout) as store:
         path = resolve(store, tag)
         mutator = Mutator(store, path)
@@ -58,6 +69,21 @@ def _add_layer(
         store.write_index(with_tag(store.read_index(), target, root))
 
 
+def _check_insert_target(target: str) -> None:
+    """Refuse a target naming a whiteout before anything is written.
+
+    A component starting with ``.wh.`` would be read back as a deletion (the
+    Go umoci refuses it as the last component; in the middle it writes a
+    layer that unpacks wrongly, so we refuse that too).
+    """
+    for component in clean_target(target).split(b"/"):
+        if component.startswith(WHITEOUT_PREFIX_TEXT.encode()):
+            raise UsageError(
+                f"target {goquote.quote(target)}: invalid path has whiteout prefix "
+                f'".wh.": {os.fsdecode(component)}'
+            )
+
+
 def insert(
     layout: str,
     tag: str,
@@ -71,6 +97,7 @@ def insert(
     compress: str,
     maps: MapOptions,
 ) -> None:
+    _check_insert_target(target)
     if whiteout:
         if source is not None or opaque:
             raise UsageError("--whiteout takes only TARGET (and no --opaque)")
@@ -82,7 +109,7 @@ def insert(
         if source is None:
             raise UsageError("insert needs SOURCE and TARGET")
         if not os.path.lexists(source):
-            raise UsageError(f"insert: source {source}: no such file or directory")
+            raise UsageError(f"source {source}: no such file or directory")
         maps = effective_maps(maps)
         options = GenerateOptions(
             rootless=maps.rootless,

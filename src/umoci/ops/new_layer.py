@@ -84,8 +84,17 @@ class _DiffIdSink:
         return f"sha256:{self.hash.hexdigest()}"
 
 
+def check_compress(compress: str) -> None:
+    """Refuse an unknown ``--compress`` value before a verb does anything else."""
+    if compress != "auto" and compress not in CODECS:
+        raise UsageError(
+            f"unknown --compress value {compress!r}: want one of {', '.join(COMPRESS_CHOICES)}"
+        )
+
+
 def choose_codec(compress: str, manifest: Manifest) -> Codec:
     """``--compress``: a codec by name, or ``auto`` = the newest compressed layer's (else gzip)."""
+    check_compress(compress)
     if compress == "auto":
         for layer in reversed(manifest.layers):
             try:
@@ -95,12 +104,7 @@ def choose_codec(compress: str, manifest: Manifest) -> Codec:
             if codec.name != "none":
                 return codec
         return CODECS["gzip"]
-    try:
-        return CODECS[compress]
-    except KeyError:
-        raise UsageError(
-            f"unknown --compress value {compress!r}: want one of {', '.join(COMPRESS_CHOICES)}"
-        ) from None
+    return CODECS[compress]
 
 
 def media_type_for(codec: Codec, manifest_media_type: str) -> str:
