@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -30,3 +31,8 @@ def run_ok(binary: Path, *argv: str | Path, env: dict[str, str] | None = None) -
     result = run_tool(binary, *argv, env=env)
     assert result.returncode == 0, f"{binary.name} {argv}: {result.stderr}"
     return result.stdout
+
+
+def run_ours(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run our umoci as a separate process, as the oracle runs."""
+    return run_tool(Path(sys.executable), "-m", "umoci", *argv)
