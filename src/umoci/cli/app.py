@@ -125,13 +125,18 @@ def _run(argv: list[str], run: _Invocation) -> int:
     profile = global_args.get_string("cpu-profile")
     if not profile:
         return command.action(context)
-    import cProfile
+    from umoci.pprof import Profiler
 
-    profiler = cProfile.Profile()
+    profiler = Profiler()
+    profiler.start()
     try:
-        return profiler.runcall(command.action, context)
+        return command.action(context)
     finally:
-        profiler.dump_stats(profile)
+        profiler.stop()
+        try:
+            profiler.write(profile)
+        except OSError as err:
+            log.get().warning("--cpu-profile %s: %s", profile, err.strerror)
 
 
 def _find_command(

@@ -24,7 +24,9 @@ LAYOUT = "layout"
 ROOT_FLAGS = (
     bool_flag("verbose", "alias for --log=info"),
     string_flag("log", "set the log level (debug, info, [warn], error, fatal)", default="warn"),
-    string_flag("cpu-profile", "profile umoci's execution to a file (cProfile)", hidden=True),
+    string_flag(
+        "cpu-profile", "write a CPU profile (pprof format) of the run to a file", hidden=True
+    ),
     HELP_FLAG,
     bool_flag("version,v", "print the version"),
 )
