@@ -7,12 +7,15 @@ every pprof reader) with the stacks of Python functions, files and lines.
 Why a timer and not :mod:`cProfile`: a tracing profiler runs code on every
 call and return and slows a tar-heavy unpack down by 2x or more; a
 ``setitimer(ITIMER_PROF)`` signal every 10 ms of CPU time (Go's own rate)
-costs one stack walk per tick.  The handler records the stack of every
-thread (``sys._current_frames``), so work done in helper threads (the
-prefetcher, the compressor) is seen too.  Python runs signal handlers in
-the main thread between bytecodes, so a tick that lands while the main
-thread waits in C is taken when it returns: the sample count stays right,
-its placement can shift a little.
+costs one stack walk per tick.  The handler looks at every thread
+(``sys._current_frames``), so work done in helper threads (the prefetcher,
+the compressor) is seen too, and charges each stack with the CPU time its
+thread used since the previous tick (the thread's own CPU clock): a thread
+waiting on a lock costs nothing and is left out, and the profile's total is
+the process's CPU time.  Python runs signal handlers in the main thread
+between bytecodes, so a tick that lands while the main thread is inside C
+code is taken when it returns: the time is right, its placement can shift
+a little.
 
 Nothing here is imported unless the flag is given.
 
@@ -45,13 +48,19 @@ class Profiler:
 
     def __init__(self, period_ns: int = PERIOD_NS) -> None:
         self.period_ns = period_ns
-        self.counts: dict[Stack, int] = {}
+        # stack -> [samples, CPU nanoseconds]
+        self.counts: dict[Stack, list[int]] = {}
+        self._cpu_seen: dict[int, int] = {}  # thread id -> its CPU clock at the last tick
         self._start_ns = 0
         self._duration_ns = 0
         self._previous: object = None
 
     def start(self) -> None:
         self._start_ns = time.time_ns()
+        for thread_id in sys._current_frames():
+            cpu = _thread_cpu_ns(thread_id)
+            if cpu is not None:
+                self._cpu_seen[thread_id] = cpu
         self._previous = signal.signal(signal.SIGPROF, self._on_tick)
         seconds = self.period_ns / 1e9
         signal.setitimer(signal.ITIMER_PROF, seconds, seconds)
@@ -63,17 +72,34 @@ class Profiler:
 
     def _on_tick(self, signum: int, frame: FrameType | None) -> None:
         me = sys._getframe()
-        for thread_frame in sys._current_frames().values():
-            # The main thread's top frames are this handler's: skip them.
+        for thread_id, thread_frame in sys._current_frames().items():
+            cpu = _thread_cpu_ns(thread_id)
+            if cpu is None:
+                continue
+            # A thread first seen now has used its whole CPU time since it started.
+            used = cpu - self._cpu_seen.get(thread_id, 0)
+            self._cpu_seen[thread_id] = cpu
+            if used <= 0:
+                continue  # blocked or sleeping since the last tick
+            # The main thread's top frame is this handler's: skip it.
             stack = _stack(thread_frame.f_back if thread_frame is me else thread_frame)
             if stack:
-                self.counts[stack] = self.counts.get(stack, 0) + 1
+                totals = self.counts.setdefault(stack, [0, 0])
+                totals[0] += 1
+                totals[1] += used
 
     def write(self, path: str) -> None:
         """Write the profile, gzipped, to ``path``."""
         data = encode_profile(self.counts, self.period_ns, self._start_ns, self._duration_ns)
         with open(path, "wb") as out:
             out.write(gzip.compress(data, mtime=0))
+
+
+def _thread_cpu_ns(thread_id: int) -> int | None:
+    try:
+        return time.clock_gettime_ns(time.pthread_getcpuclockid(thread_id))
+    except (OSError, OverflowError):  # the thread ended under us
+        return None
 
 
 def _stack(frame: FrameType | None) -> Stack:
@@ -132,7 +158,7 @@ class _Strings:
 
 
 def encode_profile(
-    counts: dict[Stack, int], period_ns: int, start_ns: int, duration_ns: int
+    counts: dict[Stack, list[int]], period_ns: int, start_ns: int, duration_ns: int
 ) -> bytes:
     """The ``perftools.profiles.Profile`` message for ``counts`` (not compressed)."""
     strings = _Strings()
@@ -146,12 +172,12 @@ def encode_profile(
     out += _bytes_field(1, value_type("samples", "count"))
     out += _bytes_field(1, value_type("cpu", "nanoseconds"))
     samples = bytearray()
-    for stack, count in counts.items():
+    for stack, (count, cpu_ns) in counts.items():
         ids = []
         for filename, name, first_line, line in stack:
             function_id = functions.setdefault((filename, name, first_line), len(functions) + 1)
             ids.append(locations.setdefault((function_id, line), len(locations) + 1))
-        sample = _packed_field(1, ids) + _packed_field(2, [count, count * period_ns])
+        sample = _packed_field(1, ids) + _packed_field(2, [count, cpu_ns])
         samples += _bytes_field(2, sample)
     out += samples
     # One mapping standing for the interpreter: symbolised, nothing to look up.
