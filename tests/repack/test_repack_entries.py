@@ -365,9 +365,15 @@ def test_no_change_adds_no_layer(capsys: Capsys, tmp_path: Path) -> None:
     img = Unpacked.make(capsys, tmp_path)
     before_layers = layers(img.layout, "t")
     before_diff_ids = config(img.layout, "t")["rootfs"]["diff_ids"]
+    before_history = config(img.layout, "t").get("history", [])
     img.repack(capsys)
     assert layers(img.layout, "t") == before_layers
     assert config(img.layout, "t")["rootfs"]["diff_ids"] == before_diff_ids
+    # The Go umoci 0.6 still records the repack, as an empty-layer entry.
+    history = config(img.layout, "t")["history"]
+    assert history[:-1] == before_history
+    assert history[-1]["created_by"] == "umoci repack"
+    assert history[-1]["empty_layer"] is True
 
 
 def test_changes_that_cancel_out_add_no_layer(capsys: Capsys, tmp_path: Path) -> None:

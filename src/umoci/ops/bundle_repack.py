@@ -154,7 +154,13 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
             masks += list(config.config.volumes)
         changes = changes_from(deltas, masks)
         if not changes:
+            # As the Go umoci 0.6: no layer, but the repack is still recorded.
             log.info("repack: no changes in %s: no new layer", rootfs)
+            entry = history_entry(
+                options.history, created_by="umoci repack", author=config.author, empty_layer=True
+            )
+            if entry is not None:
+                mutator.set_config(config, entry)
         else:
             codec = choose_codec(options.compress, mutator.manifest)
             generate_options = GenerateOptions(
