@@ -31,6 +31,8 @@ import signal
 import sys
 import time
 
+from umoci.protowire import varint
+
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from types import FrameType
@@ -118,30 +120,16 @@ def _stack(frame: FrameType | None) -> Stack:
 # -- profile.proto -------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64  # int64 fields are two's complement on the wire
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _int_field(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value) if value else b""
+    return varint(number << 3) + varint(value) if value else b""
 
 
 def _bytes_field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def _packed_field(number: int, values: list[int]) -> bytes:
-    return _bytes_field(number, b"".join(_varint(v) for v in values)) if values else b""
+    return _bytes_field(number, b"".join(varint(v) for v in values)) if values else b""
 
 
 class _Strings:

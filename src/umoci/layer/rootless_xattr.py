@@ -16,6 +16,7 @@ justify a protobuf dependency, so the wire format is written by hand.
 from __future__ import annotations
 
 from umoci.errors import LayerError
+from umoci.protowire import varint
 from umoci.structs import dataclass
 
 XATTR_NAME = "user.rootlesscontainers"
@@ -34,18 +35,6 @@ class Resource:
     gid: int = 0
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def encode(resource: Resource) -> bytes:
     """Serialise like protobuf does: fields in number order, zero values omitted."""
     out = b""
@@ -53,7 +42,7 @@ def encode(resource: Resource) -> bytes:
         if not 0 <= value <= NOOP_ID:
             raise ValueError(f"rootlesscontainers: id {value} out of uint32 range")
         if value:
-            out += _varint(number << 3 | _WIRE_VARINT) + _varint(value)
+            out += varint(number << 3 | _WIRE_VARINT) + varint(value)
     return out
 
 
