@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
 
 TIME = "2025-01-02T03:04:05Z"
@@ -126,8 +125,23 @@ def tokens_for(root: Path) -> dict[str, str]:
     }
 
 
-def make_scratch(root: Path, run_umoci: Callable[[list[str]], None]) -> None:
-    """Build a scratch directory at ``root`` (copy it for each row: rows may change it)."""
+OURS = [sys.executable, "-m", "umoci"]
+
+
+def row_id(value: object) -> str:
+    """A test id for a row: the command line as typed."""
+    return " ".join(value) if isinstance(value, tuple) else str(value)
+
+
+def make_scratch(root: Path, umoci: list[str]) -> None:
+    """Build a scratch directory at ``root`` with the umoci command ``umoci``.
+
+    Copy it for each row (rows may change it).
+    """
+
+    def run_umoci(argv: list[str]) -> None:
+        subprocess.run([*umoci, *argv], check=True, capture_output=True, timeout=60)
+
     root.mkdir()
     source = root / "src"
     (source / "sub").mkdir(parents=True)
@@ -158,7 +172,7 @@ def copy_scratch(template: Path, root: Path) -> dict[str, str]:
 
 def ours(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "umoci", *argv],
+        [*OURS, *argv],
         capture_output=True,
         text=True,
         errors="surrogateescape",

@@ -12,26 +12,17 @@ from pathlib import Path
 import pytest
 
 from conftest import snapshot
-from invalidkit import INVALID_INPUTS, copy_scratch, expand, make_scratch, ours
-from umoci.cli import main
+from invalidkit import INVALID_INPUTS, OURS, copy_scratch, expand, make_scratch, ours, row_id
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("invalid") / "scratch"
-
-    def our_umoci(argv: list[str]) -> None:
-        assert main(argv) == 0
-
-    make_scratch(root, our_umoci)
+    make_scratch(root, OURS)
     return root
 
 
-@pytest.mark.parametrize(
-    ("argv", "go_status"),
-    INVALID_INPUTS,
-    ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v),
-)
+@pytest.mark.parametrize(("argv", "go_status"), INVALID_INPUTS, ids=row_id)
 def test_invalid_input_is_refused_cleanly(
     template: Path, tmp_path: Path, argv: tuple[str, ...], go_status: int
 ) -> None:

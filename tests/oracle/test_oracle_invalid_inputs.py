@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oraclekit import run_ok, run_tool
+from oraclekit import run_tool
 
-from invalidkit import INVALID_INPUTS, copy_scratch, expand, make_scratch
+from invalidkit import INVALID_INPUTS, copy_scratch, expand, make_scratch, row_id
 
 pytestmark = pytest.mark.oracle
 
@@ -19,19 +19,11 @@ pytestmark = pytest.mark.oracle
 @pytest.fixture(scope="module")
 def oracle_template(tmp_path_factory: pytest.TempPathFactory, oracle_umoci: Path) -> Path:
     root = tmp_path_factory.mktemp("oracle-invalid") / "scratch"
-
-    def go_umoci(argv: list[str]) -> None:
-        run_ok(oracle_umoci, *argv)
-
-    make_scratch(root, go_umoci)
+    make_scratch(root, [str(oracle_umoci)])
     return root
 
 
-@pytest.mark.parametrize(
-    ("argv", "go_status"),
-    INVALID_INPUTS,
-    ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v),
-)
+@pytest.mark.parametrize(("argv", "go_status"), INVALID_INPUTS, ids=row_id)
 def test_recorded_status_is_the_oracles(
     oracle_template: Path, oracle_umoci: Path, tmp_path: Path, argv: tuple[str, ...], go_status: int
 ) -> None:
