@@ -7,6 +7,15 @@ manifest, and a new copy of each parent index with the child descriptor
 swapped, and returns the new root descriptor.  It never touches
 ``index.json``: the verb decides which tag to point at the result (the new
 path's root), as the last write.
+
+Each parent index is rewritten from its own JSON with only the changed
+entry replaced, so every other entry (another platform's manifest, an
+attestation, fields we do not model) stays exactly as it was; only the
+document's whitespace becomes Go's compact form.  The changed entry keeps
+its annotations and unknown fields; its ``platform`` follows the new
+config (so ``config --architecture`` on one child of a multi-platform index
+relabels that child).  A manifest named directly by ``index.json`` gets no
+``platform`` it did not have.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError
 from umoci.layout.refs import DescriptorPath, read_index_blob, read_manifest
 from umoci.oci import mediatypes
-from umoci.oci.models import Descriptor, History, ImageConfig, Manifest
+from umoci.oci.models import Descriptor, History, ImageConfig, Manifest, Platform
 from umoci.structs import replace
 
 
@@ -78,20 +87,71 @@ class Mutator:
         if not self._manifest_changed:
             return self.path
         written = self.store.put_json(manifest.to_json(), self.path.descriptor.media_type)
-        child = replace(self.path.descriptor, digest=written.digest, size=written.size)
+        leaf = self.path.descriptor
+        platform: Platform | None = None  # None: each entry keeps its own
+        if self._config_changed and (leaf.platform is not None or len(self.path.walk) > 1):
+            platform = _platform_from(self.config, leaf.platform)
+        child = replace(leaf, digest=written.digest, size=written.size)
+        if platform is not None:
+            child = replace(child, platform=platform)
         new_walk = [child]
         # Walk up the nested indexes, replacing the old child in each.
         for parent, old_child in zip(
             reversed(self.path.walk[:-1]), reversed(self.path.walk[1:]), strict=True
         ):
-            index = read_index_blob(self.store, parent)
-            manifests = tuple(
-                child if d.digest == old_child.digest and d == old_child else d
-                for d in index.manifests
-            )
-            written = self.store.put_json(
-                replace(index, manifests=manifests).to_json(), parent.media_type
-            )
+            written, new_walk[0] = self._rewrite_parent(parent, old_child, child, platform)
+            platform = None  # only the manifest's own entry is relabelled
             child = replace(parent, digest=written.digest, size=written.size)
             new_walk.insert(0, child)
         return DescriptorPath(tuple(new_walk))
+
+    def _rewrite_parent(
+        self,
+        parent: Descriptor,
+        old_child: Descriptor,
+        new_child: Descriptor,
+        platform: Platform | None,
+    ) -> tuple[Descriptor, Descriptor]:
+        """Store a copy of index *parent* listing *new_child* where it listed *old_child*.
+
+        Returns the new index's descriptor and the entry as written.
+        """
+        read_index_blob(self.store, parent)  # validates the index before editing its JSON
+        raw = self.store.read_json(parent, "index")
+        entries = raw.get("manifests")
+        assert isinstance(entries, list)  # read_index_blob checked it
+        written_entry: Descriptor | None = None
+        for i, entry in enumerate(entries):
+            current = Descriptor.from_json(entry, f"index {parent.digest}: manifests[{i}]")
+            if current.digest != old_child.digest:
+                continue
+            if old_child.platform is not None and current.platform != old_child.platform:
+                continue  # the same manifest listed again for another platform
+            # The entry as the index has it (annotations, unknown fields),
+            # with what changed.
+            written_entry = replace(
+                current,
+                digest=new_child.digest,
+                size=new_child.size,
+                platform=platform if platform is not None else current.platform,
+            )
+            entries[i] = written_entry.to_json()
+        if written_entry is None:
+            raise BlobInvalidError(
+                f"index {parent.digest} no longer lists {old_child.digest}: "
+                "the image changed since it was read"
+            )
+        return self.store.put_json(raw, parent.media_type), written_entry
+
+
+def _platform_from(config: ImageConfig, old: Platform | None) -> Platform:
+    """A descriptor platform saying what *config* says (other fields of *old* kept)."""
+    base = old if old is not None else Platform()
+    return replace(
+        base,
+        architecture=config.architecture,
+        os=config.os,
+        variant=config.variant,
+        os_version=config.os_version or base.os_version,
+        os_features=config.os_features or base.os_features,
+    )

@@ -198,11 +198,12 @@ def test_command_help_lists_flags_in_go_order_with_aligned_usage(
     _, out, _ = run(capsys, "unpack", "--help")
     options = out.split("OPTIONS:\n")[1]
     assert options == (
-        "   --keep-dirlinks  don't clobber underlying symlinks to directories\n"
-        "   --uid-map value  specifies a uid mapping to use (container:host:size)\n"
-        "   --gid-map value  specifies a gid mapping to use (container:host:size)\n"
-        "   --rootless       enable rootless command support\n"
-        "   --image value    OCI image URI of the form 'path[:tag]'\n"
+        "   --keep-dirlinks   don't clobber underlying symlinks to directories\n"
+        "   --uid-map value   specifies a uid mapping to use (container:host:size)\n"
+        "   --gid-map value   specifies a gid mapping to use (container:host:size)\n"
+        "   --rootless        enable rootless command support\n"
+        "   --platform value  platform to use from a multi-platform image (os/arch[/variant])\n"
+        "   --image value     OCI image URI of the form 'path[:tag]' or 'path@digest'\n"
         "   \n"
     )
     assert "\n\nCATEGORY:\n   image\n\n" in out
@@ -387,7 +388,7 @@ def test_values_may_begin_with_a_dash(
 def test_flags_may_follow_positionals(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:
     calls = record("tag_image")
     assert run(capsys, "tag", "NEW", "--image", "x") == (0, "", "")
-    assert calls == [(("x", "latest", "NEW"), {})]
+    assert calls == [(("x", "latest", "NEW"), {"platform": None})]
 
 
 def test_double_dash_ends_flags(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:
@@ -429,7 +430,7 @@ def test_bool_flags_take_go_boolean_values(
     calls = record("stat", "text")
     for value, expected in (("true", True), ("1", True), ("False", False), ("f", False)):
         assert run(capsys, "stat", "--image", "x", f"--json={value}")[0] == 0
-        assert calls[-1][1] == {"as_json": expected}
+        assert calls[-1][1] == {"as_json": expected, "platform": None}
 
 
 # -- dispatch ---------------------------------------------------------------------------
@@ -552,7 +553,13 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             },
         ),
     ]
-    return [(argv, verb, (args, kwargs)) for argv, verb, args, kwargs in table]
+    # Every verb that reads an image takes --platform (None when not given).
+    with_platform = {"stat", "config", "unpack", "raw_unpack", "raw_runtime_config"}
+    with_platform |= {"insert", "raw_add_layer", "tag_image"}
+    return [
+        (argv, verb, (args, {**kwargs, "platform": None} if verb in with_platform else kwargs))
+        for argv, verb, args, kwargs in table
+    ]
 
 
 @pytest.mark.usefixtures("as_root")
@@ -612,6 +619,7 @@ def test_config_passes_every_change(capsys: pytest.CaptureFixture[str], record: 
                     manifest_annotations=("a=b",),
                 ),
                 "history": HistoryOptions(comment="cfg"),
+                "platform": None,
             },
         )
     ]
@@ -632,6 +640,7 @@ def test_config_without_changes_leaves_entrypoint_and_cmd_unset(
         "new_tag": None,
         "changes": ConfigChanges(),
         "history": HistoryOptions(enabled=False),
+        "platform": None,
     }
     assert kwargs["changes"].entrypoint is None
     # Given but empty is not the same as not given.

@@ -12,8 +12,8 @@ import pytest
 from umoci.oci.models import Descriptor
 from umoci.ops.stat_image import (
     _data_lines,
-    _descriptor_lines,
     compact_json,
+    descriptor_lines,
     quote_cell,
     quote_value,
     quote_word,
@@ -78,7 +78,7 @@ def test_descriptor_platform_starts_at_the_left_margin() -> None:
             "urls": ["a,b", ""],
         }
     )
-    assert _descriptor_lines(descriptor, 1) == [
+    assert descriptor_lines(descriptor, 1) == [
         "\tDescriptor:",
         '\t\tMedia Type: "a b,c"',
         "\t\tDigest: sha256:" + "0" * 64,

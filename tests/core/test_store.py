@@ -271,11 +271,18 @@ def test_nested_index_resolution_and_platform_choice(layout: Path) -> None:
         changes=ops.ConfigChanges(user="nobody"),
         history=ops.HistoryOptions(),
     )
-    out = json.loads(ops.stat(str(layout), "multi2", as_json=True))
+    host = f"{host_os()}/{host_arch()}"
+    out = json.loads(ops.stat(str(layout), "multi2", as_json=True, platform=host))
     assert out["config"]["blob"]["config"]["User"] == "nobody"
+    # Without --platform, stat of an index of two images lists the index.
+    listing = json.loads(ops.stat(str(layout), "multi2", as_json=True))
+    assert [m["platform"]["architecture"] for m in listing["index"]["blob"]["manifests"]] == [
+        "nonexistent",
+        host_arch(),
+    ]
     assert "multi" in ops.list_tags(str(layout))
     ops.gc(str(layout))
-    assert json.loads(ops.stat(str(layout), "multi", as_json=True))["config"]["blob"]
+    assert json.loads(ops.stat(str(layout), "multi", as_json=True, platform=host))["config"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")

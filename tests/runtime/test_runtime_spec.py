@@ -193,8 +193,23 @@ def test_volumes_are_sorted_tmpfs_mounts() -> None:
 def test_unsupported_os() -> None:
     with pytest.raises(BlobInvalidError, match="unsupported OS: windows"):
         runtime_config({"os": "windows"}, rootfs_opener=None)
-    with pytest.raises(BlobInvalidError, match=r"unsupported OS: $"):
-        runtime_config({}, rootfs_opener=None)
+    with pytest.raises(BlobInvalidError, match="unsupported OS: Linux"):
+        runtime_config({"os": "Linux"}, rootfs_opener=None)
+
+
+def test_empty_os_is_linux_with_one_warning() -> None:
+    # Buildpacks write configs without "os"; the Go umoci refuses them.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("umoci.runtime.spec")
+    logger.addHandler(handler)
+    try:
+        spec = runtime_config({"architecture": "amd64"}, rootfs_opener=None)
+    finally:
+        logger.removeHandler(handler)
+    assert spec["process"]["args"] == ["sh"]
+    assert [r.getMessage() for r in records] == ["image config has no os: taking it to be linux"]
 
 
 def test_id_maps_add_user_namespace() -> None:

@@ -71,7 +71,8 @@ def _tag(ctx: Context) -> int:
     from umoci import ops
 
     ref = opt.image_ref(ctx)
-    ops.tag_image(ref.layout, ref.tag, opt.checked_tag("<new-tag>", ctx.args[0]))
+    new_tag = opt.checked_tag("<new-tag>", ctx.args[0])
+    ops.tag_image(ref.layout, ref.tag, new_tag, platform=opt.platform(ctx))
     return 0
 
 
@@ -87,7 +88,8 @@ def _stat(ctx: Context) -> int:
     from umoci import ops
 
     ref = opt.image_ref(ctx)
-    ctx.echo(ops.stat(ref.layout, ref.tag, as_json=ctx.get_bool("json")))
+    as_json = ctx.get_bool("json")
+    ctx.echo(ops.stat(ref.layout, ref.tag, as_json=as_json, platform=opt.platform(ctx)))
     return 0
 
 
@@ -124,6 +126,7 @@ def _config(ctx: Context) -> int:
         new_tag=opt.new_tag(ctx),
         changes=changes,
         history=opt.history_options(ctx),
+        platform=opt.platform(ctx),
     )
     return 0
 
@@ -134,7 +137,8 @@ def _unpack(ctx: Context) -> int:
     ref = opt.image_ref(ctx)
     maps = opt.map_options(ctx)
     keep = ctx.get_bool("keep-dirlinks")
-    ops.unpack(ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep)
+    platform = opt.platform(ctx)
+    ops.unpack(ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep, platform=platform)
     return 0
 
 
@@ -173,6 +177,7 @@ def _insert(ctx: Context) -> int:
         history=opt.history_options(ctx),
         compress=opt.compress(ctx),
         maps=opt.map_options(ctx),
+        platform=opt.platform(ctx),
     )
     return 0
 
@@ -186,7 +191,10 @@ def _raw_unpack(ctx: Context) -> int:
     ref = opt.image_ref(ctx)
     maps = opt.map_options(ctx)
     keep = ctx.get_bool("keep-dirlinks")
-    ops.raw_unpack(ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep)
+    platform = opt.platform(ctx)
+    ops.raw_unpack(
+        ref.layout, ref.tag, ctx.args[0], maps=maps, keep_dirlinks=keep, platform=platform
+    )
     return 0
 
 
@@ -201,6 +209,7 @@ def _raw_add_layer(ctx: Context) -> int:
         new_tag=opt.new_tag(ctx),
         history=opt.history_options(ctx),
         compress=opt.compress(ctx),
+        platform=opt.platform(ctx),
     )
     return 0
 
@@ -211,7 +220,9 @@ def _raw_runtime_config(ctx: Context) -> int:
     ref = opt.image_ref(ctx)
     rootfs = ctx.get_string("rootfs")
     maps = opt.map_options(ctx)
-    ops.raw_runtime_config(ref.layout, ref.tag, ctx.args[0], rootfs=rootfs, maps=maps)
+    ops.raw_runtime_config(
+        ref.layout, ref.tag, ctx.args[0], rootfs=rootfs, maps=maps, platform=opt.platform(ctx)
+    )
     return 0
 
 
@@ -308,6 +319,7 @@ config.volume or manifest.annotations before any additions.""",
         slice_flag("clear", "empty a list or set before changes (see above)"),
         opt.TAG,
         *opt.HISTORY,
+        opt.PLATFORM,
         opt.IMAGE,
     ),
     required=("image",),
@@ -325,7 +337,7 @@ Extracts the image tagged "<tag>" (default "latest") in the layout at
 and the metadata umoci-repack(1) needs to compute the next layer.
 
 Without root privileges --rootless is implied.""",
-    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.IMAGE),
+    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<bundle>",),
     action=_unpack,
@@ -382,7 +394,7 @@ TAG = Command(
 
 Points "<new-tag>" at the image "<tag>" (default "latest") points to, replacing
 any existing "<new-tag>".""",
-    flags=(opt.IMAGE,),
+    flags=(opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<new-tag>",),
     action=_tag,
@@ -410,7 +422,11 @@ STAT = Command(
 Describes the manifest, configuration and history of the image tagged "<tag>"
 (default "latest").  The text format is for people and may change; --json is
 meant for programs.""",
-    flags=(bool_flag("json", "output the stat information as a JSON encoded blob"), opt.IMAGE),
+    flags=(
+        bool_flag("json", "output the stat information as a JSON encoded blob"),
+        opt.PLATFORM,
+        opt.IMAGE,
+    ),
     required=("image",),
     action=_stat,
 )
@@ -440,6 +456,7 @@ Examples:
         *opt.HISTORY,
         *opt.REMAP,
         opt.COMPRESS,
+        opt.PLATFORM,
         opt.IMAGE,
     ),
     required=("image",),
@@ -492,7 +509,7 @@ RAW_UNPACK = Command(
 
 Extracts the layers of the image tagged "<tag>" (default "latest") into a new
 directory "<rootfs>", without the rest of a runtime bundle.""",
-    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.IMAGE),
+    flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<rootfs>",),
     action=_raw_unpack,
@@ -506,7 +523,7 @@ RAW_ADD_LAYER = Command(
 
 Appends the uncompressed tar archive "<new-layer.tar>" as it is (whiteouts
 included) as a new layer of the image tagged "<tag>" (default "latest").""",
-    flags=(opt.TAG, *opt.HISTORY, opt.COMPRESS, opt.IMAGE),
+    flags=(opt.TAG, *opt.HISTORY, opt.COMPRESS, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<new-layer.tar>",),
     action=_raw_add_layer,
@@ -526,6 +543,7 @@ them from; without it they keep their defaults.""",
     flags=(
         string_flag("rootfs", "path to secondary source of truth (root filesystem)"),
         *opt.REMAP,
+        opt.PLATFORM,
         opt.IMAGE,
     ),
     required=("image",),

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from umoci.oci.refs import ImageRef
     from umoci.ops.options import HistoryOptions, MapOptions
 
-IMAGE = string_flag("image", "OCI image URI of the form 'path[:tag]'")
+IMAGE = string_flag("image", "OCI image URI of the form 'path[:tag]' or 'path@digest'")
+PLATFORM = string_flag(
+    "platform",
+    "platform to use from a multi-platform image (os/arch[/variant])",
+)
 LAYOUT = string_flag("layout", "path to an OCI image layout")
 TAG = string_flag("tag", "new tag name (if empty, overwrite --image tag)")
 COMPRESS = string_flag(
@@ -59,20 +63,19 @@ def image_ref(ctx: Context) -> ImageRef:
 def image_path_and_optional_tag(ctx: Context) -> tuple[str, str | None]:
     """``--image PATH[:TAG]`` where a missing tag stays None (repack's default is the bundle's)."""
     from umoci.errors import InvalidRefError
-    from umoci.oci.refs import check_tag
+    from umoci.oci.refs import split_image_ref
 
     text = ctx.get_string("image")
     assert text is not None, "--image is a required flag"
-    # Split at the first colon, exactly as refs.parse_image_ref does.
-    path, sep, tag = text.partition(":")
-    if path == "":
-        raise UsageError(f"invalid --image {text!r}: path is empty")
-    if not sep:
-        return os.path.normpath(path), None
     try:
-        return os.path.normpath(path), check_tag(tag)
+        return split_image_ref(text)
     except InvalidRefError as err:
         raise UsageError(f"invalid --image: {err}") from None
+
+
+def platform(ctx: Context) -> str | None:
+    """``--platform OS/ARCH[/VARIANT]`` as typed (the verb parses it; None: the host's)."""
+    return ctx.get_string("platform")
 
 
 def layout_path(ctx: Context) -> str:

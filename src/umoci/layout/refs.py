@@ -1,52 +1,57 @@
-"""Tags: resolve a name to a manifest, set, delete and list names in ``index.json``.
+"""References: resolve a tag or digest to a manifest (choosing a platform), and edit tags.
 
 A tag is a descriptor in ``index.json`` whose ``org.opencontainers.image.ref.name``
-annotation is the tag.  It may point at a manifest directly or at an index
-(e.g. a multi-platform image); resolving descends through indexes until it
-reaches manifests, recording the path of descriptors taken, as the Go umoci
-does.  Where the Go umoci gives up on more than one manifest ("tag is
-ambiguous") we pick the one for the host platform if exactly one matches.
+annotation is the tag.  A digest reference (``@sha256:...``, see
+:mod:`umoci.oci.refs`) names any manifest or index reachable from
+``index.json``, tagged or not, found breadth first (so the shallowest
+occurrence wins); a prefix must match exactly one digest.  Either way the
+named descriptor is the *anchor*: writes make a new version of it, and the
+tag (or ``--tag``) is pointed at that.
+
+When the anchor is an index, one manifest below it is chosen (nested
+indexes are walked; the path of descriptors taken is kept, as the Go umoci
+keeps it, so writes can rewrite every index on the way back up):
+
+* an index with exactly one manifest below it yields that manifest,
+  whatever its platform (the Go umoci's behaviour, so its images keep
+  working);
+* otherwise attestations, ``unknown/unknown`` entries and artefacts are
+  set aside, and the best match for the requested platform (default: this
+  host's, with its CPU variant) wins, ranked as
+  :mod:`umoci.oci.platforms` describes; ties go to the first in the index.
+  An entry without a ``platform`` is judged by its config.
+
+Where the Go umoci gives up ("tag is ambiguous") we choose, and where no
+entry fits, the error names the platforms the index does offer.
 """
 
 from __future__ import annotations
 
 from umoci.cas.dir import DirStore
-from umoci.errors import BlobInvalidError, RefNotFoundError
+from umoci.errors import BlobInvalidError, RefNotFoundError, UmociError, UsageError
 from umoci.oci import mediatypes
-from umoci.oci.models import REF_NAME_ANNOTATION, Descriptor, Index, Manifest
+from umoci.oci import platforms as plat
+from umoci.oci.models import REF_NAME_ANNOTATION, Descriptor, ImageConfig, Index, Manifest
+from umoci.oci.refs import is_digest_ref
 from umoci.structs import dataclass, replace
 
 # Nested indexes deeper than this are refused: a loop of indexes referring
 # to each other cannot exist with content addressing, but a very deep chain
 # would still be a resource attack.
 _MAX_DEPTH = 16
-
-_GO_ARCH = {
-    "x86_64": "amd64",
-    "aarch64": "arm64",
-    "armv7l": "arm",
-    "armv6l": "arm",
-    "i686": "386",
-    "i386": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-    "mips64": "mips64",
-    "loongarch64": "loong64",
-}
+_MAX_VISITS = 1 << 16
 
 
 def host_os() -> str:
-    import platform as host_platform  # only for new images: keep it off start-up
+    from umoci.hostplatform import host_os as impl
 
-    return host_platform.system().lower() or "linux"
+    return impl()
 
 
 def host_arch() -> str:
-    import platform as host_platform  # only for new images: keep it off start-up
+    from umoci.hostplatform import host_arch as impl
 
-    machine = host_platform.machine()
-    return _GO_ARCH.get(machine, machine.lower())
+    return impl()
 
 
 @dataclass(frozen=True)
@@ -83,43 +88,184 @@ def read_manifest(store: DirStore, descriptor: Descriptor) -> Manifest:
     )
 
 
-def _expand(store: DirStore, path: tuple[Descriptor, ...], out: list[DescriptorPath]) -> None:
-    descriptor = path[-1]
-    if descriptor.media_type in mediatypes.INDEX_TYPES:
+class _Walk:
+    """One walk below some anchors: index blobs read once, and a bound on the work.
+
+    Indexes that list the same child index many times form a DAG whose
+    walk grows exponentially with depth, so visits are capped.
+    """
+
+    def __init__(self, store: DirStore) -> None:
+        self.store = store
+        self.indexes: dict[str, Index] = {}
+        self.visits = 0
+        self.out: list[DescriptorPath] = []
+
+    def expand(self, path: tuple[Descriptor, ...]) -> None:
+        self.visits += 1
+        if self.visits > _MAX_VISITS:
+            raise BlobInvalidError(
+                f"index {path[0].digest}: more than {_MAX_VISITS} descriptors below it"
+            )
+        descriptor = path[-1]
+        if descriptor.media_type not in mediatypes.INDEX_TYPES:
+            self.out.append(DescriptorPath(path))
+            return
         if len(path) > _MAX_DEPTH:
             raise BlobInvalidError(f"index {descriptor.digest}: indexes nested too deeply")
-        for child in read_index_blob(store, descriptor).manifests:
-            _expand(store, (*path, child), out)
-    else:
-        out.append(DescriptorPath(path))
+        index = self.indexes.get(descriptor.digest)
+        if index is None:
+            index = self.indexes[descriptor.digest] = read_index_blob(self.store, descriptor)
+        for child in index.manifests:
+            self.expand((*path, child))
 
 
-def resolve_all(store: DirStore, tag: str) -> list[DescriptorPath]:
-    """Every manifest path reachable from the index entries named *tag*."""
-    out: list[DescriptorPath] = []
-    for descriptor in store.read_index().manifests:
-        if descriptor.ref_name == tag:
-            _expand(store, (descriptor,), out)
-    return out
+def describe_ref(ref: str) -> str:
+    """How an error names a reference: ``tag "x"`` or ``digest sha256:...``."""
+    return f"digest {ref[1:]}" if is_digest_ref(ref) else f"tag {ref!r}"
 
 
-def resolve(store: DirStore, tag: str) -> DescriptorPath:
-    """The single manifest *tag* names; RefNotFoundError if none."""
-    paths = resolve_all(store, tag)
-    if not paths:
-        raise RefNotFoundError(f"tag not found: {tag}")
-    if len(paths) == 1:
-        return paths[0]
-    matching = [
-        p
-        for p in paths
-        if p.descriptor.platform is not None
-        and p.descriptor.platform.os == host_os()
-        and p.descriptor.platform.architecture == host_arch()
+def find_anchors(store: DirStore, ref: str) -> list[DescriptorPath]:
+    """The descriptors *ref* names (index.json entries for a tag; one for a digest)."""
+    if is_digest_ref(ref):
+        return [_find_digest(store, ref[1:])]
+    return [
+        DescriptorPath((descriptor,))
+        for descriptor in store.read_index().manifests
+        if descriptor.ref_name == ref
     ]
-    if len(matching) == 1:
-        return matching[0]
-    raise RefNotFoundError(f"tag is ambiguous: {tag}: it names {len(paths)} manifests")
+
+
+def _find_digest(store: DirStore, prefix: str) -> DescriptorPath:
+    """Breadth-first search for the manifest or index whose digest starts with *prefix*.
+
+    Index blobs that cannot be read are passed over (an unrelated broken
+    image must not hide the one asked for); the anchor loses its tag
+    annotation, as it was named by content, not by tag.
+    """
+    found: dict[str, Descriptor] = {}
+    level = list(store.read_index().manifests)
+    searched: set[str] = set()
+    for _ in range(_MAX_DEPTH + 1):
+        below: list[Descriptor] = []
+        for descriptor in level:
+            if descriptor.digest.startswith(prefix):
+                found.setdefault(descriptor.digest, descriptor)
+            is_index = descriptor.media_type in mediatypes.INDEX_TYPES
+            if is_index and descriptor.digest not in searched:
+                searched.add(descriptor.digest)
+                try:
+                    below.extend(read_index_blob(store, descriptor).manifests)
+                except UmociError:
+                    continue
+        level = below
+        if not level:
+            break
+    if not found:
+        raise RefNotFoundError(f"digest not in the layout: {prefix}")
+    if len(found) > 1:
+        names = ", ".join(sorted(found))
+        raise UsageError(
+            f"digest prefix {prefix} is ambiguous: it matches {len(found)} descriptors ({names})"
+        )
+    (anchor,) = found.values()
+    annotations = {k: v for k, v in anchor.annotations.items() if k != REF_NAME_ANNOTATION}
+    return DescriptorPath((anchor.with_annotations(annotations),))
+
+
+def leaves(store: DirStore, anchors: list[DescriptorPath]) -> list[DescriptorPath]:
+    """Every non-index descriptor below *anchors*, each with its path, in index order."""
+    walk = _Walk(store)
+    for anchor in anchors:
+        walk.expand(anchor.walk)
+    return walk.out
+
+
+def is_runnable(descriptor: Descriptor) -> bool:
+    """Could this index entry be an image to run (not an attestation, artefact, ...)?"""
+    if descriptor.media_type not in mediatypes.MANIFEST_TYPES or descriptor.artifact_type:
+        return False
+    if descriptor.annotations.get(plat.ATTESTATION_ANNOTATION):
+        return False
+    p = descriptor.platform
+    return p is None or not plat.normalize(p.os, p.architecture).is_unknown
+
+
+def descriptor_platform(descriptor: Descriptor) -> plat.PlatformSpec | None:
+    p = descriptor.platform
+    if p is None:
+        return None
+    return plat.normalize(p.os, p.architecture, p.variant, p.os_version)
+
+
+def platform_of(store: DirStore, descriptor: Descriptor) -> plat.PlatformSpec | None:
+    """An entry's platform: its descriptor's, or else its config's (None if unreadable)."""
+    declared = descriptor_platform(descriptor)
+    if declared is not None:
+        return declared
+    try:
+        manifest = read_manifest(store, descriptor)
+        if manifest.config.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
+            return None
+        config = ImageConfig.from_json(store.read_json(manifest.config, "config"))
+    except UmociError:
+        return None
+    if not config.os and not config.architecture:
+        return None
+    return plat.normalize(config.os, config.architecture, config.variant, config.os_version)
+
+
+def resolve(store: DirStore, ref: str, platform: str | None = None) -> DescriptorPath:
+    """The one manifest *ref* names, for *platform* (``OS/ARCH[/VARIANT]``; None: the host's)."""
+    want = plat.parse_platform(platform) if platform is not None else None
+    anchors = find_anchors(store, ref)
+    if not anchors:
+        raise RefNotFoundError(f"tag not found: {ref}")
+    paths = leaves(store, anchors)
+    if not paths:
+        raise RefNotFoundError(f"{describe_ref(ref)} names an index with no manifests")
+    if want is None and len(paths) == 1:
+        return paths[0]
+    candidates = [p for p in paths if is_runnable(p.descriptor)]
+    if want is None and len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise RefNotFoundError(
+            f"{describe_ref(ref)} has no runnable image: only attestations or artefacts "
+            f"({len(paths)} entries)"
+        )
+    if want is None:
+        from umoci.hostplatform import host_platform
+
+        target, asked = host_platform(), "this host's platform"
+    else:
+        target, asked = want, "platform"
+    best: tuple[int, DescriptorPath] | None = None
+    offered: list[str] = []
+    for path in candidates:
+        offers = platform_of(store, path.descriptor)
+        offered.append("(unknown)" if offers is None else str(offers))
+        score = None if offers is None else plat.rank(target, offers)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, path)
+    if best is None:
+        choices = ", ".join(dict.fromkeys(offered))
+        hint = "" if want is not None else "; choose one with --platform"
+        raise RefNotFoundError(
+            f"{describe_ref(ref)}: no manifest for {asked} {target}: "
+            f"the index offers {choices}{hint}"
+        )
+    return best[1]
+
+
+def resolve_anchor(store: DirStore, ref: str, platform: str | None = None) -> Descriptor:
+    """What ``tag`` points a new name at: what *ref* names, or one platform's manifest in it."""
+    if platform is not None:
+        return resolve(store, ref, platform).descriptor
+    anchors = find_anchors(store, ref)
+    if len(anchors) == 1:
+        return anchors[0].root
+    return resolve(store, ref).root
 
 
 def list_tags(index: Index) -> list[str]:

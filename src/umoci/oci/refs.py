@@ -1,4 +1,4 @@
-"""Image references on the command line: ``--image PATH[:TAG]`` and the tag grammar.
+"""Image references on the command line: ``--image PATH[:TAG]``, ``PATH@DIGEST``, the tag grammar.
 
 Tags follow the image-spec ``org.opencontainers.image.ref.name`` grammar::
 
@@ -9,6 +9,14 @@ Tags follow the image-spec ``org.opencontainers.image.ref.name`` grammar::
 
 ``--image`` is split at the *first* colon (as the Go umoci does), so a layout
 path cannot contain a colon but a tag can.
+
+``PATH@ALGORITHM:HEX`` names a manifest or index by digest instead (tagged
+or not, anywhere below ``index.json``); ``HEX`` may be a prefix of at least
+:data:`MIN_PREFIX` digits.  It is recognised only when the algorithm is one
+we can verify (``sha256``, ``sha512``) and the path has no colon, so every
+reference the Go umoci accepts keeps its meaning.  Inside umoci a reference
+travels as one string: a tag, or ``@`` and the digest (a tag cannot start
+with ``@``).
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from umoci.structs import dataclass
 
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
 _REF_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_DIGEST_REF_RE = re.compile(r"([^:]*)@(sha256|sha512):(.*)")
 
 DEFAULT_TAG = "latest"
+MIN_PREFIX = 12
+_HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 
 def is_valid_tag(tag: str) -> bool:
@@ -39,19 +50,55 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+def is_digest_ref(ref: str) -> bool:
+    """True when *ref* (as the verbs take it) is ``@ALGORITHM:HEX`` rather than a tag."""
+    return ref.startswith("@")
+
+
+def check_digest_ref(algorithm: str, encoded: str) -> str:
+    """``@algorithm:hex`` for a full digest or a long enough prefix; InvalidRefError otherwise."""
+    length = _HEX_LENGTH[algorithm]
+    if not encoded or any(c not in "0123456789abcdef" for c in encoded):
+        raise InvalidRefError(f"invalid digest reference {algorithm}:{encoded}: want lowercase hex")
+    if len(encoded) > length:
+        raise InvalidRefError(
+            f"invalid digest reference {algorithm}:{encoded}: longer than {length} digits"
+        )
+    if len(encoded) < MIN_PREFIX:
+        raise InvalidRefError(
+            f"invalid digest reference {algorithm}:{encoded}: give at least {MIN_PREFIX} hex digits"
+        )
+    return f"@{algorithm}:{encoded}"
+
+
 @dataclass(frozen=True)
 class ImageRef:
-    """A layout directory and a tag inside it."""
+    """A layout directory and a reference inside it: a tag, or ``@`` and a digest (prefix)."""
 
     layout: str
     tag: str
 
+    @property
+    def is_digest(self) -> bool:
+        return is_digest_ref(self.tag)
 
-def parse_image_ref(text: str) -> ImageRef:
-    """Split ``PATH[:TAG]`` at the first colon; the tag defaults to ``latest``."""
-    path, sep, tag = text.partition(":")
-    if not sep:
-        tag = DEFAULT_TAG
+
+def split_image_ref(text: str) -> tuple[str, str | None]:
+    """``PATH[:TAG]`` or ``PATH@DIGEST`` as (path, reference); None when no tag is given."""
+    m = _DIGEST_REF_RE.fullmatch(text)
+    path = m.group(1) if m is not None else text.partition(":")[0]
     if path == "":
         raise UsageError(f"invalid --image {text!r}: path is empty")
-    return ImageRef(os.path.normpath(path), check_tag(tag))
+    ref: str | None
+    if m is not None:
+        ref = check_digest_ref(m.group(2), m.group(3))
+    else:
+        _, sep, tag = text.partition(":")
+        ref = check_tag(tag) if sep else None
+    return os.path.normpath(path), ref
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """Parse ``PATH[:TAG]`` or ``PATH@DIGEST``; the tag defaults to ``latest``."""
+    path, ref = split_image_ref(text)
+    return ImageRef(path, DEFAULT_TAG if ref is None else ref)

@@ -67,11 +67,14 @@ def new_image(layout: str, tag: str) -> None:
     impl(layout, tag)
 
 
-def tag_image(layout: str, tag: str, new_tag: str) -> None:
-    """``umoci tag --image LAYOUT:TAG NEW``: point NEW where TAG points."""
+def tag_image(layout: str, tag: str, new_tag: str, *, platform: str | None = None) -> None:
+    """``umoci tag --image LAYOUT:TAG NEW``: point NEW where TAG (or ``@DIGEST``) points.
+
+    With *platform*, NEW names that platform's manifest inside the index.
+    """
     from umoci.ops.basic import tag_image as impl
 
-    impl(layout, tag, new_tag)
+    impl(layout, tag, new_tag, platform=platform)
 
 
 def remove_tag(layout: str, tag: str) -> None:
@@ -95,11 +98,11 @@ def gc(layout: str) -> None:
     impl(layout)
 
 
-def stat(layout: str, tag: str, *, as_json: bool) -> str:
-    """``umoci stat``: the human text (or JSON document) describing one image."""
+def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:
+    """``umoci stat``: the human text (or JSON document) describing one image or index."""
     from umoci.ops.stat_image import stat as impl
 
-    return impl(layout, tag, as_json=as_json)
+    return impl(layout, tag, as_json=as_json, platform=platform)
 
 
 def config(
@@ -109,38 +112,57 @@ def config(
     new_tag: str | None,
     changes: ConfigChanges,
     history: HistoryOptions,
+    platform: str | None = None,
 ) -> None:
     """``umoci config``: rewrite the image config/manifest; store under new_tag or tag."""
     from umoci.ops.config_image import config as impl
 
-    impl(layout, tag, new_tag=new_tag, changes=changes, history=history)
+    impl(layout, tag, new_tag=new_tag, changes=changes, history=history, platform=platform)
 
 
 def unpack(
-    layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
+    layout: str,
+    tag: str,
+    bundle: str,
+    *,
+    maps: MapOptions,
+    keep_dirlinks: bool = False,
+    platform: str | None = None,
 ) -> None:
     """``umoci unpack``: image -> runtime bundle (rootfs, config.json, mtree, umoci.json)."""
     from umoci.ops.bundle_unpack import unpack as impl
 
-    impl(layout, tag, bundle, maps=maps, keep_dirlinks=keep_dirlinks)
+    impl(layout, tag, bundle, maps=maps, keep_dirlinks=keep_dirlinks, platform=platform)
 
 
 def raw_unpack(
-    layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
+    layout: str,
+    tag: str,
+    rootfs: str,
+    *,
+    maps: MapOptions,
+    keep_dirlinks: bool = False,
+    platform: str | None = None,
 ) -> None:
     """``umoci raw unpack``: extract the layers only."""
     from umoci.ops.bundle_unpack import raw_unpack as impl
 
-    impl(layout, tag, rootfs, maps=maps, keep_dirlinks=keep_dirlinks)
+    impl(layout, tag, rootfs, maps=maps, keep_dirlinks=keep_dirlinks, platform=platform)
 
 
 def raw_runtime_config(
-    layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
+    layout: str,
+    tag: str,
+    config_path: str,
+    *,
+    rootfs: str | None,
+    maps: MapOptions,
+    platform: str | None = None,
 ) -> None:
     """``umoci raw runtime-config``: write the runtime config.json for an image."""
     from umoci.ops.bundle_unpack import raw_runtime_config as impl
 
-    impl(layout, tag, config_path, rootfs=rootfs, maps=maps)
+    impl(layout, tag, config_path, rootfs=rootfs, maps=maps, platform=platform)
 
 
 def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
@@ -162,6 +184,7 @@ def insert(
     history: HistoryOptions,
     compress: str,
     maps: MapOptions,
+    platform: str | None = None,
 ) -> None:
     """``umoci insert``: SOURCE at TARGET (or a whiteout of TARGET) as a new layer."""
     from umoci.ops.layer_add import insert as impl
@@ -177,6 +200,7 @@ def insert(
         history=history,
         compress=compress,
         maps=maps,
+        platform=platform,
     )
 
 
@@ -188,11 +212,20 @@ def raw_add_layer(
     new_tag: str | None,
     history: HistoryOptions,
     compress: str,
+    platform: str | None = None,
 ) -> None:
     """``umoci raw add-layer``: append an uncompressed tar archive as a layer."""
     from umoci.ops.layer_add import raw_add_layer as impl
 
-    impl(layout, tag, layer_path, new_tag=new_tag, history=history, compress=compress)
+    impl(
+        layout,
+        tag,
+        layer_path,
+        new_tag=new_tag,
+        history=history,
+        compress=compress,
+        platform=platform,
+    )
 
 
 def mtree_validate(

@@ -7,12 +7,12 @@ from contextlib import contextmanager
 
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore, create_layout, open_layout
-from umoci.errors import RefNotFoundError
+from umoci.errors import RefNotFoundError, UsageError
 from umoci.layout import gc as gc_algorithm
-from umoci.layout.refs import host_arch, host_os, resolve, with_tag, without_tag
+from umoci.layout.refs import host_arch, host_os, resolve_anchor, with_tag, without_tag
 from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
-from umoci.oci.refs import check_tag
+from umoci.oci.refs import check_tag, is_digest_ref
 from umoci.oci.timefmt import default_now
 
 log = umoci_log.get()
@@ -34,7 +34,7 @@ def init_layout(layout: str) -> None:
 
 
 def new_image(layout: str, tag: str) -> None:
-    check_tag(tag)
+    check_tag_ref(tag)
     with opened(layout) as store:
         config = ImageConfig(architecture=host_arch(), os=host_os(), created=default_now())
         config_descriptor = store.put_json(config.to_json(), mediatypes.CONFIG)
@@ -44,15 +44,39 @@ def new_image(layout: str, tag: str) -> None:
     log.info("new image created: %s", manifest_descriptor.digest)
 
 
-def tag_image(layout: str, tag: str, new_tag: str) -> None:
+def write_target(ref: str, new_tag: str | None) -> str:
+    """The tag a writing verb points at its result: ``--tag``, else the tag it read.
+
+    A digest names content, which cannot change: writing through one needs
+    a new tag for the result.
+    """
+    if new_tag is not None:
+        return check_tag(new_tag)
+    if is_digest_ref(ref):
+        raise UsageError(
+            f"--image names {ref[1:]} by digest: give --tag NEW to name the result "
+            "(a digest cannot be moved)"
+        )
+    return check_tag(ref)
+
+
+def check_tag_ref(ref: str, what: str = "--image") -> str:
+    """Refuse a digest where only a tag makes sense (``new``, ``rm``, ...)."""
+    if is_digest_ref(ref):
+        raise UsageError(f"{what} must name a tag here, not a digest ({ref[1:]})")
+    return check_tag(ref)
+
+
+def tag_image(layout: str, ref: str, new_tag: str, *, platform: str | None = None) -> None:
     check_tag(new_tag)
     with opened(layout) as store:
-        path = resolve(store, tag)
-        store.write_index(with_tag(store.read_index(), new_tag, path.root))
-    log.info("created new tag %s -> %s", new_tag, path.root.digest)
+        descriptor = resolve_anchor(store, ref, platform)
+        store.write_index(with_tag(store.read_index(), new_tag, descriptor))
+    log.info("created new tag %s -> %s", new_tag, descriptor.digest)
 
 
 def remove_tag(layout: str, tag: str) -> None:
+    check_tag_ref(tag)
     with opened(layout) as store:
         try:
             index = without_tag(store.read_index(), tag)

@@ -27,7 +27,7 @@ from umoci.mtree.delta import Delta, DeltaType
 from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
 from umoci.oci.refs import check_tag
-from umoci.ops.basic import opened
+from umoci.ops.basic import check_tag_ref, opened
 from umoci.ops.history import check_history, history_entry
 from umoci.ops.new_layer import (
     check_compress,
@@ -113,6 +113,8 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
 
 
 def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
+    if tag is not None:
+        check_tag_ref(tag)  # repack writes a tag: a digest cannot be one
     check_history(options.history)
     check_compress(options.compress)
     meta = read_bundle_meta(bundle)

@@ -160,30 +160,48 @@ def unpack_into(
 
 
 def unpack(
-    layout: str, tag: str, bundle: str, *, maps: MapOptions, keep_dirlinks: bool = False
+    layout: str,
+    tag: str,
+    bundle: str,
+    *,
+    maps: MapOptions,
+    keep_dirlinks: bool = False,
+    platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
     with opened(layout) as store, gc_paused():
-        image = load_image(store, tag)
+        image = load_image(store, tag, platform)
         with fresh_directory(bundle, 0o700):
             unpack_into(store, image, bundle, maps, keep_dirlinks)
 
 
 def raw_unpack(
-    layout: str, tag: str, rootfs: str, *, maps: MapOptions, keep_dirlinks: bool = False
+    layout: str,
+    tag: str,
+    rootfs: str,
+    *,
+    maps: MapOptions,
+    keep_dirlinks: bool = False,
+    platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
     with opened(layout) as store:
-        image = load_image(store, tag)
+        image = load_image(store, tag, platform)
         with fresh_directory(rootfs, 0o755):
             prepare_rootfs(rootfs, maps)
             apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
 
 
 def raw_runtime_config(
-    layout: str, tag: str, config_path: str, *, rootfs: str | None, maps: MapOptions
+    layout: str,
+    tag: str,
+    config_path: str,
+    *,
+    rootfs: str | None,
+    maps: MapOptions,
+    platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
     with opened(layout) as store:
-        image = load_image(store, tag)
+        image = load_image(store, tag, platform)
         write_config(config_path, _runtime_config(image, rootfs, maps))

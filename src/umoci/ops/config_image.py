@@ -15,8 +15,7 @@ from umoci.errors import UsageError
 from umoci.layout.refs import resolve, with_tag
 from umoci.mutate import Mutator
 from umoci.oci.models import ContainerConfig, ImageConfig
-from umoci.oci.refs import check_tag
-from umoci.ops.basic import opened
+from umoci.ops.basic import opened, write_target
 from umoci.ops.history import check_history, history_entry, parse_user_time
 from umoci.ops.options import ConfigChanges, HistoryOptions
 from umoci.structs import replace
@@ -135,11 +134,12 @@ def config(
     new_tag: str | None,
     changes: ConfigChanges,
     history: HistoryOptions,
+    platform: str | None = None,
 ) -> None:
-    target = check_tag(new_tag if new_tag is not None else tag)
+    target = write_target(tag, new_tag)
     check_history(history)
     with opened(layout) as store:
-        path = resolve(store, tag)
+        path = resolve(store, tag, platform)
         mutator = Mutator(store, path)
         new_config, annotations = apply_changes(
             mutator.config, mutator.manifest.annotations, changes

@@ -11,6 +11,8 @@ stopped early.
 
 from __future__ import annotations
 
+from umoci import goquote
+from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
 from umoci.compress import HashingReader, codec_for_media_type, drain, open_decompressor
 from umoci.compress.streams import Prefetcher
@@ -19,7 +21,9 @@ from umoci.layer.extract import LayerExtractor
 from umoci.layout.refs import DescriptorPath, read_manifest, resolve
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, ImageConfig, Manifest
-from umoci.structs import dataclass
+from umoci.structs import dataclass, replace
+
+log = umoci_log.get()
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -36,19 +40,27 @@ class Image:
     raw_config: dict[str, Any]
 
 
-def load_image(store: DirStore, tag: str) -> Image:
-    """Resolve *tag* to an image whose config is an image config."""
-    path = resolve(store, tag)
+def load_image(store: DirStore, ref: str, platform: str | None = None) -> Image:
+    """Resolve *ref* (a tag or ``@digest``) to an image whose config is an image config."""
+    path = resolve(store, ref, platform)
     manifest = read_manifest(store, path.descriptor)
     descriptor = manifest.config
     if descriptor.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
+        # An artefact (signature, SBOM, attestation...): its config media
+        # type is its artefact type unless artifactType says otherwise.
+        artifact_type = manifest.artifact_type or descriptor.media_type
         raise BlobInvalidError(
-            f"manifest {path.descriptor.digest}: config media type "
-            f"{descriptor.media_type!r} is not an image config"
+            f"manifest {path.descriptor.digest} is an artifact of type "
+            f"{goquote.quote(artifact_type)}, not an image: its config "
+            f"{goquote.quote(descriptor.media_type)} is not an image config"
         )
     raw = store.read_json(descriptor, "config")
     config = ImageConfig.from_json(raw, f"config {descriptor.digest}")
-    if config.rootfs_type != "layers":
+    if config.rootfs_type == "":
+        # Some tools leave rootfs.type empty; "layers" is the only type there is.
+        log.warning("config %s: empty rootfs.type: reading it as 'layers'", descriptor.digest)
+        config = replace(config, rootfs_type="layers")
+    elif config.rootfs_type != "layers":
         raise BlobInvalidError(
             f"config {descriptor.digest}: unsupported rootfs.type {config.rootfs_type!r}"
         )

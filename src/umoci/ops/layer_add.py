@@ -26,8 +26,7 @@ from umoci.layer.tarstream import TarReader
 from umoci.layer.whiteout import PREFIX as WHITEOUT_PREFIX_TEXT
 from umoci.layout.refs import resolve, with_tag
 from umoci.mutate import Mutator
-from umoci.oci.refs import check_tag
-from umoci.ops.basic import opened
+from umoci.ops.basic import opened, write_target
 from umoci.ops.bundle_unpack import effective_maps
 from umoci.ops.history import check_history, history_entry
 from umoci.ops.new_layer import (
@@ -50,12 +49,13 @@ def _add_layer(
     created_by: str,
     default_author: Callable[[Mutator], str],
     produce: Callable[[ByteWriter], object],
+    platform: str | None,
 ) -> None:
-    target = check_tag(new_tag if new_tag is not None else tag)
+    target = write_target(tag, new_tag)
     check_history(history)
     check_compress(compress)
     with opened(layout) as store:
-        path = resolve(store, tag)
+        path = resolve(store, tag, platform)
         mutator = Mutator(store, path)
         codec = choose_codec(compress, mutator.manifest)
         layer = write_layer(
@@ -96,6 +96,7 @@ def insert(
     history: HistoryOptions,
     compress: str,
     maps: MapOptions,
+    platform: str | None = None,
 ) -> None:
     _check_insert_target(target)
     if whiteout:
@@ -132,6 +133,7 @@ def insert(
         created_by="umoci insert",
         default_author=lambda _: "",
         produce=produce,
+        platform=platform,
     )
 
 
@@ -156,6 +158,7 @@ def raw_add_layer(
     new_tag: str | None,
     history: HistoryOptions,
     compress: str,
+    platform: str | None = None,
 ) -> None:
     if not os.path.isfile(layer_path):
         raise UsageError(f"layer {layer_path}: not a regular file")
@@ -176,4 +179,5 @@ def raw_add_layer(
         created_by="umoci raw add-layer",
         default_author=lambda mutator: mutator.config.author,
         produce=produce,
+        platform=platform,
     )

@@ -34,8 +34,9 @@ from __future__ import annotations
 import re
 
 from umoci import goquote
+from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError
-from umoci.layout.refs import resolve
+from umoci.layout.refs import find_anchors, leaves, resolve
 from umoci.oci import gojson, mediatypes
 from umoci.oci.jsonfields import loads_object
 from umoci.oci.models import Descriptor, History, ImageConfig, Manifest, Platform
@@ -105,7 +106,7 @@ class HistoryRow:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "layer": _go_descriptor(self.layer).to_json() if self.layer is not None else None,
+            "layer": go_descriptor(self.layer).to_json() if self.layer is not None else None,
             "diff_id": self.diff_id,
         }
         out.update(replace(self.history, extra={}).to_json())
@@ -127,7 +128,7 @@ class ImageStat:
         """0.6's ``stat --json`` document (no trailing newline)."""
         parts = [
             '{"manifest":{"descriptor":',
-            gojson.dumps(_go_descriptor(self.manifest_descriptor).to_json()),
+            gojson.dumps(go_descriptor(self.manifest_descriptor).to_json()),
             ',"blob":',
             compact_json(self.manifest_raw),
             "}",
@@ -135,7 +136,7 @@ class ImageStat:
         if self.config is not None or self.config_is_empty:
             parts += [
                 ',"config":{"descriptor":',
-                gojson.dumps(_go_descriptor(self.manifest.config).to_json()),
+                gojson.dumps(go_descriptor(self.manifest.config).to_json()),
                 ',"blob":',
                 compact_json(self.config_raw),
                 "}",
@@ -146,7 +147,7 @@ class ImageStat:
         return "".join(parts)
 
 
-def _go_descriptor(descriptor: Descriptor) -> Descriptor:
+def go_descriptor(descriptor: Descriptor) -> Descriptor:
     """The descriptor as Go's struct holds it: fields it does not know are gone."""
     platform = descriptor.platform
     if platform is not None:
@@ -209,44 +210,57 @@ def _is_image_config(manifest_media_type: str, config_media_type: str) -> bool:
     )
 
 
-def collect(layout: str, tag: str) -> ImageStat:
+def collect(layout: str, tag: str, platform: str | None = None) -> ImageStat:
     with opened(layout) as store:
-        descriptor = resolve(store, tag).descriptor
-        if descriptor.media_type not in mediatypes.MANIFEST_TYPES:
-            raise BlobInvalidError(
-                f"descriptor {descriptor.digest}: media type {descriptor.media_type!r} "
-                "is not an image manifest"
-            )
-        manifest_raw = store.read_blob(descriptor)
-        manifest_json = loads_object(manifest_raw, f"manifest {descriptor.digest}")
-        manifest = Manifest.from_json(
-            manifest_json, descriptor.media_type, f"manifest {descriptor.digest}"
-        )
-        own_media_type = manifest_json.get("mediaType")
-        manifest_media_type = own_media_type if isinstance(own_media_type, str) else ""
-        config_descriptor = manifest.config
-        # 0.6 reads the config blob whatever its type: a missing one is an error.
-        config_raw = store.read_blob(config_descriptor)
-        config: ImageConfig | None = None
-        if _is_image_config(descriptor.media_type, config_descriptor.media_type):
-            what = f"config {config_descriptor.digest}"
-            config = ImageConfig.from_json(loads_object(config_raw, what), what)
-        is_empty = config_descriptor.media_type == mediatypes.EMPTY and config_raw == _EMPTY_BLOB
-        history = _history_rows(manifest, config) if config is not None else ()
-        return ImageStat(
-            descriptor,
-            manifest,
-            manifest_raw,
-            manifest_media_type,
-            config_raw,
-            config,
-            is_empty,
-            history,
-        )
+        return collect_from(store, resolve(store, tag, platform).descriptor)
 
 
-def stat(layout: str, tag: str, *, as_json: bool) -> str:
-    info = collect(layout, tag)
+def collect_from(store: DirStore, descriptor: Descriptor) -> ImageStat:
+    """Everything ``stat`` shows of the manifest *descriptor*."""
+    if descriptor.media_type not in mediatypes.MANIFEST_TYPES:
+        raise BlobInvalidError(
+            f"descriptor {descriptor.digest}: media type {descriptor.media_type!r} "
+            "is not an image manifest"
+        )
+    manifest_raw = store.read_blob(descriptor)
+    manifest_json = loads_object(manifest_raw, f"manifest {descriptor.digest}")
+    manifest = Manifest.from_json(
+        manifest_json, descriptor.media_type, f"manifest {descriptor.digest}"
+    )
+    own_media_type = manifest_json.get("mediaType")
+    manifest_media_type = own_media_type if isinstance(own_media_type, str) else ""
+    config_descriptor = manifest.config
+    # 0.6 reads the config blob whatever its type: a missing one is an error.
+    config_raw = store.read_blob(config_descriptor)
+    config: ImageConfig | None = None
+    if _is_image_config(descriptor.media_type, config_descriptor.media_type):
+        what = f"config {config_descriptor.digest}"
+        config = ImageConfig.from_json(loads_object(config_raw, what), what)
+    is_empty = config_descriptor.media_type == mediatypes.EMPTY and config_raw == _EMPTY_BLOB
+    history = _history_rows(manifest, config) if config is not None else ()
+    return ImageStat(
+        descriptor,
+        manifest,
+        manifest_raw,
+        manifest_media_type,
+        config_raw,
+        config,
+        is_empty,
+        history,
+    )
+
+
+def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:
+    """The text (or ``--json`` document) for *tag*; an index of several images lists them."""
+    with opened(layout) as store:
+        if platform is None:
+            anchors = find_anchors(store, tag)
+            is_index = len(anchors) == 1 and anchors[0].root.media_type in mediatypes.INDEX_TYPES
+            if is_index and len(leaves(store, anchors)) != 1:
+                from umoci.ops.stat_index import stat_index
+
+                return stat_index(store, anchors[0], as_json=as_json)
+        info = collect_from(store, resolve(store, tag, platform).descriptor)
     if as_json:
         return info.to_json_text() + "\n"
     return format_text(info)
@@ -292,7 +306,7 @@ def _data_lines(data: bytes, pad: str) -> list[str]:
     return lines
 
 
-def _descriptor_lines(descriptor: Descriptor, depth: int) -> list[str]:
+def descriptor_lines(descriptor: Descriptor, depth: int) -> list[str]:
     pad = "\t" * depth
     lines = [f"{pad}Descriptor:", f"{pad}\tMedia Type: {quote_value(descriptor.media_type)}"]
     if descriptor.artifact_type:
@@ -308,13 +322,13 @@ def _descriptor_lines(descriptor: Descriptor, depth: int) -> list[str]:
         lines.extend(f"{pad}\t\t{quote_word(url)}" for url in descriptor.urls)
     if descriptor.annotations:
         lines.append(f"{pad}\tAnnotations:")
-        lines += _map_lines(descriptor.annotations, pad + "\t\t")
+        lines += map_lines(descriptor.annotations, pad + "\t\t")
     if descriptor.data is not None:
         lines += _data_lines(descriptor.embedded_data(), pad + "\t")
     return lines
 
 
-def _map_lines(values: dict[str, str], pad: str) -> list[str]:
+def map_lines(values: dict[str, str], pad: str) -> list[str]:
     return [f"{pad}{quote_word(key)}: {quote_value(values[key])}" for key in sorted(values)]
 
 
@@ -359,11 +373,11 @@ def _config_lines(config: ImageConfig) -> list[str]:
         lines.append(f"\tVolumes: {volumes}")
     if c.labels:
         lines.append("\tLabels:")
-        lines += _map_lines(c.labels, "\t\t")
+        lines += map_lines(c.labels, "\t\t")
     return lines
 
 
-def _tabulate(rows: list[list[str]]) -> list[str]:
+def tabulate(rows: list[list[str]]) -> list[str]:
     """Go's tabwriter (minwidth 4, padding 1): the last column is not padded."""
     widths = [max(4, max(len(row[i]) for row in rows) + 1) for i in range(len(rows[0]) - 1)]
     return [
@@ -385,7 +399,7 @@ def _history_lines(rows: tuple[HistoryRow, ...]) -> list[str]:
                 quote_cell(h.comment),
             ]
         )
-    return _tabulate(table)
+    return tabulate(table)
 
 
 def format_text(info: ImageStat) -> str:
@@ -397,23 +411,23 @@ def format_text(info: ImageStat) -> str:
     ]
     if manifest.artifact_type:
         lines.append(f"Artifact Type: {quote_value(manifest.artifact_type)}")
-    lines += ["Config:", *_descriptor_lines(manifest.config, 1)]
+    lines += ["Config:", *descriptor_lines(manifest.config, 1)]
     if manifest.layers:
         lines.append("Layers:")
         for layer in manifest.layers:
-            lines += _descriptor_lines(layer, 1)
+            lines += descriptor_lines(layer, 1)
     if manifest.subject is not None:
-        lines += ["Subject:", *_descriptor_lines(manifest.subject, 1)]
+        lines += ["Subject:", *descriptor_lines(manifest.subject, 1)]
     if manifest.annotations:
         lines.append("Annotations:")
-        lines += _map_lines(manifest.annotations, "\t")
-    lines += _descriptor_lines(info.manifest_descriptor, 0)
+        lines += map_lines(manifest.annotations, "\t")
+    lines += descriptor_lines(info.manifest_descriptor, 0)
     if info.config is not None:
         lines += ["", "== CONFIG ==", *_config_lines(info.config)]
-        lines += _descriptor_lines(manifest.config, 0)
+        lines += descriptor_lines(manifest.config, 0)
         lines += ["", "== HISTORY ==", *_history_lines(info.history)]
     elif info.config_is_empty:
-        lines += ["", "== CONFIG ==", *_descriptor_lines(manifest.config, 0)]
+        lines += ["", "== CONFIG ==", *descriptor_lines(manifest.config, 0)]
     return "\n".join(lines) + "\n"
 
 

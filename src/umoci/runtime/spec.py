@@ -3,7 +3,7 @@
 The steps and their order follow the Go umoci's ``MutateRuntimeSpec`` and
 ``UnpackRuntimeJSON``, because the order decides the output:
 
-1. refuse any OS but ``linux``;
+1. refuse any OS but ``linux`` (an empty ``os`` is taken as ``linux``, with a warning);
 2. ``cwd`` is ``WorkingDir`` or ``/``; each ``Env`` entry replaces the
    template's entry of that name in place or is appended; ``args`` is
    ``Entrypoint + Cmd`` unless both are empty (then the template's ``sh``);
@@ -127,7 +127,11 @@ def runtime_config(
     cfg = (
         image_config if isinstance(image_config, ImageConfig) else parse_image_config(image_config)
     )
-    if cfg.os != "linux":
+    if cfg.os == "":
+        # Buildpacks (imgutil, pack) write configs without an os; they are
+        # Linux images, which the Go umoci refuses to unpack.
+        log.warning("image config has no os: taking it to be linux")
+    elif cfg.os != "linux":
         raise BlobInvalidError(f"generate config.json: unsupported OS: {cfg.os}")
 
     env = list(template.DEFAULT_ENV)
