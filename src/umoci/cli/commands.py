@@ -52,7 +52,9 @@ def _gc(ctx: Context) -> int:
 def _list(ctx: Context) -> int:
     from umoci import ops
 
-    ctx.echo("".join(f"{tag}\n" for tag in ops.list_tags(opt.layout_path(ctx))))
+    layout = opt.layout_path(ctx)
+    lines = ops.list_entries(layout) if ctx.get_bool("long") else ops.list_tags(layout)
+    ctx.echo("".join(f"{line}\n" for line in lines))
     return 0
 
 
@@ -179,6 +181,38 @@ def _insert(ctx: Context) -> int:
         maps=opt.map_options(ctx),
         platform=opt.platform(ctx),
     )
+    return 0
+
+
+# -- index subcommands -----------------------------------------------------------
+
+
+def _index_create(ctx: Context) -> int:
+    from umoci import ops
+
+    if not ctx.args:
+        raise UsageError("index create needs at least one <child> (TAG or @DIGEST)")
+    ref = opt.image_ref(ctx)
+    ops.index_create(ref.layout, ref.tag, tuple(ctx.args))
+    return 0
+
+
+def _index_add(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    ops.index_add(ref.layout, ref.tag, ctx.args[0], new_tag=opt.new_tag(ctx))
+    return 0
+
+
+def _index_remove(ctx: Context) -> int:
+    from umoci import ops
+
+    ref = opt.image_ref(ctx)
+    platform = opt.platform(ctx)
+    if platform is None:
+        raise UsageError("index remove needs --platform OS/ARCH[/VARIANT]")
+    ops.index_remove(ref.layout, ref.tag, platform, new_tag=opt.new_tag(ctx))
     return 0
 
 
@@ -495,8 +529,18 @@ LIST = Command(
     category=LAYOUT,
     args_usage="""--layout <image-path>
 
-Prints the name of every tag in the layout at "<image-path>", one per line.""",
-    flags=(opt.LAYOUT,),
+Prints the name of every tag in the layout at "<image-path>", one per line.
+
+With --long, prints one line per entry of index.json instead, tagged or not,
+as four tab-separated fields: the tag ("<none>" for an untagged entry), the
+media type, the digest, and the platforms (os/arch[/variant], comma-separated:
+the image's own, or for an index those of the images below it; "-" if none is
+known, "?" if a blob cannot be read).  Use the digest as --image
+<image-path>@<digest> to reach an untagged image.""",
+    flags=(
+        bool_flag("long,l", "one line per index.json entry: tag, media type, digest, platforms"),
+        opt.LAYOUT,
+    ),
     required=("layout",),
     action=_list,
 )
@@ -579,6 +623,82 @@ one line per difference (exit status 1 if there are any).""",
     action=_raw_mtree_validate,
 )
 
+_CHILD_HELP = """A <child> is a tag or @<digest> of an image (or index) in the same layout,
+optionally followed by =<os>/<arch>[/<variant>] to give its platform; without
+it the platform is the one its descriptor or its config names."""
+
+INDEX_CREATE = Command(
+    "create",
+    "creates a multi-platform index of images in the layout",
+    category=IMAGE,
+    args_usage=f"""--image <image-path>:<tag> <child>...
+
+Writes a new image index listing each <child> in the order given, and points
+"<tag>" at it (replacing any existing "<tag>").  Two children for the same
+platform are refused.
+
+{_CHILD_HELP}
+
+Example:
+	umoci index create --image oci:multi amd64 arm64=linux/arm64/v8""",
+    flags=(opt.IMAGE,),
+    required=("image",),
+    positionals=None,
+    action=_index_create,
+)
+
+INDEX_ADD = Command(
+    "add",
+    "adds an image to a multi-platform index, replacing its platform's entry",
+    category=IMAGE,
+    args_usage=f"""--image <image-path>[:<tag>] [--tag <new-tag>] <child>
+
+Writes a copy of the index "<tag>" (default "latest"; or @<digest>, which
+needs --tag) in which <child> replaces the entry of the same platform, or is
+added last if there is none, and points "<new-tag>" (default "<tag>") at it.
+Every other entry is kept exactly; attestations of a replaced image go with it.
+
+{_CHILD_HELP}""",
+    flags=(opt.TAG, opt.IMAGE),
+    required=("image",),
+    positionals=("<child>",),
+    action=_index_add,
+)
+
+INDEX_REMOVE = Command(
+    "remove",
+    "removes one platform from a multi-platform index",
+    aliases=("rm",),
+    category=IMAGE,
+    args_usage="""--image <image-path>[:<tag>] --platform <os>/<arch>[/<variant>] [--tag <new-tag>]
+
+Writes a copy of the index "<tag>" (default "latest"; or @<digest>, which
+needs --tag) without its entries for the platform given (matched exactly,
+after normalisation: arm64 is arm64/v8, x86_64 is amd64), and without the
+attestations of those images, and points "<new-tag>" (default "<tag>") at it.
+The last platform of an index cannot be removed: use umoci-rm(1).""",
+    flags=(
+        string_flag("platform", "the platform whose entries to remove (os/arch[/variant])"),
+        opt.TAG,
+        opt.IMAGE,
+    ),
+    required=("image",),
+    action=_index_remove,
+)
+
+INDEX = Command(
+    "index",
+    "builds and edits multi-platform images (image indexes)",
+    category=IMAGE,
+    args_usage="""<command> [<args>...]
+
+Multi-platform images are image indexes listing one image per platform.  The
+other commands read them (choosing a platform with --platform, by default this
+host's) and write through them (a new index with just that platform's image
+replaced); these commands make and change the list itself.""",
+    subcommands=(INDEX_CREATE, INDEX_ADD, INDEX_REMOVE, _help_command(hidden=True)),
+)
+
 RAW = Command(
     "raw",
     "advanced internal image tooling",
@@ -614,6 +734,7 @@ ROOT = Command(
         STAT,
         RAW,
         INSERT,
+        INDEX,
         _help_command(hidden=False),
     ),
 )

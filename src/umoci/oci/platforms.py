@@ -43,6 +43,8 @@ _ARCH_ALIASES = {
 # The variant an architecture has when none is written.
 _BASELINE_VARIANT = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 
+_UNWRITTEN_VARIANT = {"arm64": "v8", "amd64": "v1"}
+
 # Oldest variant still worth trying as a fallback.
 _OLDEST_VARIANT = {"arm64": 8, "arm": 5, "amd64": 1}
 
@@ -63,7 +65,9 @@ class PlatformSpec:
         if self.os_version:
             text += f"({self.os_version})"
         text += f"/{self.architecture}"
-        if self.variant:
+        # amd64/v1 and arm64/v8 are written without their baseline variant
+        # (as everyone writes them); arm's v7 is usually spelt out.
+        if self.variant and _UNWRITTEN_VARIANT.get(self.architecture) != self.variant:
             text += f"/{self.variant}"
         return text
 

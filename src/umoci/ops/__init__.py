@@ -1,5 +1,10 @@
 """The verbs: umoci's public Python API, one function per command.
 
+An image is named by a layout path and a reference: a tag, or ``@`` and a
+digest (``@sha256:HEX``, or a prefix of it of at least 12 digits).  Verbs
+that read an image take ``platform`` (``OS/ARCH[/VARIANT]``) for choosing
+one image of a multi-platform index; None means this host's platform.
+
 Each function takes plain values (paths, tags, option dataclasses from
 :mod:`umoci.ops.options`), raises :class:`umoci.errors.UmociError` subclasses
 for anything a user can cause, and leaves the layout unchanged on error.
@@ -37,8 +42,12 @@ __all__ = [
     "RepackOptions",
     "config",
     "gc",
+    "index_add",
+    "index_create",
+    "index_remove",
     "init_layout",
     "insert",
+    "list_entries",
     "list_tags",
     "mtree_validate",
     "new_image",
@@ -89,6 +98,34 @@ def list_tags(layout: str) -> list[str]:
     from umoci.ops.taglist import list_tags as impl
 
     return impl(layout)
+
+
+def list_entries(layout: str) -> list[str]:
+    """``umoci ls --long``: one tab-separated line per entry of index.json."""
+    from umoci.ops.taglist import list_entries as impl
+
+    return impl(layout)
+
+
+def index_create(layout: str, tag: str, children: tuple[str, ...]) -> None:
+    """``umoci index create --image LAYOUT:TAG CHILD...``: an index of the CHILD images."""
+    from umoci.ops.index_edit import create as impl
+
+    impl(layout, tag, children)
+
+
+def index_add(layout: str, ref: str, child: str, *, new_tag: str | None = None) -> None:
+    """``umoci index add``: put CHILD in the index, replacing the entry of its platform."""
+    from umoci.ops.index_edit import add as impl
+
+    impl(layout, ref, child, new_tag=new_tag)
+
+
+def index_remove(layout: str, ref: str, platform: str, *, new_tag: str | None = None) -> None:
+    """``umoci index remove``: drop the index's entries for *platform*."""
+    from umoci.ops.index_edit import remove as impl
+
+    impl(layout, ref, platform, new_tag=new_tag)
 
 
 def gc(layout: str) -> None:

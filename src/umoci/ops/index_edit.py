@@ -1,0 +1,234 @@
+"""``umoci index create|add|remove``: build and edit multi-platform images in a layout.
+
+A *child* is given as ``REF[=PLATFORM]``: ``REF`` is a tag or ``@DIGEST``
+of the same layout (see :mod:`umoci.oci.refs`), ``PLATFORM`` is
+``OS[(VERSION)]/ARCH[/VARIANT]``.  Without ``=PLATFORM`` the child's
+platform is what its descriptor already says, or else what its config says
+(``os``, ``architecture``, ``variant``, ``os.version``, ``os.features`` as
+written there).  A child that is itself an index is nested as it is and
+needs no platform.
+
+* ``create`` writes a new OCI index of the children, in the order given,
+  and points the tag at it; two children for one platform are refused.
+* ``add`` replaces the entry of the same platform (or appends), and
+  ``remove`` drops the entries of one platform (exact match after
+  normalisation, no fallbacks).  Both keep every other entry of the index
+  byte for byte, its media type (a Docker manifest list stays one) and its
+  other fields, and also drop attestations that refer to a manifest they
+  removed (BuildKit's ``vnd.docker.reference.digest``), which would
+  otherwise describe an image no longer there.
+
+Blobs are written first and ``index.json`` last, as in every verb.
+"""
+
+from __future__ import annotations
+
+from umoci import log as umoci_log
+from umoci.cas.dir import DirStore
+from umoci.errors import RefNotFoundError, UsageError
+from umoci.layout.refs import (
+    describe_ref,
+    descriptor_platform,
+    find_anchors,
+    read_index_blob,
+    read_manifest,
+    with_tag,
+)
+from umoci.oci import mediatypes
+from umoci.oci import platforms as plat
+from umoci.oci.models import Descriptor, ImageConfig, Index, Platform
+from umoci.oci.refs import check_digest_ref, check_tag, is_digest_ref
+from umoci.ops.basic import check_tag_ref, opened, write_target
+from umoci.structs import replace
+
+log = umoci_log.get()
+
+REFERENCE_DIGEST_ANNOTATION = "vnd.docker.reference.digest"
+
+
+def _parse_child(text: str) -> tuple[str, plat.PlatformSpec | None]:
+    ref, sep, platform_text = text.partition("=")
+    if not ref:
+        raise UsageError(f"invalid child {text!r}: want TAG or @DIGEST, then =PLATFORM if needed")
+    if is_digest_ref(ref):
+        algorithm, colon, encoded = ref[1:].partition(":")
+        if not colon or algorithm not in ("sha256", "sha512"):
+            raise UsageError(f"invalid child {text!r}: want @sha256:HEX")
+        ref = check_digest_ref(algorithm, encoded)
+    else:
+        check_tag(ref)
+    return ref, plat.parse_platform(platform_text) if sep else None
+
+
+def _platform_field(spec: plat.PlatformSpec) -> Platform:
+    return Platform(
+        architecture=spec.architecture,
+        os=spec.os,
+        variant=spec.variant,
+        os_version=spec.os_version,
+    )
+
+
+def _config_platform(store: DirStore, descriptor: Descriptor) -> Platform | None:
+    manifest = read_manifest(store, descriptor)
+    if manifest.config.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
+        return None
+    config = ImageConfig.from_json(
+        store.read_json(manifest.config, "config"), f"config {manifest.config.digest}"
+    )
+    if not config.os and not config.architecture:
+        return None
+    return Platform(
+        architecture=config.architecture,
+        os=config.os,
+        os_version=config.os_version,
+        os_features=config.os_features,
+        variant=config.variant,
+    )
+
+
+def child_descriptor(store: DirStore, text: str) -> Descriptor:
+    """The index entry for ``REF[=PLATFORM]``: what REF names, labelled with its platform."""
+    ref, given = _parse_child(text)
+    anchors = find_anchors(store, ref)
+    if not anchors:
+        raise RefNotFoundError(f"tag not found: {ref}")
+    if len(anchors) > 1:
+        raise UsageError(f"{describe_ref(ref)} names {len(anchors)} entries of index.json")
+    found = anchors[0].root
+    annotations = {
+        k: v
+        for k, v in found.annotations.items()
+        if not k.startswith("org.opencontainers.image.ref.")
+    }
+    child = replace(found, annotations=annotations, extra={})
+    if given is not None:
+        return replace(child, platform=_platform_field(given))
+    if child.platform is not None or child.media_type in mediatypes.INDEX_TYPES:
+        return child
+    if child.media_type not in mediatypes.MANIFEST_TYPES:
+        raise UsageError(
+            f"{describe_ref(ref)} is a {child.media_type!r} blob, not a manifest or index"
+        )
+    platform = _config_platform(store, child)
+    if platform is None:
+        raise UsageError(
+            f"{describe_ref(ref)}: its config names no platform: give one as {ref}=OS/ARCH"
+        )
+    return replace(child, platform=platform)
+
+
+def _key(descriptor: Descriptor) -> plat.PlatformSpec | None:
+    """The platform an entry is matched by (None: an entry without one)."""
+    return descriptor_platform(descriptor)
+
+
+def _check_distinct(children: list[Descriptor]) -> None:
+    seen: dict[plat.PlatformSpec, Descriptor] = {}
+    for child in children:
+        key = _key(child)
+        if key is None:
+            continue
+        if key in seen:
+            raise UsageError(
+                f"two children for platform {key}: {seen[key].digest} and {child.digest}"
+            )
+        seen[key] = child
+
+
+def create(layout: str, tag: str, children: tuple[str, ...]) -> None:
+    check_tag_ref(tag)
+    if not children:
+        raise UsageError("index create needs at least one child (TAG or @DIGEST)")
+    with opened(layout) as store:
+        entries = [child_descriptor(store, text) for text in children]
+        _check_distinct(entries)
+        written = store.put_json(Index(manifests=tuple(entries)).to_json(), mediatypes.INDEX)
+        store.write_index(with_tag(store.read_index(), tag, written))
+    log.info("new index %s -> %s (%d entries)", written.digest, tag, len(entries))
+
+
+def _index_anchor(store: DirStore, ref: str) -> Descriptor:
+    anchors = find_anchors(store, ref)
+    if not anchors:
+        raise RefNotFoundError(f"tag not found: {ref}")
+    if len(anchors) > 1:
+        raise UsageError(f"{describe_ref(ref)} names {len(anchors)} entries of index.json")
+    anchor = anchors[0].root
+    if anchor.media_type not in mediatypes.INDEX_TYPES:
+        raise UsageError(
+            f"{describe_ref(ref)} names a {anchor.media_type!r}, not an index: "
+            "make one with umoci index create"
+        )
+    return anchor
+
+
+def _rewrite(
+    store: DirStore,
+    anchor: Descriptor,
+    drop: set[int],
+    append: Descriptor | None,
+) -> Descriptor:
+    """Store *anchor*'s index without the entries at *drop* (and their attestations)."""
+    index = read_index_blob(store, anchor)  # validated before its JSON is edited
+    raw = store.read_json(anchor, "index")
+    entries = raw["manifests"]
+    assert isinstance(entries, list)
+    gone = {index.manifests[i].digest for i in drop}
+    kept = []
+    for i, (entry, descriptor) in enumerate(zip(entries, index.manifests, strict=True)):
+        if i in drop:
+            continue
+        refers_to = descriptor.annotations.get(REFERENCE_DIGEST_ANNOTATION)
+        if refers_to in gone and descriptor.annotations.get(plat.ATTESTATION_ANNOTATION):
+            continue
+        kept.append(entry)
+    if append is not None:
+        kept.append(append.to_json())
+    raw["manifests"] = kept
+    written = store.put_json(raw, anchor.media_type)
+    return replace(anchor, digest=written.digest, size=written.size)
+
+
+def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
+    target = write_target(ref, new_tag)
+    with opened(layout) as store:
+        anchor = _index_anchor(store, ref)
+        entry = child_descriptor(store, child)
+        key = _key(entry)
+        index = read_index_blob(store, anchor)
+        same = {
+            i
+            for i, existing in enumerate(index.manifests)
+            if key is not None and _key(existing) == key
+        }
+        new_anchor = _rewrite(store, anchor, same, entry)
+        store.write_index(with_tag(store.read_index(), target, new_anchor))
+    log.info(
+        "index %s -> %s: added %s (replaced %d)", new_anchor.digest, target, entry.digest, len(same)
+    )
+
+
+def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None:
+    target = write_target(ref, new_tag)
+    want = plat.parse_platform(platform)
+    with opened(layout) as store:
+        anchor = _index_anchor(store, ref)
+        index = read_index_blob(store, anchor)
+        matching = {i for i, d in enumerate(index.manifests) if _key(d) == want}
+        if not matching:
+            offered = ", ".join(
+                dict.fromkeys(str(k) for d in index.manifests if (k := _key(d)) is not None)
+            )
+            raise RefNotFoundError(
+                f"{describe_ref(ref)}: no entry for platform {want}: "
+                f"the index has {offered or 'no platforms'}"
+            )
+        if len(matching) == len(index.manifests):
+            raise UsageError(
+                f"{describe_ref(ref)}: removing {want} would leave the index empty "
+                "(remove the tag with umoci rm instead)"
+            )
+        new_anchor = _rewrite(store, anchor, matching, None)
+        store.write_index(with_tag(store.read_index(), target, new_anchor))
+    log.info("index %s -> %s: removed %s", new_anchor.digest, target, want)
