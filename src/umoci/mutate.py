@@ -12,10 +12,12 @@ Each parent index is rewritten from its own JSON with only the changed
 entry replaced, so every other entry (another platform's manifest, an
 attestation, fields we do not model) stays exactly as it was; only the
 document's whitespace becomes Go's compact form.  The changed entry keeps
-its annotations and unknown fields; its ``platform`` follows the new
-config (so ``config --architecture`` on one child of a multi-platform index
-relabels that child).  A manifest named directly by ``index.json`` gets no
-``platform`` it did not have.
+its annotations and unknown fields; when the config's platform changed, its
+``platform`` follows (so ``config --architecture`` on one child of a
+multi-platform index relabels that child; an entry whose label already
+disagreed with its config is not "corrected" by an unrelated change).  A
+manifest named directly by ``index.json`` gets no ``platform`` it did not
+have.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Mutator:
         self._config: ImageConfig | None = None
         self._config_changed = False
         self._manifest_changed = False
+        self._original_platform: tuple[object, ...] | None = None
 
     @property
     def config(self) -> ImageConfig:
@@ -54,7 +57,15 @@ class Mutator:
             )
         return self._config
 
+    def _platform_changed(self) -> bool:
+        """Did the config's platform change?  (Only then is the index entry relabelled.)"""
+        if not self._config_changed or self._original_platform is None:
+            return False
+        return _config_platform(self.config) != self._original_platform
+
     def set_config(self, config: ImageConfig, history: History | None = None) -> None:
+        if self._original_platform is None:
+            self._original_platform = _config_platform(self.config)
         if history is not None:
             config = replace(config, history=(*config.history, history))
         self._config = config
@@ -89,7 +100,7 @@ class Mutator:
         written = self.store.put_json(manifest.to_json(), self.path.descriptor.media_type)
         leaf = self.path.descriptor
         platform: Platform | None = None  # None: each entry keeps its own
-        if self._config_changed and (leaf.platform is not None or len(self.path.walk) > 1):
+        if self._platform_changed() and (leaf.platform is not None or len(self.path.walk) > 1):
             platform = _platform_from(self.config, leaf.platform)
         child = replace(leaf, digest=written.digest, size=written.size)
         if platform is not None:
@@ -142,6 +153,10 @@ class Mutator:
                 "the image changed since it was read"
             )
         return self.store.put_json(raw, parent.media_type), written_entry
+
+
+def _config_platform(config: ImageConfig) -> tuple[object, ...]:
+    return (config.os, config.architecture, config.variant, config.os_version, config.os_features)
 
 
 def _platform_from(config: ImageConfig, old: Platform | None) -> Platform:

@@ -108,6 +108,7 @@ COMMANDS:
      remove, rm  removes a tag from an OCI image
      stat        displays status information of an image manifest
      insert      insert content into an OCI image
+     index       builds and edits multi-platform images (image indexes)
 
    layout:
      gc        garbage-collects an OCI image's blobs
