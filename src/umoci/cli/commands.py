@@ -318,6 +318,23 @@ def _help_command(*, hidden: bool) -> Command:
 
 # -- the tree --------------------------------------------------------------------
 
+_READS_HELP = """
+
+"<image-path>@<digest>" names a manifest or index by digest instead of by tag
+(sha256:<hex>, or at least 12 of its hex digits), tagged or not.  When the
+image is a multi-platform index, --platform <os>/<arch>[/<variant>] picks one
+of its images (default: this host's platform; arm64 means arm64/v8, arm means
+arm/v7, and older variants are taken when no exact match exists); an index
+holding a single image needs no --platform."""
+
+_WRITES_HELP = (
+    _READS_HELP
+    + """
+
+Writing through an index replaces only the chosen platform's entry in it
+(every other entry is kept as it was); writing through a digest needs --tag."""
+)
+
 _UNPACK_FLAGS = (bool_flag("keep-dirlinks", "don't clobber underlying symlinks to directories"),)
 
 CONFIG = Command(
@@ -333,7 +350,8 @@ Changes the configuration (and manifest annotations) of the image tagged
 Repeatable flags add one entry each time they are given; --config.entrypoint
 and --config.cmd replace the whole list with the values given.  --clear empties
 config.labels, config.exposedports, config.env, config.entrypoint, config.cmd,
-config.volume or manifest.annotations before any additions.""",
+config.volume or manifest.annotations before any additions."""
+    + _WRITES_HELP,
     flags=(
         string_flag("config.user", "user (and group) the container runs as"),
         slice_flag("config.exposedports", "add an exposed port (port/proto)"),
@@ -370,7 +388,8 @@ Extracts the image tagged "<tag>" (default "latest") in the layout at
 "<image-path>" into a new runtime bundle at "<bundle>": rootfs/, config.json,
 and the metadata umoci-repack(1) needs to compute the next layer.
 
-Without root privileges --rootless is implied.""",
+Without root privileges --rootless is implied."""
+    + _READS_HELP,
     flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<bundle>",),
@@ -386,7 +405,11 @@ REPACK = Command(
 Turns the changes made to "<bundle>"'s rootfs since umoci-unpack(1) into a new
 layer on top of the image the bundle came from, and tags the result "<new-tag>"
 (default: the tag the bundle was unpacked from).  "<image-path>" must be the
-layout the bundle was unpacked from; the id mappings used then are reused.""",
+layout the bundle was unpacked from; the id mappings used then are reused.
+
+A bundle unpacked from one platform of a multi-platform index is repacked into
+that index: the new index differs from the old one only in that platform's
+entry.  The tag written must be a tag, not a digest.""",
     flags=(
         slice_flag(
             "mask-path",
@@ -427,7 +450,8 @@ TAG = Command(
     args_usage="""--image <image-path>[:<tag>] <new-tag>
 
 Points "<new-tag>" at the image "<tag>" (default "latest") points to, replacing
-any existing "<new-tag>".""",
+any existing "<new-tag>"."""
+    + _READS_HELP,
     flags=(opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<new-tag>",),
@@ -455,7 +479,8 @@ STAT = Command(
 
 Describes the manifest, configuration and history of the image tagged "<tag>"
 (default "latest").  The text format is for people and may change; --json is
-meant for programs.""",
+meant for programs."""
+    + _READS_HELP,
     flags=(
         bool_flag("json", "output the stat information as a JSON encoded blob"),
         opt.PLATFORM,
@@ -482,7 +507,8 @@ A new layer cannot remove a secret from the layers below it.
 Examples:
 	umoci insert --image oci:foo mybinary /usr/bin/mybinary
 	umoci insert --image oci:foo --opaque myetcdir /etc
-	umoci insert --image oci:foo --whiteout /some/old/dir""",
+	umoci insert --image oci:foo --whiteout /some/old/dir"""
+    + _WRITES_HELP,
     flags=(
         bool_flag("whiteout", "insert a 'removal entry' for the given path"),
         bool_flag("opaque", "mask any previous entries in the target directory"),
@@ -552,7 +578,8 @@ RAW_UNPACK = Command(
     args_usage="""--image <image-path>[:<tag>] <rootfs>
 
 Extracts the layers of the image tagged "<tag>" (default "latest") into a new
-directory "<rootfs>", without the rest of a runtime bundle.""",
+directory "<rootfs>", without the rest of a runtime bundle."""
+    + _READS_HELP,
     flags=(*_UNPACK_FLAGS, *opt.REMAP, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<rootfs>",),
@@ -566,7 +593,8 @@ RAW_ADD_LAYER = Command(
     args_usage="""--image <image-path>[:<tag>] <new-layer.tar>
 
 Appends the uncompressed tar archive "<new-layer.tar>" as it is (whiteouts
-included) as a new layer of the image tagged "<tag>" (default "latest").""",
+included) as a new layer of the image tagged "<tag>" (default "latest")."""
+    + _WRITES_HELP,
     flags=(opt.TAG, *opt.HISTORY, opt.COMPRESS, opt.PLATFORM, opt.IMAGE),
     required=("image",),
     positionals=("<new-layer.tar>",),
@@ -583,7 +611,8 @@ RAW_RUNTIME_CONFIG = Command(
 Writes the runtime configuration umoci-unpack(1) would generate for the image
 tagged "<tag>" (default "latest") to "<config.json>".  Some values (the user's
 ids, for one) need the image's files: --rootfs names an unpacked rootfs to read
-them from; without it they keep their defaults.""",
+them from; without it they keep their defaults."""
+    + _READS_HELP,
     flags=(
         string_flag("rootfs", "path to secondary source of truth (root filesystem)"),
         *opt.REMAP,
