@@ -90,12 +90,7 @@ def _config_platform(store: DirStore, descriptor: Descriptor) -> Platform | None
 def child_descriptor(store: DirStore, text: str) -> Descriptor:
     """The index entry for ``REF[=PLATFORM]``: what REF names, labelled with its platform."""
     ref, given = _parse_child(text)
-    anchors = find_anchors(store, ref)
-    if not anchors:
-        raise RefNotFoundError(f"tag not found: {ref}")
-    if len(anchors) > 1:
-        raise UsageError(f"{describe_ref(ref)} names {len(anchors)} entries of index.json")
-    found = anchors[0].root
+    found = _single_anchor(store, ref)
     annotations = {
         k: v
         for k, v in found.annotations.items()
@@ -148,13 +143,18 @@ def create(layout: str, tag: str, children: tuple[str, ...]) -> None:
     log.info("new index %s -> %s (%d entries)", written.digest, tag, len(entries))
 
 
-def _index_anchor(store: DirStore, ref: str) -> Descriptor:
+def _single_anchor(store: DirStore, ref: str) -> Descriptor:
+    """The one descriptor *ref* names (a tag given to several entries is refused)."""
     anchors = find_anchors(store, ref)
     if not anchors:
         raise RefNotFoundError(f"tag not found: {ref}")
     if len(anchors) > 1:
         raise UsageError(f"{describe_ref(ref)} names {len(anchors)} entries of index.json")
-    anchor = anchors[0].root
+    return anchors[0].root
+
+
+def _index_anchor(store: DirStore, ref: str) -> Descriptor:
+    anchor = _single_anchor(store, ref)
     if anchor.media_type not in mediatypes.INDEX_TYPES:
         raise UsageError(
             f"{describe_ref(ref)} names a {anchor.media_type!r}, not an index: "
