@@ -36,7 +36,7 @@ from umoci.layout.refs import (
 )
 from umoci.oci import mediatypes
 from umoci.oci import platforms as plat
-from umoci.oci.models import Descriptor, ImageConfig, Index, Platform
+from umoci.oci.models import REF_NAME_ANNOTATION, Descriptor, ImageConfig, Index, Platform
 from umoci.oci.refs import check_digest_ref, check_tag, is_digest_ref
 from umoci.ops.basic import check_tag_ref, opened, write_target
 from umoci.structs import replace
@@ -91,11 +91,8 @@ def child_descriptor(store: DirStore, text: str) -> Descriptor:
     """The index entry for ``REF[=PLATFORM]``: what REF names, labelled with its platform."""
     ref, given = _parse_child(text)
     found = _single_anchor(store, ref)
-    annotations = {
-        k: v
-        for k, v in found.annotations.items()
-        if not k.startswith("org.opencontainers.image.ref.")
-    }
+    # The child's tag names it in index.json, not inside the new index.
+    annotations = {k: v for k, v in found.annotations.items() if k != REF_NAME_ANNOTATION}
     child = replace(found, annotations=annotations, extra={})
     if given is not None:
         return replace(child, platform=_platform_field(given))
@@ -113,15 +110,10 @@ def child_descriptor(store: DirStore, text: str) -> Descriptor:
     return replace(child, platform=platform)
 
 
-def _key(descriptor: Descriptor) -> plat.PlatformSpec | None:
-    """The platform an entry is matched by (None: an entry without one)."""
-    return descriptor_platform(descriptor)
-
-
 def _check_distinct(children: list[Descriptor]) -> None:
     seen: dict[plat.PlatformSpec, Descriptor] = {}
     for child in children:
-        key = _key(child)
+        key = descriptor_platform(child)
         if key is None:
             continue
         if key in seen:
@@ -195,12 +187,12 @@ def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
     with opened(layout) as store:
         anchor = _index_anchor(store, ref)
         entry = child_descriptor(store, child)
-        key = _key(entry)
+        key = descriptor_platform(entry)
         index = read_index_blob(store, anchor)
         same = {
             i
             for i, existing in enumerate(index.manifests)
-            if key is not None and _key(existing) == key
+            if key is not None and descriptor_platform(existing) == key
         }
         new_anchor = _rewrite(store, anchor, same, entry)
         store.write_index(with_tag(store.read_index(), target, new_anchor))
@@ -215,10 +207,12 @@ def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None
     with opened(layout) as store:
         anchor = _index_anchor(store, ref)
         index = read_index_blob(store, anchor)
-        matching = {i for i, d in enumerate(index.manifests) if _key(d) == want}
+        matching = {i for i, d in enumerate(index.manifests) if descriptor_platform(d) == want}
         if not matching:
             offered = ", ".join(
-                dict.fromkeys(str(k) for d in index.manifests if (k := _key(d)) is not None)
+                dict.fromkeys(
+                    str(k) for d in index.manifests if (k := descriptor_platform(d)) is not None
+                )
             )
             raise RefNotFoundError(
                 f"{describe_ref(ref)}: no entry for platform {want}: "
