@@ -54,8 +54,11 @@ def test_ls_prints_tag_names_only(capsys: pytest.CaptureFixture[str], tmp_path: 
     ok(capsys, "remove", "--image", f"{layout}:b")
     ok(capsys, "rm", "--image", f"{layout}:latest")
     assert ok(capsys, "ls", "--layout", layout) == "c/d:e\n"
+    blobs = tmp_path / "l" / "blobs" / "sha256"
     ok(capsys, "gc", "--layout", layout)
-    assert len(list((tmp_path / "l" / "blobs" / "sha256").iterdir())) == 2
+    assert len(list(blobs.iterdir())) == 4, "unreachable but younger than --grace (10m): kept"
+    ok(capsys, "gc", "--grace", "0", "--layout", layout)
+    assert len(list(blobs.iterdir())) == 2
 
 
 # -- user errors: one line, exit 1, layout unchanged ------------------------

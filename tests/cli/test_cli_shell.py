@@ -116,10 +116,11 @@ COMMANDS:
      list, ls  lists the set of tags in an OCI layout
 
 GLOBAL OPTIONS:
-   --verbose      alias for --log=info
-   --log value    set the log level (debug, info, [warn], error, fatal) (default: "warn")
-   --help, -h     show help
-   --version, -v  print the version
+   --verbose             alias for --log=info
+   --log value           set the log level (debug, info, [warn], error, fatal) (default: "warn")
+   --lock-timeout value  how long to wait for another umoci's lock on a layout (default: "5m")
+   --help, -h            show help
+   --version, -v         print the version
 """
 
 
@@ -444,7 +445,9 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
     history = HistoryOptions()
     table: list[tuple[list[str], str, tuple[Any, ...], dict[str, Any]]] = [
         (["init", "--layout", "L"], "init_layout", ("L",), {}),
-        (["gc", "--layout", "L/"], "gc", ("L",), {}),
+        (["gc", "--layout", "L/"], "gc", ("L",), {"grace": 600.0}),
+        (["gc", "--grace", "1h30m", "--layout", "L"], "gc", ("L",), {"grace": 5400.0}),
+        (["gc", "--grace=0", "--layout", "L"], "gc", ("L",), {"grace": 0.0}),
         (["new", "--image", "L:t"], "new_image", ("L", "t"), {}),
         (["rm", "--image", "L"], "remove_tag", ("L", "latest"), {}),
         (["remove", "--image", "L:a/b"], "remove_tag", ("L", "a/b"), {}),

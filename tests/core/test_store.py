@@ -198,7 +198,7 @@ def test_gc_sweeps_only_unreachable_blobs(layout: Path) -> None:
     stale.mkdir()
     (stale / "blob-x").write_text("x")
     ops.remove_tag(str(layout), "b")
-    ops.gc(str(layout))
+    ops.gc(str(layout), grace=0)
     names = set(os.listdir(layout / "blobs" / "sha256"))
     assert stray.split(":")[1] not in names
     assert "not-a-digest" in names

@@ -23,6 +23,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 
+from umoci.cas import locks
 from umoci.cas.layoutcheck import (
     BLOBS_DIR,
     INDEX_FILE,
@@ -42,6 +43,7 @@ from umoci.oci.models import Descriptor, Index
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import BinaryIO
 
 TEMP_PREFIX = ".umoci-"
@@ -60,6 +62,7 @@ class DirStore(Closing):
         self._temp_dir: str | None = None
         self._dirty_dirs: set[str] = set()
         self._temp_fd: int | None = None
+        self._blob_lock: locks.Lock | None = None
         st = os.stat(path)
         self._owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
 
@@ -73,6 +76,31 @@ class DirStore(Closing):
         if self._temp_fd is not None:
             os.close(self._temp_fd)
             self._temp_fd = None
+        if self._blob_lock is not None:
+            self._blob_lock.release()
+            self._blob_lock = None
+
+    # -- locks (see umoci.cas.locks) ---------------------------------------
+
+    def hold_blobs(self) -> None:
+        """Keep ``gc`` from sweeping until :meth:`close` (the shared blob lock)."""
+        if self._blob_lock is None:
+            self._blob_lock = locks.acquire(self.path, locks.BLOB_LOCK, exclusive=False)
+
+    def lock_for_gc(self) -> locks.Lock:
+        """The exclusive blob lock: no writer is between its first read and its swap."""
+        return locks.acquire(self.path, locks.BLOB_LOCK, exclusive=True)
+
+    def update_index(self, change: Callable[[Index], Index]) -> Index:
+        """Apply *change* to ``index.json`` as it is now, under the index lock; return the result.
+
+        Re-reading under the lock is what keeps concurrent taggers from
+        losing each other's tags: each change applies to the latest file.
+        """
+        with locks.acquire(self.path, locks.INDEX_LOCK, exclusive=True):
+            index = change(self.read_index())
+            self.write_index(index)
+        return index
 
     def _temp(self) -> str:
         if self._temp_dir is None:

@@ -106,6 +106,12 @@ def _run(argv: list[str], run: _Invocation) -> int:
         return 0
     level = _log_level(global_args)
     run.debug = level == "debug"
+    if global_args.is_set("lock-timeout"):
+        from umoci.cas import locks
+        from umoci.durations import parse_duration
+
+        text = global_args.get_string("lock-timeout") or ""
+        locks.set_timeout(parse_duration(text, "--lock-timeout"))
     found = _find_command(global_args.args, run)
     if found is None:
         return 0  # help was asked for (or implied) and printed

@@ -27,6 +27,11 @@ ROOT_FLAGS = (
     string_flag(
         "cpu-profile", "write a CPU profile (pprof format) of the run to a file", hidden=True
     ),
+    string_flag(
+        "lock-timeout",
+        "how long to wait for another umoci's lock on a layout",
+        default="5m",
+    ),
     HELP_FLAG,
     bool_flag("version,v", "print the version"),
 )
@@ -44,8 +49,10 @@ def _init(ctx: Context) -> int:
 
 def _gc(ctx: Context) -> int:
     from umoci import ops
+    from umoci.durations import parse_duration
 
-    ops.gc(opt.layout_path(ctx))
+    grace = parse_duration(ctx.get_string("grace") or "10m", "--grace")
+    ops.gc(opt.layout_path(ctx), grace=grace)
     return 0
 
 
@@ -530,8 +537,19 @@ GC = Command(
     category=LAYOUT,
     args_usage="""--layout <image-path>
 
-Removes every blob of the layout at "<image-path>" that no tag reaches.""",
-    flags=(opt.LAYOUT,),
+Removes every blob of the layout at "<image-path>" that nothing in index.json
+reaches (tagged or not), and the temporary files of umoci runs that died.
+
+A blob younger than --grace (default 10m) is kept even when unreachable: it may
+belong to a writer that has not updated index.json yet and takes no umoci lock
+(skopeo, the Go umoci).  umoci's own writers hold a lock that gc waits for
+(see --lock-timeout), so "--grace 0" is safe when only umoci writes.""",
+    flags=(
+        string_flag(
+            "grace", "keep unreachable blobs younger than this (e.g. 10m, 0)", default="10m"
+        ),
+        opt.LAYOUT,
+    ),
     required=("layout",),
     action=_gc,
 )

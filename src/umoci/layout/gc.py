@@ -1,24 +1,83 @@
 """Mark-and-sweep garbage collection of blobs unreachable from ``index.json``.
 
 Marking reads every manifest and index reachable from ``index.json`` and
-marks their config, layers, manifests and subject descriptors; blobs of any
-other media type are leaves.  If a manifest or index that must be read is
-missing or corrupt, nothing is deleted: sweeping a layout we could not fully
-read might delete blobs that are still in use.  Files under ``blobs/`` whose
-names are not digests, and everything outside ``blobs/``, are left alone;
-stale ``.umoci-*`` temporary directories (no live umoci holds their lock) are
-removed.
+marks their config, layers, manifests and subject descriptors.  A
+descriptor's media type is a claim, not a fact: one without a media type,
+or with one we do not know, is read (when it is small enough to be JSON) and
+followed if its content is an index or a manifest, so a blob that is
+referenced in fact is never swept because a descriptor was mislabelled.
+Known layer and config types are leaves.  If a manifest or index that must
+be read is missing or corrupt, nothing is deleted: sweeping a layout we
+could not fully read might delete blobs that are still in use.
+
+Sweeping keeps blobs modified less than ``grace`` seconds ago: a writer
+that takes no umoci lock (skopeo, the Go umoci) may have stored them and
+not yet written ``index.json``.  Our own writers hold the blob lock that
+``gc`` takes exclusively (see :mod:`umoci.cas.locks`).  Files under
+``blobs/`` whose names are not digests, and everything outside ``blobs/``,
+are left alone; stale ``.umoci-*`` temporary directories (no live umoci
+holds their lock) are removed.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
+from umoci.errors import BlobInvalidError, BlobNotFoundError, UmociError
 from umoci.layout.refs import read_index_blob, read_manifest
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor
 
 log = umoci_log.get()
+
+# Blobs of an unknown type larger than this are not JSON documents worth reading.
+_SNIFF_LIMIT = 4 << 20
+_LEAF_TYPES = mediatypes.LAYER_TYPES | mediatypes.IMAGE_CONFIG_TYPES | {mediatypes.EMPTY}
+
+
+def _children_by_content(store: DirStore, descriptor: Descriptor) -> list[Descriptor]:
+    """Descriptors inside a blob whose type we were not told (none if it is not JSON)."""
+    if descriptor.size > _SNIFF_LIMIT or not store.has_blob(descriptor.digest):
+        return []
+    try:
+        document = json.loads(store.read_blob(descriptor, limit=_SNIFF_LIMIT))
+    except (UmociError, ValueError, RecursionError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    found: list[object] = []
+    for key in ("manifests", "layers", "blobs"):
+        value = document.get(key)
+        if isinstance(value, list):
+            found.extend(value)
+    for key in ("config", "subject"):
+        found.append(document.get(key))
+    children = []
+    for i, value in enumerate(found):
+        if isinstance(value, dict):
+            try:
+                children.append(Descriptor.from_json(value, f"blob {descriptor.digest}[{i}]"))
+            except BlobInvalidError:
+                continue
+    return children
+
+
+def _children(store: DirStore, descriptor: Descriptor) -> list[Descriptor]:
+    if descriptor.media_type in mediatypes.INDEX_TYPES:
+        index = read_index_blob(store, descriptor)
+        subject = [index.subject] if index.subject is not None else []
+        return [*index.manifests, *subject]
+    if descriptor.media_type in mediatypes.MANIFEST_TYPES:
+        manifest = read_manifest(store, descriptor)
+        subject = [manifest.subject] if manifest.subject is not None else []
+        return [manifest.config, *manifest.layers, *subject]
+    if descriptor.media_type in _LEAF_TYPES or descriptor.data is not None:
+        return []
+    return _children_by_content(store, descriptor)
 
 
 def reachable(store: DirStore) -> set[str]:
@@ -30,29 +89,38 @@ def reachable(store: DirStore) -> set[str]:
         if descriptor.digest in marked:
             continue
         marked.add(descriptor.digest)
-        if descriptor.media_type in mediatypes.INDEX_TYPES:
-            index = read_index_blob(store, descriptor)
-            pending.extend(index.manifests)
-            if index.subject is not None:
-                pending.append(index.subject)
-        elif descriptor.media_type in mediatypes.MANIFEST_TYPES:
-            manifest = read_manifest(store, descriptor)
-            pending.append(manifest.config)
-            pending.extend(manifest.layers)
-            if manifest.subject is not None:
-                pending.append(manifest.subject)
+        pending.extend(_children(store, descriptor))
     return marked
 
 
-def collect(store: DirStore) -> list[str]:
-    """Delete unreachable blobs and stale temp dirs; return the deleted digests."""
-    marked = reachable(store)
+def _younger_than(store: DirStore, digest: str, seconds: float, now: float) -> bool:
+    try:
+        st = os.stat(store.blob_path(digest))
+    except FileNotFoundError:
+        return False
+    return now - st.st_mtime < seconds
+
+
+def collect(store: DirStore, *, grace: float = 0.0) -> list[str]:
+    """Delete unreachable blobs (older than *grace* s) and stale temp dirs; return the digests."""
+    try:
+        marked = reachable(store)
+    except BlobNotFoundError as err:
+        raise BlobNotFoundError(f"{err} (nothing was deleted)") from None
+    now = time.time()
     deleted = []
+    kept = 0
     for digest in list(store.list_blobs()):
-        if digest not in marked:
-            log.info("garbage collecting blob %s", digest)
-            store.delete_blob(digest)
-            deleted.append(digest)
+        if digest in marked:
+            continue
+        if grace > 0 and _younger_than(store, digest, grace, now):
+            kept += 1
+            continue
+        log.info("garbage collecting blob %s", digest)
+        store.delete_blob(digest)
+        deleted.append(digest)
+    if kept:
+        log.info("kept %d unreachable blobs younger than %g s (--grace)", kept, grace)
     for name in store.clean_temp_dirs():
         log.info("removed stale temporary directory %s", name)
     return deleted

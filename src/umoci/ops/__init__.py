@@ -128,11 +128,15 @@ def index_remove(layout: str, ref: str, platform: str, *, new_tag: str | None = 
     impl(layout, ref, platform, new_tag=new_tag)
 
 
-def gc(layout: str) -> None:
-    """``umoci gc --layout LAYOUT``: remove blobs unreachable from index.json."""
+def gc(layout: str, *, grace: float = 600.0) -> None:
+    """``umoci gc --layout LAYOUT``: remove blobs unreachable from index.json.
+
+    Unreachable blobs modified less than *grace* seconds ago are kept (a
+    writer that takes no umoci lock may be about to reference them).
+    """
     from umoci.ops.basic import gc as impl
 
-    impl(layout)
+    impl(layout, grace=grace)
 
 
 def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:

@@ -19,10 +19,18 @@ log = umoci_log.get()
 
 
 @contextmanager
-def opened(layout: str) -> Iterator[DirStore]:
-    """Open a layout for one verb; its temporary directory goes away on exit."""
+def opened(layout: str, *, writer: bool = False, streams: bool = False) -> Iterator[DirStore]:
+    """Open a layout for one verb; its temporary directory and locks go on exit.
+
+    A *writer* (a verb that adds blobs or changes tags) holds the shared
+    blob lock for the whole verb, so ``gc`` cannot sweep what it read and
+    will refer to; so does a verb that *streams* blobs (unpack), so they do
+    not vanish under it (see :mod:`umoci.cas.locks`).
+    """
     store = open_layout(layout)
     try:
+        if writer or streams:
+            store.hold_blobs()
         yield store
     finally:
         store.close()
@@ -35,12 +43,12 @@ def init_layout(layout: str) -> None:
 
 def new_image(layout: str, tag: str) -> None:
     check_tag_ref(tag)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         config = ImageConfig(architecture=host_arch(), os=host_os(), created=default_now())
         config_descriptor = store.put_json(config.to_json(), mediatypes.CONFIG)
         manifest = Manifest(config=config_descriptor)
         manifest_descriptor = store.put_json(manifest.to_json(), mediatypes.MANIFEST)
-        store.write_index(with_tag(store.read_index(), tag, manifest_descriptor))
+        store.update_index(lambda index: with_tag(index, tag, manifest_descriptor))
     log.info("new image created: %s", manifest_descriptor.digest)
 
 
@@ -69,27 +77,26 @@ def check_tag_ref(ref: str, what: str = "--image") -> str:
 
 def tag_image(layout: str, ref: str, new_tag: str, *, platform: str | None = None) -> None:
     check_tag(new_tag)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         descriptor = resolve_anchor(store, ref, platform)
-        store.write_index(with_tag(store.read_index(), new_tag, descriptor))
+        store.update_index(lambda index: with_tag(index, new_tag, descriptor))
     log.info("created new tag %s -> %s", new_tag, descriptor.digest)
 
 
 def remove_tag(layout: str, tag: str) -> None:
     check_tag_ref(tag)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         try:
-            index = without_tag(store.read_index(), tag)
+            store.update_index(lambda index: without_tag(index, tag))
         except RefNotFoundError:
             # Removing a tag that is not there succeeds, as with the Go umoci:
             # scripts use "rm" to make sure a name is free.
             log.info("tag not found, nothing to remove: %s", tag)
             return
-        store.write_index(index)
     log.info("removed tag %s", tag)
 
 
-def gc(layout: str) -> None:
-    with opened(layout) as store:
-        deleted = gc_algorithm.collect(store)
+def gc(layout: str, *, grace: float = 600.0) -> None:
+    with opened(layout) as store, store.lock_for_gc():
+        deleted = gc_algorithm.collect(store, grace=grace)
     log.info("garbage collected %d blobs", len(deleted))

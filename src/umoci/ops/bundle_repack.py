@@ -148,7 +148,7 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
             options=options,
         )
 
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         mutator = Mutator(store, source)
         config = mutator.config
         masks = list(options.mask_paths)
@@ -183,8 +183,7 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
             )
             mutator.add_layer(layer.descriptor, layer.diff_id, entry)
         new_path = mutator.commit()
-        index = with_tag(store.read_index(), target, new_path.root)
-        store.write_index(index)
+        index = store.update_index(lambda current: with_tag(current, target, new_path.root))
         # The bundle now stands for the image as tagged (with its new name),
         # so a later repack without a tag updates that tag.
         new_path = DescriptorPath((index.manifests[-1], *new_path.walk[1:]))

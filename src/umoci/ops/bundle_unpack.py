@@ -169,7 +169,7 @@ def unpack(
     platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
-    with opened(layout) as store, gc_paused():
+    with opened(layout, streams=True) as store, gc_paused():
         image = load_image(store, tag, platform)
         with fresh_directory(bundle, 0o700):
             unpack_into(store, image, bundle, maps, keep_dirlinks)
@@ -185,7 +185,7 @@ def raw_unpack(
     platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
-    with opened(layout) as store:
+    with opened(layout, streams=True) as store:
         image = load_image(store, tag, platform)
         with fresh_directory(rootfs, 0o755):
             prepare_rootfs(rootfs, maps)

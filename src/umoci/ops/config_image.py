@@ -138,7 +138,7 @@ def config(
 ) -> None:
     target = write_target(tag, new_tag)
     check_history(history)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         path = resolve(store, tag, platform)
         mutator = Mutator(store, path)
         new_config, annotations = apply_changes(
@@ -150,7 +150,7 @@ def config(
         mutator.set_config(new_config, entry)
         mutator.set_annotations(annotations)
         root = mutator.commit().root
-        store.write_index(with_tag(store.read_index(), target, root))
+        store.update_index(lambda index: with_tag(index, target, root))
     log.info("new image manifest created: %s -> %s", root.digest, target)
 
 

@@ -127,11 +127,11 @@ def create(layout: str, tag: str, children: tuple[str, ...]) -> None:
     check_tag_ref(tag)
     if not children:
         raise UsageError("index create needs at least one child (TAG or @DIGEST)")
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         entries = [child_descriptor(store, text) for text in children]
         _check_distinct(entries)
         written = store.put_json(Index(manifests=tuple(entries)).to_json(), mediatypes.INDEX)
-        store.write_index(with_tag(store.read_index(), tag, written))
+        store.update_index(lambda current: with_tag(current, tag, written))
     log.info("new index %s -> %s (%d entries)", written.digest, tag, len(entries))
 
 
@@ -184,7 +184,7 @@ def _rewrite(
 
 def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
     target = write_target(ref, new_tag)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         anchor = _index_anchor(store, ref)
         entry = child_descriptor(store, child)
         key = descriptor_platform(entry)
@@ -195,7 +195,7 @@ def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
             if key is not None and descriptor_platform(existing) == key
         }
         new_anchor = _rewrite(store, anchor, same, entry)
-        store.write_index(with_tag(store.read_index(), target, new_anchor))
+        store.update_index(lambda current: with_tag(current, target, new_anchor))
     log.info(
         "index %s -> %s: added %s (replaced %d)", new_anchor.digest, target, entry.digest, len(same)
     )
@@ -204,7 +204,7 @@ def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
 def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None:
     target = write_target(ref, new_tag)
     want = plat.parse_platform(platform)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         anchor = _index_anchor(store, ref)
         index = read_index_blob(store, anchor)
         matching = {i for i, d in enumerate(index.manifests) if descriptor_platform(d) == want}
@@ -224,5 +224,5 @@ def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None
                 "(remove the tag with umoci rm instead)"
             )
         new_anchor = _rewrite(store, anchor, matching, None)
-        store.write_index(with_tag(store.read_index(), target, new_anchor))
+        store.update_index(lambda current: with_tag(current, target, new_anchor))
     log.info("index %s -> %s: removed %s", new_anchor.digest, target, want)

@@ -54,7 +54,7 @@ def _add_layer(
     target = write_target(tag, new_tag)
     check_history(history)
     check_compress(compress)
-    with opened(layout) as store:
+    with opened(layout, writer=True) as store:
         path = resolve(store, tag, platform)
         mutator = Mutator(store, path)
         codec = choose_codec(compress, mutator.manifest)
@@ -66,7 +66,7 @@ def _add_layer(
         )
         mutator.add_layer(layer.descriptor, layer.diff_id, entry)
         root = mutator.commit().root
-        store.write_index(with_tag(store.read_index(), target, root))
+        store.update_index(lambda index: with_tag(index, target, root))
 
 
 def _check_insert_target(target: str) -> None:
