@@ -160,6 +160,10 @@ class LayerExtractor:
                     raise LayerError(
                         f"unpack entry {hdr.name}: {self._step}: {e.strerror or e}"
                     ) from e
+                except (OverflowError, ValueError) as e:
+                    # A value the checks below let through but a syscall
+                    # wrapper refuses: still the entry's fault, not ours.
+                    raise LayerError(f"unpack entry {hdr.name}: {self._step}: {e}") from e
             trailing = reader.drain()
             if trailing:
                 log.debug("ignoring %d bytes after the end of the tar archive", trailing)
@@ -173,6 +177,7 @@ class LayerExtractor:
     def _entry(self, fs: Rootfs, state: _LayerState, reader: TarReader, hdr: TarHeader) -> None:
         if "\0" in hdr.name or "\0" in hdr.linkname:
             raise LayerError(f"unpack entry {hdr.name!r}: NUL byte in name")
+        _check_numbers(hdr)
         name = clean_path(hdr.name)
         if not name:
             self._root_entry(fs, state, hdr)
@@ -496,6 +501,28 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+# Ids a file can have: (uid_t)-1 means "leave unchanged" to chown(2).
+_MAX_ID = (1 << 32) - 2
+_MAX_DEVICE = (1 << 31) - 1
+# Nanoseconds since 1970 must fit an int64 (years 1677 to 2262) for utimensat.
+_NS_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
+def _check_numbers(hdr: TarHeader) -> None:
+    """Refuse ids, device numbers and times no file can have (the tar reader parses any)."""
+    if not (0 <= hdr.uid <= _MAX_ID and 0 <= hdr.gid <= _MAX_ID):
+        raise LayerError(f"unpack entry {hdr.name}: uid/gid {hdr.uid}/{hdr.gid} out of range")
+    if not (0 <= hdr.devmajor <= _MAX_DEVICE and 0 <= hdr.devminor <= _MAX_DEVICE):
+        raise LayerError(
+            f"unpack entry {hdr.name}: device {hdr.devmajor}:{hdr.devminor} out of range"
+        )
+    for stamp in (hdr.mtime_ns, hdr.atime_ns):
+        if stamp is not None and not _NS_RANGE[0] <= stamp <= _NS_RANGE[1]:
+            raise LayerError(
+                f"unpack entry {hdr.name}: time {stamp // 1_000_000_000} s out of range"
+            )
 
 
 def apply_layer(

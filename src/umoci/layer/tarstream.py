@@ -229,6 +229,8 @@ class TarReader:
             fields = _HEADER.unpack(block)
             typeflag = fields[7]
             size = _num(fields[4], "size")
+            if size < 0:
+                raise LayerError(f"read tar archive: corrupt header (negative size {size})")
             if typeflag in _SPECIAL:
                 if size > MAX_SPECIAL_SIZE:
                     raise LayerError(f"read tar archive: extension header too large ({size} bytes)")
@@ -276,6 +278,7 @@ _FS_ERRORS = sys.getfilesystemencodeerrors()
 #: owners).  The value depends on the raw bytes only; bounded.
 _NUM_CACHE: dict[bytes, int] = {}
 _NUM_CACHE_MAX = 4096
+_OCTAL_DIGITS = b"01234567"
 
 
 def _num(raw: bytes, what: str) -> int:
@@ -429,7 +432,13 @@ def _byte_sum(block: bytes) -> int:
 
 
 def _number(raw: bytes, what: str) -> int:
-    """An octal (space/NUL padded) or GNU base-256 header number."""
+    """An octal (space/NUL padded) or GNU base-256 header number.
+
+    As strict as Go's archive/tar: octal is digits 0-7 only (``int(x, 8)``
+    would also take a sign, ``0o`` and ``_``, and a negative size walks the
+    reader backwards forever).  Base-256 may be negative (an mtime before
+    1970); callers refuse negative sizes, ids and device numbers.
+    """
     if raw and raw[0] & 0x80:
         # Base-256: big-endian two's complement, first byte's top bit is the marker.
         value = int.from_bytes(bytes([raw[0] & 0x7F]) + raw[1:], "big")
@@ -439,10 +448,9 @@ def _number(raw: bytes, what: str) -> int:
     text = raw.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise LayerError(f"read tar archive: corrupt header ({what} field {raw!r})") from None
+    if text.translate(None, _OCTAL_DIGITS):
+        raise LayerError(f"read tar archive: corrupt header ({what} field {raw!r})")
+    return int(text, 8)
 
 
 def _pax_int(pax: dict[str, bytes], key: str, raw: bytes) -> int:
