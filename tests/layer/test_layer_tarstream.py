@@ -218,15 +218,15 @@ def test_missing_padding_and_trailer_after_last_file_is_end_of_archive() -> None
     assert hdr is not None
     assert b"".join(bytes(c) for c in reader.chunks()) == b"abc"
     assert reader.next() is None
-    # A partial padding, or data cut short, is still an error.
-    for cut in (512 + 2, 512 + 3 + 100):
-        reader = TarReader(io.BytesIO(raw[:cut]))
-        reader.next()
-
-        def read_on(reader: TarReader = reader) -> None:
-            for _ in reader.chunks():
-                pass
-            reader.next()
-
-        with pytest.raises(LayerError):
-            read_on()
+    # A padding cut short after complete data ends the archive too (the Go
+    # umoci 0.6 unpacks such a layer: checked against it by hand).
+    reader = TarReader(io.BytesIO(raw[: 512 + 3 + 100]))
+    assert reader.next() is not None
+    assert b"".join(bytes(c) for c in reader.chunks()) == b"abc"
+    assert reader.next() is None
+    # Data cut short is still an error.
+    reader = TarReader(io.BytesIO(raw[: 512 + 2]))
+    reader.next()
+    with pytest.raises(LayerError, match="unexpected end of stream in file data"):
+        for _ in reader.chunks():
+            pass

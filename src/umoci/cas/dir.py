@@ -31,6 +31,7 @@ from umoci.cas.layoutcheck import (
     LAYOUT_VERSION,
     check_layout,
     describe,
+    open_regular,
     read_index_bytes,
 )
 from umoci.cas.verify import VerifiedReader
@@ -136,10 +137,13 @@ class DirStore(Closing):
             return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
         path = self.blob_path(descriptor.digest)
         try:
-            raw = open(path, "rb")  # noqa: SIM115 -- owned by the returned reader
+            # Not a FIFO, device or symlink: any of those could hang or leak.
+            raw = open(open_regular(path, follow=False), "rb")  # noqa: SIM115 -- the reader owns it
         except FileNotFoundError:
             raise BlobNotFoundError(f"blob {descriptor.digest}: not found in layout") from None
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise BlobInvalidError(f"blob {descriptor.digest}: is a symlink") from None
             raise BlobInvalidError(f"blob {descriptor.digest}: {describe(err)}") from None
         return VerifiedReader(raw, descriptor.digest, descriptor.size)
 
@@ -440,6 +444,7 @@ def _remove_tree(path: str) -> None:
         return
     except OSError:
         pass
-    import shutil  # only here: importing it costs every run ~4 ms
+    from umoci.fs.rmtree import remove_tree  # iterative and fd-relative: any depth
 
-    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        remove_tree(path)

@@ -6,8 +6,10 @@ them without loading the blob store or the models.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import stat
 
 from umoci.errors import LayoutError
 
@@ -24,6 +26,27 @@ def describe(err: OSError) -> str:
     return err.strerror or str(err)
 
 
+def open_regular(path: str, *, follow: bool = True) -> int:
+    """A read-only fd of *path*, which must be a regular file (OSError otherwise).
+
+    Opened with ``O_NONBLOCK`` so that a FIFO (or a device) planted where a
+    file should be cannot block us in ``open``; blocking mode is restored
+    for the reads.  ``follow=False`` refuses a symlink as the last component.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise OSError(0, f"{kind}", path)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def check_layout(path: str) -> None:
     """Raise LayoutError unless *path* holds a layout of the version we support.
 
@@ -33,7 +56,7 @@ def check_layout(path: str) -> None:
     """
     what = f"open layout {path}"
     try:
-        with open(os.path.join(path, LAYOUT_FILE), "rb") as f:
+        with open(open_regular(os.path.join(path, LAYOUT_FILE)), "rb") as f:
             data = f.read(1 << 16)
     except FileNotFoundError:
         if not os.path.exists(path):
@@ -57,7 +80,7 @@ def check_layout(path: str) -> None:
 def read_index_bytes(path: str) -> bytes:
     """The bytes of ``index.json`` (size-capped)."""
     try:
-        with open(os.path.join(path, INDEX_FILE), "rb") as f:
+        with open(open_regular(os.path.join(path, INDEX_FILE)), "rb") as f:
             data = f.read(MAX_INDEX_BYTES + 1)
     except OSError as err:
         raise LayoutError(f"read {INDEX_FILE}: {describe(err)}") from None

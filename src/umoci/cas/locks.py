@@ -70,7 +70,8 @@ def acquire(layout: str, name: str, *, exclusive: bool) -> Lock:
     """Take the lock *name* (:data:`INDEX_LOCK` or :data:`BLOB_LOCK`) of *layout*."""
     path = os.path.join(layout, name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted as oci-layout must not block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as err:
         raise LayoutError(f"lock {path}: {os.strerror(err.errno or 0)}") from None
     try:

@@ -205,13 +205,34 @@ def _fail(run: _Invocation, err: BaseException, message: str) -> int:
 
             traceback.print_exception(err, file=sys.stderr)
         # One line, whatever the message holds: scripts read the last line.
-        text = " ".join(message.split("\n")).strip() or type(err).__name__
+        text = _elide(" ".join(message.split("\n")).strip()) or type(err).__name__
         prefix = f"umoci: {run.verb}: " if run.verb else "umoci: "
         sys.stderr.write(prefix + text + "\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass  # stderr is gone too; the exit status still tells
     return EXIT_ERROR
+
+
+_LONG_WORD = 160  # a path (or any word) longer than this is shortened in errors
+_KEEP = 60
+_MAX_LINE = 2000
+
+
+def _elide(text: str) -> str:
+    """Keep an error line readable: the middle of very long words (paths) is cut."""
+    if len(text) <= _LONG_WORD:
+        return text
+    words = [
+        f"{w[:_KEEP]}...({len(w) - 2 * _KEEP} characters)...{w[-_KEEP:]}"
+        if len(w) > _LONG_WORD
+        else w
+        for w in text.split(" ")
+    ]
+    text = " ".join(words)
+    if len(text) > _MAX_LINE:
+        text = f"{text[: _MAX_LINE // 2]} ... {text[-_MAX_LINE // 2 :]}"
+    return text
 
 
 def _flush_stdout() -> None:

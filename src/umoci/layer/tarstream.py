@@ -198,14 +198,16 @@ class TarReader:
         if self._remaining:
             self._skip(self._remaining, "file data")
         if self._padding:
-            if self._fill(1) == 0:
-                # EOF right after the last file's data, before its padding: some
-                # writers (the Go umoci 0.4's insert) never finish the archive.
-                # Go's reader takes that as the end of the archive; so do we.
+            if self._fill(self._padding) < self._padding:
+                # EOF after the last file's data, before or inside its padding:
+                # some writers (the Go umoci 0.4's insert) never finish the
+                # archive.  Go's reader takes that as the end of the archive
+                # (the data is complete); so do we.
                 self._ended = True
                 self._remaining = self._padding = 0
+                self._buf, self._pos = b"", 0
                 return None
-            self._skip(self._padding, "file padding")
+            self._pos += self._padding
         self._remaining = self._padding = 0
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None

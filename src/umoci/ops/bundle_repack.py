@@ -149,6 +149,10 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
         )
 
     with opened(layout, writer=True) as store:
+        # Everything that can be checked is, before the first blob is
+        # written: a corrupt index.json would otherwise fail the swap and
+        # leave the new layer orphaned.
+        store.read_index()
         mutator = Mutator(store, source)
         config = mutator.config
         masks = list(options.mask_paths)
