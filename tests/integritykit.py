@@ -70,3 +70,25 @@ def tags(layout: Path) -> set[str]:
         for d in index.get("manifests") or []
         if REF_NAME in d.get("annotations", {})
     }
+
+
+def reachable_digests(layout: Path) -> set[str]:
+    """Digests of every blob reachable from ``index.json`` (the layout must be whole)."""
+    index = json.loads((layout / "index.json").read_bytes())
+    pending: list[dict[str, Any]] = list(index.get("manifests") or [])
+    seen: set[str] = set()
+    while pending:
+        descriptor = pending.pop()
+        if descriptor["digest"] in seen:
+            continue
+        seen.add(descriptor["digest"])
+        media_type = descriptor.get("mediaType")
+        if media_type in INDEX_TYPES:
+            pending.extend(
+                json.loads(blob_bytes(layout, descriptor["digest"])).get("manifests") or []
+            )
+        elif media_type in MANIFEST_TYPES:
+            manifest = json.loads(blob_bytes(layout, descriptor["digest"]))
+            pending.append(manifest["config"])
+            pending.extend(manifest.get("layers") or [])
+    return seen

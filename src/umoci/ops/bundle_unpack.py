@@ -156,7 +156,11 @@ def unpack_into(
         uid_maps=maps.uid_maps,
         gid_maps=maps.gid_maps,
     )
-    _write_file(os.path.join(bundle, UMOCI_JSON), meta)
+    # Last, and whole or not at all: its presence says the bundle is complete
+    # (repack refuses a bundle without it).
+    partial = os.path.join(bundle, UMOCI_JSON + ".partial")
+    _write_file(partial, meta)
+    os.replace(partial, os.path.join(bundle, UMOCI_JSON))
 
 
 def unpack(

@@ -230,6 +230,16 @@ def read_bundle_meta(bundle: str) -> BundleMeta:
     try:
         # Non-blocking so a FIFO planted in the bundle cannot hang us.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError:
+        if os.path.isdir(os.path.join(bundle, "rootfs")):
+            # umoci.json is the last file unpack writes: without it the
+            # rootfs may be half-extracted, and repacking it would record
+            # every missing file as deleted.
+            raise BundleError(
+                f"open metadata: {path}: missing: the bundle is incomplete "
+                "(an unpack did not finish); unpack it again"
+            ) from None
+        raise BundleError(f"open metadata: {path}: {os.strerror(2)}") from None
     except OSError as e:
         raise BundleError(f"open metadata: {path}: {e.strerror}") from None
     with os.fdopen(fd, "rb") as f:
