@@ -168,3 +168,11 @@ def test_read_refuses_fifo(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "umoci.json")
     with pytest.raises(BundleError, match="not a regular file"):
         read_bundle_meta(str(tmp_path))
+
+
+def test_parse_refuses_nesting_deeper_than_the_decoder() -> None:
+    # Found by tests/fuzz: json's C decoder raised RecursionError, which
+    # escaped as an internal error.
+    for data in (b"[" * 100_000, b'{"umoci_version":' * 50_000):
+        with pytest.raises(BundleError, match=r"decode umoci\.json"):
+            parse_umoci_json(data)

@@ -170,7 +170,7 @@ def parse_umoci_json(data: bytes) -> BundleMeta:
     try:
         start = len(text) - len(text.lstrip(" \t\r\n"))
         obj, _ = decoder.raw_decode(text, start)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # nesting deeper than the C stack allows
         raise BundleError(f"decode umoci.json: {e}") from None
     err = BundleError
     top = gd.fields(
