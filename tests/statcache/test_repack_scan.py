@@ -9,6 +9,7 @@ invented by the shortcut.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -22,6 +23,10 @@ from umoci.ops import statcache
 from umoci.ops.repack_scan import scan_deltas
 
 Change = Callable[[Path], None]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def build(root: Path) -> None:
@@ -45,7 +50,7 @@ def record(tmp_path: Path) -> tuple[Path, mtree.Spec, statcache.Snapshot]:
     stats: dict[bytes, mtree.Observed] = {}
     spec = mtree.walk(root, stats_out=stats)
     data = mtree.dump(spec)
-    statcache.write_cache(str(tmp_path), "m.mtree", data, spec, stats)
+    statcache.write_cache(str(tmp_path), "m.mtree", sha256(data), spec, stats)
     trust_cache(tmp_path, root)  # made moments ago: every entry starts racy
     snapshot = statcache.read_cache(str(tmp_path), "m.mtree", data)
     assert snapshot is not None

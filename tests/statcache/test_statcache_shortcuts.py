@@ -10,6 +10,7 @@ would let the test pass without exercising the cache).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -23,6 +24,10 @@ from statkit import trust_cache
 
 from umoci.cli import main
 from umoci.ops import statcache
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def run(*argv: str) -> None:
@@ -252,6 +257,7 @@ def test_full_hash_ignores_a_lying_cache(unpacked: tuple[Path, Path]) -> None:
 
 def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
     from umoci import mtree
+    from umoci.mtree import walker
 
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
@@ -261,22 +267,20 @@ def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
     data = mtree.dump(spec)
     now = time.time_ns()
     old_ctime = now - 10**9
-    aged = {path: (_with_ctime(st, old_ctime), now) for path, (st, _) in stats.items()}
-    aged[b"sub"] = (_with_ctime(stats[b"sub"][0], now - 10**6), now)  # 1 ms before: racy
-    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, aged)
+
+    def aged(value: bytes, ctime_ns: int) -> bytes:
+        ino, _, size, mtime_ns, _ = walker.unpack_observed(value)
+        return walker._OBSERVED.pack(ino, ctime_ns, size, mtime_ns, now)
+
+    observed = {path: aged(value, old_ctime) for path, value in stats.items()}
+    observed[b"sub"] = aged(stats[b"sub"], now - 10**6)  # 1 ms before: racy
+    statcache.write_cache(str(tmp_path), "x.mtree", sha256(data), spec, observed)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
-    assert snapshot.entries[b"old"][0] == stats[b"old"][0].st_ino
+    assert snapshot.entries[b"old"][0] == (root / "old").stat().st_ino
     assert snapshot.entries[b"sub"][0] == -1  # kept, but never matches
     assert set(snapshot.digests()) == {b"old"}
     assert statcache.read_cache(str(tmp_path), "y.mtree", data) is None
-
-
-def _with_ctime(st: os.stat_result, ctime_ns: int) -> os.stat_result:
-    fields = list(st)
-    extra = {name: getattr(st, name) for name in dir(st) if name.startswith("st_")}
-    extra["st_ctime_ns"] = ctime_ns
-    return os.stat_result(fields, extra)
 
 
 def test_refresh_bundle_rewrites_cache(unpacked: tuple[Path, Path]) -> None:
@@ -311,7 +315,7 @@ def test_racy_window_is_measured_from_the_walk_not_the_write(tmp_path: Path) -> 
     spec = mtree.walk(root, stats_out=stats)
     data = mtree.dump(spec)
     time.sleep(0.2)  # layer generation or a slow disk between walk and write
-    statcache.write_cache(str(tmp_path), "x.mtree", data, spec, stats)
+    statcache.write_cache(str(tmp_path), "x.mtree", sha256(data), spec, stats)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
     assert snapshot.entries[b"f"][0] == -1
@@ -333,7 +337,7 @@ def test_walk_times_each_directory_scan(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(walker.time, "time_ns", lambda: next(ticks))
     stats: dict[bytes, mtree.Observed] = {}
     mtree.walk(root, stats_out=stats)
-    seen = {path: seen_ns for path, (_, seen_ns) in stats.items()}
+    seen = {path: walker.unpack_observed(value)[4] for path, value in stats.items()}
     assert set(seen) == {b".", b"a", b"a/b", b"a/b/f"}
     assert seen[b"."] < seen[b"a"] < seen[b"a/b"] < seen[b"a/b/f"]
 

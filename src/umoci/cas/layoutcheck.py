@@ -81,7 +81,9 @@ def read_index_bytes(path: str) -> bytes:
     """The bytes of ``index.json`` (size-capped)."""
     try:
         with open(open_regular(os.path.join(path, INDEX_FILE)), "rb") as f:
-            data = f.read(MAX_INDEX_BYTES + 1)
+            # read(n) allocates n bytes up front: ask for what the file holds.
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(min(size, MAX_INDEX_BYTES) + 1)
     except OSError as err:
         raise LayoutError(f"read {INDEX_FILE}: {describe(err)}") from None
     if len(data) > MAX_INDEX_BYTES:

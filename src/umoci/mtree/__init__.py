@@ -47,6 +47,7 @@ from umoci.mtree.spec import (
     Spec,
     Special,
     dump,
+    dump_to,
     go_date,
     parse,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "compare_entries",
     "delta_for",
     "dump",
+    "dump_to",
     "filter_deltas",
     "go_date",
     "inode_reader",

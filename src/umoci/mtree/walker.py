@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -81,6 +82,7 @@ _ERRORS = "surrogateescape"
 _CHUNK = 1 << 20
 _BLANK = Blank()
 _DOTDOT = DotDot()
+_MAX_SHARED = 1 << 16  # distinct keyword values kept for sharing
 
 #: go-mtree's defaults for the first ``/set`` (filtered by the keywords asked for).
 _DEFAULT_SET: tuple[KeyVal, ...] = (
@@ -96,11 +98,25 @@ _DEFAULT_SET: tuple[KeyVal, ...] = (
 #: could otherwise keep an identical ctime and its stale digest ("racy git").
 RACY_NS = 2_000_000_000
 
-#: An entry's ``lstat`` result and a wall-clock time (``time.time_ns()``)
-#: taken before that ``lstat``: a change after the lstat within the same
-#: timestamp tick as the recorded ctime can only hide in a ctime that is not
-#: clearly older than that time (see :mod:`umoci.ops.statcache`).
-Observed = tuple[os.stat_result, int]
+#: What the stat cache needs of an entry's ``lstat``, packed (see
+#: :func:`observed`): inode, ctime, size and mtime, and a wall-clock time
+#: (``time.time_ns()``) taken before that ``lstat`` -- a change after the
+#: lstat within the same timestamp tick as the recorded ctime can only hide
+#: in a ctime that is not clearly older than that time (see
+#: :mod:`umoci.ops.statcache`).  Packed because a walk keeps one per entry:
+#: 73 bytes instead of the ~520 of an ``os.stat_result`` and a tuple.
+Observed = bytes
+_OBSERVED = struct.Struct("=qqqqq")
+
+
+def observed(st: os.stat_result, before_ns: int) -> Observed:
+    return _OBSERVED.pack(st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, before_ns)
+
+
+def unpack_observed(value: Observed) -> tuple[int, int, int, int, int]:
+    """``(ino, ctime_ns, size, mtime_ns, before_ns)`` of an :data:`Observed`."""
+    return _OBSERVED.unpack(value)
+
 
 #: Stands in for a digest the walk was told not to compute (never valid hex,
 #: so it never compares equal to a real digest).
@@ -155,6 +171,7 @@ class _Builder:
         self.nodes: list[Node] = header.nodes(keywords)
         self._set: tuple[KeyVal, ...] | None = None
         self._set_members: frozenset[KeyVal] = frozenset()
+        self._shared: dict[KeyVal, KeyVal] = {}
 
     def _selected(self, kvs: Iterable[KeyVal]) -> list[KeyVal]:
         """Only the values of asked-for keywords (go-mtree's ``keyvalSelector``)."""
@@ -186,7 +203,12 @@ class _Builder:
         if self._set is None:
             raise MtreeError("mtree walk: the root is not a directory")
         members = self._set_members
-        kvs = tuple([kv for kv in self._keyvals(info) if kv not in members])
+        # Equal keyword values (a size, a tar_time, a mode) are shared between
+        # entries: a spec of a million files holds each distinct one once.
+        shared = self._shared
+        if len(shared) > _MAX_SHARED:
+            shared.clear()
+        kvs = tuple([shared.setdefault(kv, kv) for kv in self._keyvals(info) if kv not in members])
         path = info.path
         name = "." if path == b"." else vis(path.rpartition(b"/")[2])
         self.nodes.append(Entry(name, path, kvs, self._set))
@@ -314,6 +336,7 @@ class _Walker:
         rootless: bool,
         skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
         stats_out: dict[bytes, Observed] | None = None,
+        consume_cache: bool = False,
     ) -> None:
         self.access = _Access(root, rootless)
         self.skip_digest = skip_digest
@@ -324,6 +347,9 @@ class _Walker:
         self.want_link = "link" in wanted
         # The cache only ever stands in for sha256 (the digest umoci records).
         self.cache = cache if self.digests == ["sha256digest"] else None
+        self._take_cached = (
+            cache.pop if consume_cache and isinstance(cache, dict) else self._get_cached
+        )
         self.cache_out = cache_out if "sha256digest" in self.digests else None
         self._buf = bytearray(_CHUNK)
         # Digests of multiply-linked files, so each inode is read only once.
@@ -339,6 +365,10 @@ class _Walker:
         if stat.S_ISLNK(mode) and self.want_link:
             return FileInfo(rel, st, self.access.call(rel, os.readlink))
         return FileInfo(rel, st)
+
+    def _get_cached(self, rel: bytes, default: None) -> CachedFile | None:
+        assert self.cache is not None
+        return self.cache.get(rel, default)
 
     def _xattrs(self, rel: bytes, path: bytes) -> tuple[tuple[bytes, bytes], ...]:
         if not self.want_xattrs:
@@ -361,7 +391,7 @@ class _Walker:
         # The cache first: an unchanged file (the common case) then costs one
         # lookup, and its real digest compares just as a skipped one would.
         if self.cache is not None:
-            cached = self.cache.get(rel)
+            cached = self._take_cached(rel, None)
             if cached is not None and cached.matches(st):
                 if self.cache_out is not None:
                     self.cache_out[rel] = cached
@@ -416,14 +446,17 @@ class _Walker:
         prefix = b"" if rel == b"." else rel + b"/"
         info_of = self.info
         stats_out = self.stats_out
+        # One bytes object per path, shared by the stats and the spec entry.
         for name, st in files:
+            path = prefix + name
             if stats_out is not None:
-                stats_out[prefix + name] = (st, scanned_ns)
-            yield info_of(prefix + name, base + name, st)
+                stats_out[path] = observed(st, scanned_ns)
+            yield info_of(path, base + name, st)
         for name, st in dirs:
+            path = prefix + name
             if stats_out is not None:
-                stats_out[prefix + name] = (st, scanned_ns)
-            yield info_of(prefix + name, base + name, st)
+                stats_out[path] = observed(st, scanned_ns)
+            yield info_of(path, base + name, st)
 
 
 def _scan(path: bytes) -> list[tuple[bytes, os.stat_result]]:
@@ -451,6 +484,7 @@ def walk(
     rootless: bool = False,
     skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
     stats_out: dict[bytes, Observed] | None = None,
+    consume_cache: bool = False,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
@@ -465,7 +499,9 @@ def walk(
     changed) and only wants to know *that* it changed, not to keep the spec.
     ``stats_out``, when given, receives for every entry its ``lstat`` result
     and a ``time.time_ns()`` taken before that ``lstat`` (see :data:`Observed`).
-    I/O errors propagate as :class:`OSError`.
+    ``consume_cache`` lets the walk remove each record from ``cache`` (a
+    dict) as it uses it, so a walk over a million files does not hold two
+    copies of what it knows.  I/O errors propagate as :class:`OSError`.
     """
     root_b = os.fsencode(root)
     if header is None:
@@ -479,13 +515,14 @@ def walk(
         rootless=rootless,
         skip_digest=skip_digest,
         stats_out=stats_out,
+        consume_cache=consume_cache,
     )
     before_ns = time.time_ns()
     st = os.lstat(root_b)
     if not stat.S_ISDIR(st.st_mode):
         raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")
     if stats_out is not None:
-        stats_out[b"."] = (st, before_ns)
+        stats_out[b"."] = observed(st, before_ns)
     return _drive(builder, walker.info(b".", root_b, st), walker.children)
 
 

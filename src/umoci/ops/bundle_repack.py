@@ -245,11 +245,10 @@ def _refresh(
     """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
     temp = new_mtree + ".tmp"
-    data = mtree.dump(new_spec)
     with open(temp, "wb") as f:
-        f.write(data)
+        mtree_sha256 = mtree.dump_to(new_spec, f)
     os.replace(temp, new_mtree)
-    write_cache(bundle, os.path.basename(new_mtree), data, new_spec, new_stats)
+    write_cache(bundle, os.path.basename(new_mtree), mtree_sha256, new_spec, new_stats)
     write_bundle_meta(
         bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
     )

@@ -145,10 +145,12 @@ def unpack_into(
     apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
     stats: dict[bytes, mtree.Observed] = {}
-    spec = mtree.walk(rootfs, rootless=maps.rootless, cache=digests.cache, stats_out=stats)
-    data = mtree.dump(spec)
-    _write_file(os.path.join(bundle, mtree_name(image)), data)
-    write_cache(bundle, mtree_name(image), data, spec, stats)
+    spec = mtree.walk(
+        rootfs, rootless=maps.rootless, cache=digests.cache, stats_out=stats, consume_cache=True
+    )
+    with open(os.path.join(bundle, mtree_name(image)), "xb") as f:
+        mtree_sha256 = mtree.dump_to(spec, f)
+    write_cache(bundle, mtree_name(image), mtree_sha256, spec, stats)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
     meta = umoci_json(
         [d.to_json() for d in image.path.walk],

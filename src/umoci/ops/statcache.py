@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from umoci.errors import MtreeError
 from umoci.mtree import CachedFile, Spec
 from umoci.mtree.escape import unvis, vis
-from umoci.mtree.keywords import StatLike
+from umoci.mtree.walker import Observed, unpack_observed
 
 CACHE_NAME = "umoci-statcache"
 _MAGIC = "umoci-statcache 3"
@@ -93,34 +93,32 @@ class Snapshot:
 def write_cache(
     bundle: str,
     mtree_name: str,
-    mtree_data: bytes,
+    mtree_sha256: str,
     spec: Spec,
-    stats: Mapping[bytes, tuple[StatLike, int]],
+    stats: Mapping[bytes, Observed],
 ) -> None:
     """Atomically replace the bundle's stat cache with one describing ``spec``.
 
-    ``mtree_data`` is the mtree as written (``dump(spec)``); ``stats`` the
-    walk's :data:`~umoci.mtree.walker.Observed` for each entry.  Every entry
-    of the spec gets a line; one without a stat, or changed too recently to
-    vouch for, is recorded as never matching.
+    ``mtree_sha256`` is the digest of the mtree as written (``dump(spec)``);
+    ``stats`` the walk's :data:`~umoci.mtree.walker.Observed` for each
+    entry.  Every entry of the spec gets a line; one without a stat, or
+    changed too recently to vouch for, is recorded as never matching.  Lines
+    are written as they are made: the cache of a million files is not held
+    in memory.
     """
-    digest = hashlib.sha256(mtree_data).hexdigest()
-    lines = [f"{_MAGIC} {vis(os.fsencode(mtree_name))} {digest}\n"]
-    for entry in spec.entries():
-        keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
-        observed = stats.get(entry.path)
-        if observed is None:
-            lines.append(f"-1 0 {vis(entry.path)} 0 0 {keywords}\n")
-            continue
-        st, before_ns = observed
-        ino = st.st_ino if st.st_ctime_ns < before_ns - RACY_MARGIN_NS else -1
-        lines.append(
-            f"{ino} {st.st_ctime_ns} {vis(entry.path)} {st.st_size} {st.st_mtime_ns} {keywords}\n"
-        )
     path = os.path.join(bundle, CACHE_NAME)
     temp = path + ".tmp"
     with open(temp, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.writelines(lines)
+        f.write(f"{_MAGIC} {vis(os.fsencode(mtree_name))} {mtree_sha256}\n")
+        for entry in spec.entries():
+            keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
+            value = stats.get(entry.path)
+            if value is None:
+                f.write(f"-1 0 {vis(entry.path)} 0 0 {keywords}\n")
+                continue
+            st_ino, ctime_ns, size, mtime_ns, before_ns = unpack_observed(value)
+            ino = st_ino if ctime_ns < before_ns - RACY_MARGIN_NS else -1
+            f.write(f"{ino} {ctime_ns} {vis(entry.path)} {size} {mtime_ns} {keywords}\n")
     os.replace(temp, path)
 
 
