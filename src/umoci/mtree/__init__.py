@@ -46,12 +46,21 @@ from umoci.mtree.spec import (
     Node,
     Spec,
     Special,
+    SpecWriter,
     dump,
     dump_to,
     go_date,
     parse,
 )
-from umoci.mtree.walker import RACY_NS, CachedFile, Observed, inode_reader, spec_from_infos, walk
+from umoci.mtree.walker import (
+    RACY_NS,
+    CachedFile,
+    Observed,
+    PackedCache,
+    inode_reader,
+    spec_from_infos,
+    walk,
+)
 
 __all__ = [
     "RACY_NS",
@@ -70,8 +79,10 @@ __all__ = [
     "KeyVal",
     "Node",
     "Observed",
+    "PackedCache",
     "PathFilter",
     "Spec",
+    "SpecWriter",
     "Special",
     "canonical",
     "check",

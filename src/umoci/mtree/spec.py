@@ -64,6 +64,7 @@ __all__ = [
     "Header",
     "Node",
     "Spec",
+    "SpecWriter",
     "Special",
     "dump",
     "dump_to",
@@ -225,17 +226,44 @@ def dump_to(spec: Spec, out: BinaryIO) -> str:
     A spec of a million entries is ~130 MB of text: built whole (lines, the
     joined text, its encoding) it would cost several times that at once.
     """
-    digest = hashlib.sha256()
-    nodes = spec.nodes
-    for start in range(0, len(nodes), _DUMP_LINES):
-        lines = [_line(node) for node in nodes[start : start + _DUMP_LINES]]
+    writer = SpecWriter(out)
+    for node in spec.nodes:
+        writer.append(node)
+    return writer.finish()
+
+
+class SpecWriter:
+    """Writes nodes, as they come, exactly as :func:`dump` writes a spec of them.
+
+    For a walk that streams its nodes (see :func:`umoci.mtree.walker.walk`)
+    and never holds the spec.  :meth:`finish` returns the sha256 of all
+    the bytes written.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._digest = hashlib.sha256()
+        self._lines: list[str] = []
+
+    def append(self, node: Node) -> None:
+        self._lines.append(_line(node))
+        if len(self._lines) >= _DUMP_LINES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._lines:
+            return
         try:
-            chunk = ("\n".join(lines) + "\n").encode(_ENC, _ERRORS)
+            chunk = ("\n".join(self._lines) + "\n").encode(_ENC, _ERRORS)
         except UnicodeEncodeError as err:
             raise MtreeError(f"write mtree: unencodable text: {err.reason}") from None
-        digest.update(chunk)
-        out.write(chunk)
-    return digest.hexdigest()
+        self._lines = []
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    def finish(self) -> str:
+        self._flush()
+        return self._digest.hexdigest()
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -22,12 +22,12 @@ from umoci.gcpause import gc_paused
 from umoci.idmap import IdMap, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
-from umoci.mtree import CachedFile
+from umoci.mtree import CachedFile, PackedCache
 from umoci.ops.basic import opened
 from umoci.ops.bundle import fresh_directory
 from umoci.ops.image_layers import Image, apply_image_layers, load_image
 from umoci.ops.options import MapOptions
-from umoci.ops.statcache import write_cache
+from umoci.ops.statcache import CacheWriter
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import umoci_json
 from umoci.structs import replace
@@ -63,7 +63,7 @@ class ExtractedDigests:
     """
 
     def __init__(self) -> None:
-        self.cache: dict[bytes, CachedFile] = {}
+        self.cache = PackedCache()  # packed: a layer may hold a million files
 
     def __call__(self, record: Record) -> None:
         if not isinstance(record, EntryRecord) or not stat.S_ISREG(record.stat.st_mode):
@@ -76,9 +76,9 @@ class ExtractedDigests:
                 return
             digest = known.sha256
             # link(2) changed the shared inode's ctime: refresh the target too.
-            self.cache[target] = _cached(record.stat, digest)
+            self.cache.put(target, _cached(record.stat, digest))
         if digest is not None:
-            self.cache[os.fsencode(record.path)] = _cached(record.stat, digest)
+            self.cache.put(os.fsencode(record.path), _cached(record.stat, digest))
 
 
 def _cached(st: os.stat_result, digest: str) -> CachedFile:
@@ -134,6 +134,37 @@ def _runtime_config(image: Image, rootfs: str | None, maps: MapOptions) -> dict[
     )
 
 
+def _write_mtree_and_cache(
+    bundle: str, name: str, rootfs: str, maps: MapOptions, digests: ExtractedDigests
+) -> None:
+    """Walk the new rootfs into its mtree and stat cache, writing both as it goes.
+
+    Nothing per entry is kept beyond the line being written (and the stat
+    of siblings not yet reached), so a rootfs of a million files unpacks in
+    flat memory.
+    """
+    stats: dict[bytes, mtree.Observed] = {}
+    with open(os.path.join(bundle, name), "xb") as f, CacheWriter(bundle, name) as cache:
+        spec_writer = mtree.SpecWriter(f)
+
+        class Sink:
+            @staticmethod
+            def append(node: mtree.Node) -> None:
+                spec_writer.append(node)
+                if isinstance(node, mtree.Entry):
+                    cache.add(node, stats.pop(node.path, None))
+
+        mtree.walk(
+            rootfs,
+            rootless=maps.rootless,
+            cache=digests.cache,
+            stats_out=stats,
+            consume_cache=True,
+            sink=Sink(),
+        )
+        cache.finish(spec_writer.finish())
+
+
 def unpack_into(
     store: DirStore, image: Image, bundle: str, maps: MapOptions, keep_dirlinks: bool
 ) -> None:
@@ -144,13 +175,7 @@ def unpack_into(
     digests = ExtractedDigests()
     apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
-    stats: dict[bytes, mtree.Observed] = {}
-    spec = mtree.walk(
-        rootfs, rootless=maps.rootless, cache=digests.cache, stats_out=stats, consume_cache=True
-    )
-    with open(os.path.join(bundle, mtree_name(image)), "xb") as f:
-        mtree_sha256 = mtree.dump_to(spec, f)
-    write_cache(bundle, mtree_name(image), mtree_sha256, spec, stats)
+    _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, digests)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
     meta = umoci_json(
         [d.to_json() for d in image.path.walk],

@@ -40,12 +40,13 @@ rest of a line is split only for the few entries that are looked at.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping
 
 from umoci.errors import MtreeError
-from umoci.mtree import CachedFile, Spec
+from umoci.mtree import CachedFile, Entry, Spec
 from umoci.mtree.escape import unvis, vis
 from umoci.mtree.walker import Observed, unpack_observed
 
@@ -90,6 +91,15 @@ class Snapshot:
         return out
 
 
+def _line(entry: Entry, observed: Observed | None) -> str:
+    keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
+    if observed is None:
+        return f"-1 0 {vis(entry.path)} 0 0 {keywords}\n"
+    st_ino, ctime_ns, size, mtime_ns, before_ns = unpack_observed(observed)
+    ino = st_ino if ctime_ns < before_ns - RACY_MARGIN_NS else -1
+    return f"{ino} {ctime_ns} {vis(entry.path)} {size} {mtime_ns} {keywords}\n"
+
+
 def write_cache(
     bundle: str,
     mtree_name: str,
@@ -102,24 +112,58 @@ def write_cache(
     ``mtree_sha256`` is the digest of the mtree as written (``dump(spec)``);
     ``stats`` the walk's :data:`~umoci.mtree.walker.Observed` for each
     entry.  Every entry of the spec gets a line; one without a stat, or
-    changed too recently to vouch for, is recorded as never matching.  Lines
-    are written as they are made: the cache of a million files is not held
-    in memory.
+    changed too recently to vouch for, is recorded as never matching.
     """
-    path = os.path.join(bundle, CACHE_NAME)
-    temp = path + ".tmp"
-    with open(temp, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.write(f"{_MAGIC} {vis(os.fsencode(mtree_name))} {mtree_sha256}\n")
+    with CacheWriter(bundle, mtree_name) as writer:
         for entry in spec.entries():
-            keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
-            value = stats.get(entry.path)
-            if value is None:
-                f.write(f"-1 0 {vis(entry.path)} 0 0 {keywords}\n")
-                continue
-            st_ino, ctime_ns, size, mtime_ns, before_ns = unpack_observed(value)
-            ino = st_ino if ctime_ns < before_ns - RACY_MARGIN_NS else -1
-            f.write(f"{ino} {ctime_ns} {vis(entry.path)} {size} {mtime_ns} {keywords}\n")
-    os.replace(temp, path)
+            writer.add(entry, stats.get(entry.path))
+        writer.finish(mtree_sha256)
+
+
+class CacheWriter:
+    """Writes a stat cache entry by entry, for a walk that never holds its spec.
+
+    The header names the mtree's digest, known only once the mtree is
+    written: it goes in last, over a placeholder of the same length.  Until
+    :meth:`finish` the cache is a temporary file, removed if the writer is
+    left without finishing.
+    """
+
+    def __init__(self, bundle: str, mtree_name: str) -> None:
+        self._path = os.path.join(bundle, CACHE_NAME)
+        self._temp = self._path + ".tmp"
+        self._file = open(self._temp, "wb")  # noqa: SIM115 -- closed by finish or __exit__
+        head = f"{_MAGIC} {vis(os.fsencode(mtree_name))} ".encode("utf-8", "surrogateescape")
+        self._digest_at = len(head)
+        self._file.write(head + b"0" * 64 + b"\n")
+        self._lines: list[str] = []
+        self._done = False
+
+    def add(self, entry: Entry, observed: Observed | None) -> None:
+        self._lines.append(_line(entry, observed))
+        if len(self._lines) >= 4096:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write("".join(self._lines).encode("utf-8", "surrogateescape"))
+        self._lines = []
+
+    def finish(self, mtree_sha256: str) -> None:
+        self._flush()
+        self._file.seek(self._digest_at)
+        self._file.write(mtree_sha256.encode("ascii"))
+        self._file.close()
+        os.replace(self._temp, self._path)
+        self._done = True
+
+    def __enter__(self) -> CacheWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            self._file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp)
 
 
 def read_cache(bundle: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
