@@ -347,6 +347,8 @@ def test_read_only_layout_serves_read_commands(
         assert ok(capsys, "ls", "--layout", str(layout)) == "t\n"
         assert "== MANIFEST ==" in ok(capsys, "stat", "--image", f"{layout}:t")
         ok(capsys, "stat", "--json", "--image", f"{layout}:t")
+        # unpack holds the blob lock (a flock on blobs/): read-only is fine.
+        ok(capsys, "raw", "unpack", "--image", f"{layout}:t", str(tmp_path / "rootfs"))
         assert snapshot(layout) == before
     finally:
         for path in [layout, *paths]:
