@@ -144,3 +144,12 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(UsageError, match="invalid --grace"):
         parse_duration(text, "--grace")
+
+
+def test_a_symlinked_blob_pool_still_locks(tmp_path: Path, layout: Path) -> None:
+    pool = tmp_path / "pool"
+    (layout / "blobs").rename(pool)
+    (layout / "blobs").symlink_to(pool)
+    ops.new_image(str(layout), "a")
+    ops.gc(str(layout), grace=0)
+    assert ops.list_tags(str(layout)) == ["a"]

@@ -71,7 +71,9 @@ def acquire(layout: str, name: str, *, exclusive: bool) -> Lock:
     path = os.path.join(layout, name)
     try:
         # O_NONBLOCK: a FIFO planted as oci-layout must not block the open.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        # Symlinks are followed, as the layout checks follow them: blobs/ may
+        # be a link to a shared pool (which then shares its lock, as it should).
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as err:
         raise LayoutError(f"lock {path}: {os.strerror(err.errno or 0)}") from None
     try:
