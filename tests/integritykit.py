@@ -1,4 +1,4 @@
-"""Is a layout whole?  Used after concurrent writers (tests/stress) and kill -9 (tests/crash).
+"""Is a layout whole?  Used after concurrent writers and kill -9 (tests/stress).
 
 A layout is whole when ``index.json`` parses and every descriptor reachable
 from it (manifests, indexes, configs, layers, subjects) has its blob, with
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,12 @@ def reachable_digests(layout: Path) -> set[str]:
             pending.append(manifest["config"])
             pending.extend(manifest.get("layers") or [])
     return seen
+
+
+def spawn(*argv: str | Path) -> subprocess.Popen[bytes]:
+    """Our umoci as its own process (stderr captured), for concurrent and killed runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "umoci", *map(str, argv)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

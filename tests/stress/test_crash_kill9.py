@@ -16,28 +16,18 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from integritykit import problems, reachable_digests, tags
+from integritykit import problems, reachable_digests, spawn, tags
 from multikit import umoci_ok
 
 pytestmark = pytest.mark.stress
 
 RUNS = int(os.environ.get("UMOCI_CRASH_RUNS", "20"))
 SEED = int(os.environ.get("UMOCI_CRASH_SEED", "20261202"))
-
-
-def umoci(*argv: str | Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "umoci", *map(str, argv)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +74,7 @@ def _fresh_copy(pristine: Path, into: Path) -> Path:
 def _duration(pristine: Path, verb: str, scratch: Path) -> float:
     root = _fresh_copy(pristine, scratch)
     started = time.monotonic()
-    process = umoci(*_argv(verb, root))
+    process = spawn(*_argv(verb, root))
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
     shutil.rmtree(root)
@@ -96,7 +86,7 @@ def _check_after_kill(root: Path, old_tags: set[str], verb: str) -> None:
     assert problems(layout) == []
     assert old_tags <= tags(layout), f"tags lost: {old_tags - tags(layout)}"
     if verb == "unpack" and (root / "fresh").exists():
-        repack = umoci("repack", "--image", f"{layout}:after", root / "fresh")
+        repack = spawn("repack", "--image", f"{layout}:after", root / "fresh")
         _, err = repack.communicate(timeout=120)
         if repack.returncode != 0:
             assert not (root / "fresh" / "umoci.json").exists()
@@ -117,7 +107,7 @@ def test_kill9_at_random_moments(pristine: Path, tmp_path: Path, verb: str) -> N
     killed = 0
     for run in range(RUNS):
         root = _fresh_copy(pristine, tmp_path / f"run-{run}")
-        process = umoci(*_argv(verb, root))
+        process = spawn(*_argv(verb, root))
         time.sleep(rng.uniform(0, duration))
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)

@@ -12,29 +12,19 @@ the number of rounds (default 100).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from integritykit import problems, tags
+from integritykit import problems, spawn, tags
 
 pytestmark = pytest.mark.stress
 
 ROUNDS = int(os.environ.get("UMOCI_STRESS_ROUNDS", "100"))
 
 
-def umoci(*argv: str | Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "umoci", *map(str, argv)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 def run_ok(*argv: str | Path) -> None:
-    process = umoci(*argv)
+    process = spawn(*argv)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
 
@@ -54,13 +44,13 @@ def test_concurrent_writers_and_gc_lose_nothing(tmp_path: Path) -> None:
         (bundle / "rootfs" / f"round-{round_}").write_text(str(round_))
         names = [f"t{round_}-{i}" for i in range(8)]
         configs = [f"c{round_}-{i}" for i in range(4)]
-        processes = [umoci("tag", "--image", f"{layout}:base", name) for name in names]
+        processes = [spawn("tag", "--image", f"{layout}:base", name) for name in names]
         processes += [
-            umoci("config", "--image", f"{layout}:base", "--config.env", f"K{i}=v", "--tag", name)
+            spawn("config", "--image", f"{layout}:base", "--config.env", f"K{i}=v", "--tag", name)
             for i, name in enumerate(configs)
         ]
-        processes.append(umoci("repack", "--image", f"{layout}:r{round_}", bundle))
-        processes += [umoci("gc", "--grace", "0", "--layout", layout) for _ in range(2)]
+        processes.append(spawn("repack", "--image", f"{layout}:r{round_}", bundle))
+        processes += [spawn("gc", "--grace", "0", "--layout", layout) for _ in range(2)]
         for process in processes:
             _, err = process.communicate(timeout=300)
             assert process.returncode == 0, f"round {round_}: {process.args}: {err.decode()}"
