@@ -294,6 +294,31 @@ def _raw_mtree_validate(ctx: Context) -> int:
     return 0
 
 
+def _validate(ctx: Context) -> int:
+    from umoci import ops
+
+    targets = [name for name in ("layout", "image", "bundle") if ctx.get_string(name) is not None]
+    if len(targets) != 1:
+        raise UsageError("validate needs exactly one of --layout, --image or --bundle")
+    layers = not ctx.get_bool("no-layers")
+    if targets == ["layout"]:
+        report = ops.validate_layout(opt.layout_path(ctx), layers=layers)
+    elif targets == ["image"]:
+        ref = opt.image_ref(ctx)
+        report = ops.validate_image(ref.layout, ref.tag, platform=opt.platform(ctx), layers=layers)
+    else:
+        bundle = ctx.get_string("bundle") or ""
+        if not bundle:
+            raise UsageError("invalid --bundle: path is empty")
+        report = ops.validate_bundle(bundle)
+    ctx.echo(report.json() if ctx.get_bool("json") else report.text())
+    if report.errors:
+        raise UmociError(
+            f"validation failed: {report.errors} error{'s' * (report.errors != 1)} found"
+        )
+    return 0
+
+
 # -- help ------------------------------------------------------------------------
 
 
@@ -746,6 +771,46 @@ replaced); these commands make and change the list itself.""",
     subcommands=(INDEX_CREATE, INDEX_ADD, INDEX_REMOVE, _help_command(hidden=True)),
 )
 
+VALIDATE = Command(
+    "validate",
+    "checks a layout, an image or a bundle against the OCI specifications",
+    category=LAYOUT,
+    args_usage="""--layout <image-path> | --image <image-path>[:<tag>] | --bundle <bundle>
+
+Reads (and never changes) the layout at "<image-path>" -- everything reachable
+from index.json, tagged or not -- or one image in it, or a runtime bundle made
+by umoci-unpack(1), and prints one line per problem found:
+
+	<error|warning> <check> <where>: <what>
+
+where <where> is the path of descriptors from index.json (for example
+"index.json → manifests[2] (tag v1) → layers[0]"), then a summary line.  With
+--json the findings are printed as a JSON list of objects with the keys
+"level", "check", "where" and "message".  The exit status is 1 if there is an
+error and 0 otherwise (warnings alone do not fail).
+
+The checks: the oci-layout file; index.json, indexes, manifests and configs
+against the image-spec schemas and rules (media types agreeing with their
+descriptors, digests, sizes, embedded data, annotation keys, tags); every blob
+present with its size and digest; one diff_id and one non-empty history entry
+per layer; index platforms agreeing with the configs; and, unless --no-layers,
+every layer decompressed, hashed against its diff_id and read as a tar whose
+entries stay inside the root filesystem and whose whiteouts are well-formed.
+Unreferenced blobs and stale temporary files are warnings.  For a bundle:
+config.json against the runtime-spec, umoci.json and the mtree present and
+parseable, and the rootfs compared with the mtree.  "umoci help validate"
+lists every check id.""",
+    flags=(
+        opt.LAYOUT,
+        opt.IMAGE,
+        string_flag("bundle", "path to a runtime bundle (made by umoci unpack)"),
+        opt.PLATFORM,
+        bool_flag("json", "print the findings as a JSON list"),
+        bool_flag("no-layers", "do not read the layers (blob sizes and digests are still checked)"),
+    ),
+    action=_validate,
+)
+
 RAW = Command(
     "raw",
     "advanced internal image tooling",
@@ -782,6 +847,7 @@ ROOT = Command(
         RAW,
         INSERT,
         INDEX,
+        VALIDATE,
         _help_command(hidden=False),
     ),
 )

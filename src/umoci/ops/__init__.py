@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+    from umoci.validate.findings import Report
 
 _OPTION_TYPES = ("ConfigChanges", "HistoryOptions", "MapOptions", "RepackOptions")
 
@@ -59,6 +60,9 @@ __all__ = [
     "stat",
     "tag_image",
     "unpack",
+    "validate_bundle",
+    "validate_image",
+    "validate_layout",
 ]
 
 
@@ -126,6 +130,29 @@ def index_remove(layout: str, ref: str, platform: str, *, new_tag: str | None = 
     from umoci.ops.index_edit import remove as impl
 
     impl(layout, ref, platform, new_tag=new_tag)
+
+
+def validate_layout(layout: str, *, layers: bool = True) -> Report:
+    """``umoci validate --layout``: every problem in the layout, as findings."""
+    from umoci.validate import validate_layout as impl
+
+    return impl(layout, layers=layers)
+
+
+def validate_image(
+    layout: str, tag: str, *, platform: str | None = None, layers: bool = True
+) -> Report:
+    """``umoci validate --image``: the problems of one image (a tag or ``@digest``)."""
+    from umoci.validate import validate_image as impl
+
+    return impl(layout, tag, platform=platform, layers=layers)
+
+
+def validate_bundle(bundle: str) -> Report:
+    """``umoci validate --bundle``: the problems of a runtime bundle."""
+    from umoci.validate import validate_bundle as impl
+
+    return impl(bundle)
 
 
 def gc(layout: str, *, grace: float = 600.0) -> None:

@@ -1,0 +1,60 @@
+"""``umoci validate``: what is wrong with a layout, an image or a bundle, check by check.
+
+Each problem is a :class:`~umoci.validate.findings.Finding` with a stable
+check id (:data:`~umoci.validate.findings.CHECKS`); the verb prints one line
+per finding and a summary, or a JSON list.  Validation only reads.
+"""
+
+from __future__ import annotations
+
+from umoci.validate.findings import CHECKS, Finding, Report
+
+__all__ = ["CHECKS", "Finding", "Report", "validate_bundle", "validate_image", "validate_layout"]
+
+
+def validate_layout(layout: str, *, layers: bool = True) -> Report:
+    """Everything reachable from ``index.json``, plus unreferenced blobs and stale temp files."""
+    from umoci.validate.layout import LayoutValidator
+
+    report = Report()
+    LayoutValidator(layout, report, layers=layers).run_layout()
+    return report
+
+
+def validate_image(
+    layout: str, ref: str, *, platform: str | None = None, layers: bool = True
+) -> Report:
+    """One image: the index.json entry (or digest) *ref* names; with *platform*, one manifest."""
+    from umoci.cas.dir import open_layout
+    from umoci.layout.refs import find_anchors, resolve
+    from umoci.validate.layout import LayoutValidator, entry_where
+
+    report = Report()
+    validator = LayoutValidator(layout, report, layers=layers)
+    index = validator.check_layout_files()
+    if report.errors:
+        return report
+    assert index is not None
+    store = open_layout(layout)
+    try:
+        if platform is None:
+            anchors = [p.root for p in find_anchors(store, ref)]
+        else:
+            anchors = [resolve(store, ref, platform).descriptor]
+    finally:
+        store.close()
+    if not anchors:
+        from umoci.errors import RefNotFoundError
+
+        raise RefNotFoundError(f"tag not found: {ref}")
+    validator.run_entries([(a.to_json(), entry_where(index, a.digest)) for a in anchors])
+    return report
+
+
+def validate_bundle(bundle: str) -> Report:
+    """A runtime bundle: config.json, umoci.json, the mtree, and the rootfs against it."""
+    from umoci.validate.bundle import check_bundle
+
+    report = Report()
+    check_bundle(bundle, report)
+    return report
