@@ -372,7 +372,9 @@ class LayoutValidator:
                 continue
             self._reached.add(descriptor["digest"])
             found_id = diff_ids[i] if i < len(diff_ids) else None
-            diff_id = found_id if isinstance(found_id, str) else None
+            # A malformed diff_id is reported once (as a digest), not again here.
+            usable = isinstance(found_id, str) and digest_problem(found_id) is None
+            diff_id = found_id if usable and isinstance(found_id, str) else None
             is_layer = descriptor["mediaType"] in mediatypes.LAYER_TYPES
             self._layer_jobs.append((descriptor, diff_id if is_layer else "", here))
         subject = manifest.get("subject")
