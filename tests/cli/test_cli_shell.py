@@ -114,6 +114,7 @@ COMMANDS:
      gc        garbage-collects an OCI image's blobs
      init      create a new OCI layout
      list, ls  lists the set of tags in an OCI layout
+     validate  checks a layout, an image or a bundle against the OCI specifications
 
 GLOBAL OPTIONS:
    --verbose             alias for --log=info

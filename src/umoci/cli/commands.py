@@ -17,6 +17,7 @@ from umoci.cli import options as opt
 from umoci.cli.command import Command, Context, check_positionals
 from umoci.cli.flags import HELP_FLAG, bool_flag, slice_flag, string_flag
 from umoci.errors import UmociError, UsageError
+from umoci.validate.checks import CHECKS
 
 IMAGE = "image"  # categories, as the Go umoci groups its commands
 LAYOUT = "layout"
@@ -798,8 +799,11 @@ every layer decompressed, hashed against its diff_id and read as a tar whose
 entries stay inside the root filesystem and whose whiteouts are well-formed.
 Unreferenced blobs and stale temporary files are warnings.  For a bundle:
 config.json against the runtime-spec, umoci.json and the mtree present and
-parseable, and the rootfs compared with the mtree.  "umoci help validate"
-lists every check id.""",
+parseable, and the rootfs compared with the mtree.
+
+Check ids:
+"""
+    + "\n".join(f"\t{name:<18} {what}" for name, what in CHECKS.items()),
     flags=(
         opt.LAYOUT,
         opt.IMAGE,

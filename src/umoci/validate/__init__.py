@@ -7,7 +7,8 @@ per finding and a summary, or a JSON list.  Validation only reads.
 
 from __future__ import annotations
 
-from umoci.validate.findings import CHECKS, Finding, Report
+from umoci.validate.checks import CHECKS
+from umoci.validate.findings import Finding, Report
 
 __all__ = ["CHECKS", "Finding", "Report", "validate_bundle", "validate_image", "validate_layout"]
 
