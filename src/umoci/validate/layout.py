@@ -344,8 +344,8 @@ class LayoutValidator:
             self.report.error("media-type", where, "a manifest with a manifests field")
 
     def _leaf(self, descriptor: JSON, where: str) -> None:
-        """A blob we do not open as JSON: stream it for its size and digest."""
-        self._layer_jobs.append((descriptor, None, where))
+        """A blob we do not open as JSON: stream it for its size and digest (not as a layer)."""
+        self._layer_jobs.append((descriptor, "", where))
 
     def _manifest(self, manifest: JSON, where: str, platform: object) -> None:
         config_where = f"{where} → config"
@@ -472,7 +472,7 @@ class LayoutValidator:
 def _stream_blob(
     validator: LayoutValidator, descriptor: JSON, diff_id: str | None, where: str
 ) -> list[tuple[str, str, str, str]]:
-    """Check one streamed blob (a layer when *diff_id* is not "" and layers are on)."""
+    """Check one streamed blob: a layer (*diff_id* None if unknown) unless *diff_id* is ""."""
     local = Report()
     if "data" in descriptor:
         LayoutValidator(validator.layout, local)._embedded(descriptor, where)
