@@ -349,6 +349,9 @@ def test_read_only_layout_serves_read_commands(
         ok(capsys, "stat", "--json", "--image", f"{layout}:t")
         # unpack holds the blob lock (a flock on blobs/): read-only is fine.
         ok(capsys, "raw", "unpack", "--image", f"{layout}:t", str(tmp_path / "rootfs"))
+        assert ok(capsys, "validate", "--layout", str(layout)).endswith(
+            "0 errors, 0 warnings (2 blobs checked)\n"
+        )
         assert snapshot(layout) == before
     finally:
         for path in [layout, *paths]:
