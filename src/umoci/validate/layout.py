@@ -473,10 +473,10 @@ def _stream_blob(
     validator: LayoutValidator, descriptor: JSON, diff_id: str | None, where: str
 ) -> list[tuple[str, str, str, str]]:
     """Check one streamed blob: a layer (*diff_id* None if unknown) unless *diff_id* is ""."""
-    local = Report()
-    if "data" in descriptor:
-        LayoutValidator(validator.layout, local)._embedded(descriptor, where)
+    local = Report()  # per job: the jobs run in threads, their findings merge in order
     checker = LayoutValidator(validator.layout, local)
+    if "data" in descriptor:
+        checker._embedded(descriptor, where)
     fd = checker._open_blob(descriptor["digest"], where)
     if fd is not None:
         with os.fdopen(fd, "rb") as raw:
