@@ -1,0 +1,306 @@
+"""The object API: layouts, images and bundles as Python objects, for build tools.
+
+This is the stable surface for Python callers (KIWI, rockcraft, osbuild...);
+:mod:`umoci.ops` stays as the one-function-per-verb layer the CLI calls,
+and this module is built on it.  Errors are the same
+:class:`umoci.errors.UmociError` subclasses the CLI reports, and a failed
+call leaves the layout as it was.
+
+Example -- derive an image, change its config in one step, and tidy up::
+
+    from umoci.api import Layout
+
+    layout = Layout.open("oci")
+    image = layout.image("base")
+    bundle = image.unpack("bundle", rootless=True)
+    (bundle.rootfs / "etc" / "motd").write_text("hello\\n")
+    bundle.repack(layout, tag="derived")
+    with layout.image("derived").config(tag="release") as c:
+        c.env["PATH"] = "/usr/bin:/bin"
+        c.cmd = ["/bin/sh"]
+        c.labels["org.example.version"] = "1.0"
+    layout.gc()
+
+A :meth:`Image.config` block writes ONE new config and manifest, with at
+most one history entry, however many changes it makes (the CLI's
+``umoci config`` makes one per call).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from umoci import ops
+from umoci.idmap import IdMap, parse_id_map
+from umoci.oci.models import Descriptor, ImageConfig
+from umoci.ops.options import HistoryOptions, MapOptions, RepackOptions
+from umoci.ops.stat_image import ImageStat
+
+__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout"]
+
+
+class Layout:
+    """An OCI image layout directory.  Make one with :meth:`init` or :meth:`open`.
+
+    >>> layout = Layout.init("/tmp/doctest-layout")  # doctest: +SKIP
+    >>> layout.new_image("empty").stat().manifest.layers  # doctest: +SKIP
+    ()
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str]) -> Layout:
+        """Create an empty layout at *path* (which must not exist)."""
+        ops.init_layout(os.fspath(path))
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Layout:
+        """An existing layout (checked now: :class:`~umoci.errors.LayoutError` if it is not one)."""
+        from umoci.cas.layoutcheck import check_layout
+
+        check_layout(os.fspath(path))
+        return cls(path)
+
+    def tags(self) -> list[str]:
+        """The tags, in index.json order (``umoci ls``)."""
+        return ops.list_tags(self.path)
+
+    def resolve(self, ref: str, platform: str | None = None) -> Descriptor:
+        """The manifest descriptor *ref* (a tag or ``@sha256:...``) names, for *platform*."""
+        from umoci.layout.refs import resolve
+        from umoci.ops.basic import opened
+
+        with opened(self.path) as store:
+            return resolve(store, ref, platform).descriptor
+
+    def image(self, ref: str = "latest", platform: str | None = None) -> Image:
+        """The image *ref* names (nothing is read until it is used)."""
+        return Image(self, ref, platform)
+
+    def new_image(self, tag: str) -> Image:
+        """An empty image for this host's platform, tagged *tag* (``umoci new``)."""
+        ops.new_image(self.path, tag)
+        return Image(self, tag)
+
+    def tag(self, ref: str, new_tag: str, *, platform: str | None = None) -> Image:
+        """Point *new_tag* where *ref* points (``umoci tag``)."""
+        ops.tag_image(self.path, ref, new_tag, platform=platform)
+        return Image(self, new_tag)
+
+    def remove(self, tag: str) -> None:
+        """Remove a tag (``umoci rm``); the blobs stay until :meth:`gc`."""
+        ops.remove_tag(self.path, tag)
+
+    def gc(self, *, grace: float = 0.0) -> None:
+        """Delete the blobs nothing reaches (``umoci gc``).
+
+        The default grace is 0 here: a program that calls this has finished
+        its own writes (the CLI keeps young blobs for 10 minutes by default).
+        """
+        ops.gc(self.path, grace=grace)
+
+
+class Image:
+    """One image of a layout: a tag or ``@digest``, and a platform for indexes."""
+
+    def __init__(self, layout: Layout, ref: str, platform: str | None = None) -> None:
+        self.layout = layout
+        self.ref = ref
+        self.platform = platform
+
+    def __repr__(self) -> str:
+        return f"Image({self.layout.path!r}, {self.ref!r}, platform={self.platform!r})"
+
+    def stat(self) -> ImageStat:
+        """The manifest, config and history, as typed models (what ``umoci stat`` prints)."""
+        from umoci.ops.stat_image import collect
+
+        return collect(self.layout.path, self.ref, self.platform)
+
+    def config(
+        self, *, tag: str | None = None, history: HistoryOptions | None = None
+    ) -> ConfigBuilder:
+        """Change the config in a ``with`` block: one new config and manifest at the end.
+
+        The result is tagged *tag* (default: this image's tag).  *history*
+        sets the one history entry (default: ``created_by="umoci config"``;
+        ``HistoryOptions(enabled=False)`` for none).
+        """
+        return ConfigBuilder(self, tag, history or HistoryOptions())
+
+    def unpack(
+        self,
+        bundle: str | os.PathLike[str],
+        *,
+        rootless: bool = False,
+        uid_map: tuple[str | IdMap, ...] = (),
+        gid_map: tuple[str | IdMap, ...] = (),
+    ) -> Bundle:
+        """Unpack into a new runtime bundle (``umoci unpack``)."""
+        maps = MapOptions(rootless=rootless, uid_maps=_maps(uid_map), gid_maps=_maps(gid_map))
+        ops.unpack(self.layout.path, self.ref, os.fspath(bundle), maps=maps, platform=self.platform)
+        return Bundle(bundle)
+
+    def insert(
+        self,
+        source: str | os.PathLike[str],
+        target: str,
+        *,
+        tag: str | None = None,
+        opaque: bool = False,
+        history: HistoryOptions | None = None,
+    ) -> Image:
+        """Add *source* at *target* as a new layer (``umoci insert``); the resulting image."""
+        ops.insert(
+            self.layout.path,
+            self.ref,
+            os.fspath(source),
+            target,
+            new_tag=tag,
+            opaque=opaque,
+            whiteout=False,
+            history=history or HistoryOptions(),
+            compress="auto",
+            maps=MapOptions(rootless=os.geteuid() != 0),
+            platform=self.platform,
+        )
+        return Image(self.layout, tag or self.ref)
+
+
+def _maps(maps: tuple[str | IdMap, ...]) -> tuple[IdMap, ...]:
+    return tuple(m if isinstance(m, IdMap) else parse_id_map(m) for m in maps)
+
+
+class Bundle:
+    """A runtime bundle made by :meth:`Image.unpack` (or ``umoci unpack``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Bundle:
+        """An existing bundle (its umoci.json is read now)."""
+        from umoci.runtime.bundle_meta import read_bundle_meta
+
+        read_bundle_meta(os.fspath(path))
+        return cls(path)
+
+    @property
+    def rootfs(self) -> Path:
+        return self.path / "rootfs"
+
+    def repack(
+        self, layout: Layout, *, tag: str | None = None, options: RepackOptions | None = None
+    ) -> Image:
+        """The rootfs's changes as a new layer (``umoci repack``), tagged *tag* or as unpacked."""
+        ops.repack(layout.path, tag, os.fspath(self.path), options=options or RepackOptions())
+        if tag is None:
+            from umoci.runtime.bundle_meta import read_bundle_meta
+
+            walk = read_bundle_meta(os.fspath(self.path)).descriptor_walk
+            tag = walk[0].get("annotations", {}).get("org.opencontainers.image.ref.name")
+        return Image(layout, tag or "latest")
+
+
+class ConfigBuilder:
+    """Pending config changes; the ``with`` block's end writes them all at once.
+
+    ``env``, ``labels`` and ``annotations`` (the manifest's) are plain dicts;
+    ``cmd``, ``entrypoint``, ``user``, ``working_dir``, ``stop_signal``,
+    ``author``, ``os``, ``architecture``, ``variant`` are attributes;
+    ``volumes`` and ``exposed_ports`` are sets.  Nothing is written if the
+    block raises.
+    """
+
+    def __init__(self, image: Image, tag: str | None, history: HistoryOptions) -> None:
+        self._image = image
+        self._tag = tag
+        self._history = history
+        self._entered = False
+
+    def __enter__(self) -> ConfigBuilder:
+        from umoci.layout.refs import read_manifest, resolve
+        from umoci.ops.basic import opened
+
+        with opened(self._image.layout.path) as store:
+            path = resolve(store, self._image.ref, self._image.platform)
+            manifest = read_manifest(store, path.descriptor)
+            raw = store.read_json(manifest.config, "config")
+        config = ImageConfig.from_json(raw, f"config {manifest.config.digest}")
+        c = config.config
+        self.env: dict[str, str] = dict(e.partition("=")[::2] for e in c.env)
+        self.labels: dict[str, str] = dict(c.labels)
+        self.annotations: dict[str, str] = dict(manifest.annotations)
+        self.cmd: list[str] = list(c.cmd)
+        self.entrypoint: list[str] = list(c.entrypoint)
+        self.user = c.user
+        self.working_dir = c.working_dir
+        self.stop_signal = c.stop_signal
+        self.volumes: set[str] = set(c.volumes)
+        self.exposed_ports: set[str] = set(c.exposed_ports)
+        self.author = config.author
+        self.os = config.os
+        self.architecture = config.architecture
+        self.variant = config.variant
+        self._base = config
+        self._entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self._commit()
+
+    def _changed(self) -> ImageConfig:
+        from umoci.structs import replace
+
+        c = self._base.config
+        container = replace(
+            c,
+            env=tuple(f"{k}={v}" for k, v in self.env.items()),
+            labels=dict(self.labels),
+            cmd=tuple(self.cmd),
+            entrypoint=tuple(self.entrypoint),
+            user=self.user,
+            working_dir=self.working_dir,
+            stop_signal=self.stop_signal,
+            volumes=tuple(sorted(self.volumes)),
+            exposed_ports=tuple(sorted(self.exposed_ports)),
+        )
+        return replace(
+            self._base,
+            config=container,
+            author=self.author,
+            os=self.os,
+            architecture=self.architecture,
+            variant=self.variant,
+        )
+
+    def _commit(self) -> None:
+        from umoci.layout.refs import resolve, with_tag
+        from umoci.mutate import Mutator
+        from umoci.ops.basic import opened, write_target
+        from umoci.ops.history import check_history, history_entry
+
+        target = write_target(self._image.ref, self._tag)
+        check_history(self._history)
+        new_config = self._changed()
+        with opened(self._image.layout.path, writer=True) as store:
+            path = resolve(store, self._image.ref, self._image.platform)
+            mutator = Mutator(store, path)
+            entry = history_entry(
+                self._history, created_by="umoci config", author=new_config.author, empty_layer=True
+            )
+            mutator.set_config(new_config, entry)
+            mutator.set_annotations(dict(self.annotations))
+            root = mutator.commit().root
+            store.update_index(lambda index: with_tag(index, target, root))
