@@ -333,6 +333,11 @@ def _help(ctx: Context) -> int:
         if sub is None:
             raise UsageError(f"no help topic for {topic!r}")
         chain = (*chain, sub)
+    if ctx.get_bool("man"):
+        from umoci.cli.manpage import man_page
+
+        ctx.echo(man_page(chain))
+        return 0
     ctx.echo(help_text(chain))
     return 0
 
@@ -343,6 +348,7 @@ def _help_command(*, hidden: bool) -> Command:
         "Shows a list of commands or help for one command",
         aliases=("h",),
         args_usage="[command]",
+        flags=(bool_flag("man", "print the help as a roff man page (for man -l)"),),
         positionals=None,
         action=_help,
         hidden=hidden,
