@@ -96,8 +96,9 @@ AUTHOR:
    Aleksa Sarai <asarai@suse.com>
 
 COMMANDS:
-   raw      advanced internal image tooling
-   help, h  Shows a list of commands or help for one command
+   raw         advanced internal image tooling
+   completion  prints a shell completion script (bash, zsh or fish)
+   help, h     Shows a list of commands or help for one command
 
    image:
      config      modifies the image configuration of an OCI image

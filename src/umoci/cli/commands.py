@@ -320,6 +320,22 @@ def _validate(ctx: Context) -> int:
     return 0
 
 
+def _completion(ctx: Context) -> int:
+    from umoci.cli.completion import script
+
+    ctx.echo(script(ctx.args[0]))
+    return 0
+
+
+def _complete(ctx: Context) -> int:
+    from umoci.cli.completion import complete
+
+    shell = ctx.get_string("shell") or "bash"
+    line = ctx.args[0] if ctx.args else ""
+    ctx.echo("".join(f"{c}\n" for c in complete(ROOT, shell, line)))
+    return 0
+
+
 # -- help ------------------------------------------------------------------------
 
 
@@ -821,6 +837,32 @@ Check ids:
     action=_validate,
 )
 
+COMPLETION = Command(
+    "completion",
+    "prints a shell completion script (bash, zsh or fish)",
+    args_usage="""<shell>
+
+Prints the script that makes <Tab> complete umoci's commands, flags, layout
+directories and the tags after "--image <image-path>:".  Load it with
+
+	eval "$(umoci completion bash)"       (in ~/.bashrc)
+	eval "$(umoci completion zsh)"        (in ~/.zshrc, after compinit)
+	umoci completion fish | source        (in ~/.config/fish/config.fish)
+
+The script asks umoci itself for the candidates, so it never goes stale.""",
+    positionals=("<shell>",),
+    action=_completion,
+)
+
+COMPLETE = Command(
+    "__complete",
+    "prints the completions of a command line (used by the completion scripts)",
+    hidden=True,
+    flags=(string_flag("shell", "the shell asking (bash, zsh, fish)", default="bash"),),
+    positionals=None,
+    action=_complete,
+)
+
 RAW = Command(
     "raw",
     "advanced internal image tooling",
@@ -858,6 +900,8 @@ ROOT = Command(
         INSERT,
         INDEX,
         VALIDATE,
+        COMPLETION,
+        COMPLETE,
         _help_command(hidden=False),
     ),
 )
