@@ -120,6 +120,7 @@ COMMANDS:
 GLOBAL OPTIONS:
    --verbose             alias for --log=info
    --log value           set the log level (debug, info, [warn], error, fatal) (default: "warn")
+   --no-progress         do not show a progress line on the terminal
    --lock-timeout value  how long to wait for another umoci's lock on a layout (default: "5m")
    --help, -h            show help
    --version, -v         print the version

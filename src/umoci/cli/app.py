@@ -126,8 +126,22 @@ def _run(argv: list[str], run: _Invocation) -> int:
     from umoci import log
 
     log.set_level(level)  # logging itself is imported only if something logs
+    wants_progress = level != "debug" and not global_args.get_bool("no-progress")
+    if run.verb in _PROGRESS_VERBS and wants_progress and _stderr_is_terminal():
+        from umoci import progress
+
+        progress.enable(run.verb)
+        try:
+            return _act(command, Context(chain, run.verb, parsed), global_args)
+        finally:
+            progress.disable()  # the line goes before any error or final message
+    return _act(command, Context(chain, run.verb, parsed), global_args)
+
+
+def _act(command: Command, context: Context, global_args: ParsedArgs) -> int:
+    from umoci import log
+
     assert command.action is not None
-    context = Context(chain, run.verb, parsed)
     profile = global_args.get_string("cpu-profile")
     if not profile:
         return command.action(context)
@@ -172,6 +186,17 @@ def _find_command(
         args = parsed.args
     write_stdout(help_text(chain))
     return None
+
+
+# The verbs long enough to deserve a progress line (on a terminal only).
+_PROGRESS_VERBS = frozenset({"unpack", "repack", "insert", "gc", "raw unpack", "raw add-layer"})
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _log_level(global_args: ParsedArgs) -> str:

@@ -28,6 +28,7 @@ ROOT_FLAGS = (
     string_flag(
         "cpu-profile", "write a CPU profile (pprof format) of the run to a file", hidden=True
     ),
+    bool_flag("no-progress", "do not show a progress line on the terminal"),
     string_flag(
         "lock-timeout",
         "how long to wait for another umoci's lock on a layout",

@@ -26,6 +26,7 @@ import os
 import time
 
 from umoci import log as umoci_log
+from umoci import progress
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError, BlobNotFoundError, UmociError
 from umoci.layout.refs import read_index_blob, read_manifest
@@ -110,7 +111,10 @@ def collect(store: DirStore, *, grace: float = 0.0) -> list[str]:
     now = time.time()
     deleted = []
     kept = 0
+    line = progress.current()
+    line.start("blobs")
     for digest in list(store.list_blobs()):
+        line.add(entries=1)
         if digest in marked:
             continue
         if grace > 0 and _younger_than(store, digest, grace, now):

@@ -11,7 +11,7 @@ stopped early.
 
 from __future__ import annotations
 
-from umoci import goquote
+from umoci import goquote, progress
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
 from umoci.compress import HashingReader, codec_for_media_type, drain, open_decompressor
@@ -80,12 +80,14 @@ def apply_layer_blob(
     """Apply one layer blob, verifying its digest, size and diff_id."""
     try:
         with store.open_blob(layer) as raw:
-            hashing = HashingReader(open_decompressor(layer.media_type, raw))
+            counted = _Counted(raw, progress.current())
+            hashing = HashingReader(open_decompressor(layer.media_type, counted))
             # Reading, verifying, decompressing and hashing run in a second
             # thread while this one creates the files.
             with Prefetcher(hashing, finish=raw.drain) as stream:
-                extractor.apply(stream)
+                entries = extractor.apply(stream)
                 drain(stream)
+            progress.current().add(entries=entries)
     except UmociError as err:
         if layer.digest in str(err):  # blob errors already name the digest
             raise
@@ -98,5 +100,20 @@ def apply_layer_blob(
 
 
 def apply_image_layers(store: DirStore, image: Image, extractor: LayerExtractor) -> None:
-    for layer, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True):
+    layers = image.manifest.layers
+    progress.current().start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
+    for layer, diff_id in zip(layers, image.config.diff_ids, strict=True):
         apply_layer_blob(store, extractor, layer, diff_id)
+
+
+class _Counted:
+    """Reports the compressed bytes read to the progress line."""
+
+    def __init__(self, raw: Any, line: progress._Silent) -> None:
+        self._raw = raw
+        self._line = line
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._raw.read(n)
+        self._line.add(len(data))
+        return data

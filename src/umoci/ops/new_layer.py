@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable
 
+from umoci import progress
 from umoci.cas.dir import DirStore
 from umoci.compress import CODECS, Codec, codec_for_media_type, layer_media_type, open_compressor
 from umoci.compress.streams import ByteWriter
@@ -46,6 +47,7 @@ class _DiffIdSink:
 
     def __init__(self, downstream: ByteWriter) -> None:
         self._downstream = downstream
+        self._progress = progress.current()
         self.hash = hashlib.sha256()
         self.size = 0
         # Bounded, so a starved hash thread holds back the producer rather
@@ -72,6 +74,7 @@ class _DiffIdSink:
         self._pending.put(piece)
         self.size += len(piece)
         self._downstream.write(piece)
+        self._progress.add(len(piece))
         return len(piece)
 
     def finish(self) -> str:
@@ -122,6 +125,7 @@ def write_layer(
 ) -> NewLayer:
     """Run *produce* (which writes a tar stream) into a new compressed layer blob."""
     writer = store.blob_writer()
+    progress.current().start("new layer (uncompressed bytes)")
     with writer:
         compressor = open_compressor(codec, writer, threads=min(4, os.cpu_count() or 1))
         sink = _DiffIdSink(compressor)

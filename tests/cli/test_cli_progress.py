@@ -1,0 +1,91 @@
+"""The progress line: drawn on a terminal (a pty here), never in pipes, --no-progress or debug."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from umoci.cli import main
+from umoci.progress import ProgressLine
+
+
+def test_the_line_shows_bytes_entries_rate_and_eta() -> None:
+    out = io.StringIO()
+    line = ProgressLine("unpack", out)
+    line.start("2 layers", total=2_000_000)
+    line.add(500_000)
+    line.add(entries=10)  # within the redraw interval: counted, not drawn
+    text = out.getvalue()
+    assert text.startswith("\r\x1b[Kunpack: 2 layers, 500.0 kB / 2.0 MB (25%), ")
+    assert "/s, ETA " in text
+    line.done()
+    assert out.getvalue().endswith("\r\x1b[K")
+    unknown = io.StringIO()
+    line = ProgressLine("repack", unknown)
+    line.start("new layer")
+    line.add(1234, entries=3)
+    assert unknown.getvalue().startswith("\r\x1b[Krepack: new layer, 1.2 kB, 3 entries, ")
+    assert "ETA" not in unknown.getvalue()
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    layout = tmp_path / "L"
+    assert main(["init", "--layout", str(layout)]) == 0
+    assert main(["new", "--image", f"{layout}:a"]) == 0
+    (tmp_path / "data").write_bytes(os.urandom(1 << 20))
+    assert main(["insert", "--image", f"{layout}:a", str(tmp_path / "data"), "/data"]) == 0
+    return layout
+
+
+def under_pty(argv: list[str]) -> bytes:
+    """Run our umoci with stderr on a pseudo-terminal; everything the terminal got."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "umoci", *argv], stdin=subprocess.DEVNULL, stdout=follower,
+        stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    output = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the follower side closed: the process is gone
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=30) == 0, output
+    return output
+
+
+def test_unpack_on_a_terminal_draws_and_clears_the_line(image: Path, tmp_path: Path) -> None:
+    output = under_pty(["unpack", "--image", f"{image}:a", str(tmp_path / "b")])
+    assert b"\r\x1b[Kunpack: 1 layers, " in output
+    assert output.endswith(b"\r\x1b[K"), "the line is cleared at the end"
+
+
+@pytest.mark.parametrize("flags", [["--no-progress"], ["--log=debug"]])
+def test_no_line_when_turned_off(image: Path, tmp_path: Path, flags: list[str]) -> None:
+    output = under_pty([*flags, "unpack", "--image", f"{image}:a", str(tmp_path / "b")])
+    assert b"\x1b[K" not in output
+
+
+def test_no_line_in_a_pipe(image: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "umoci", "unpack", "--image", f"{image}:a", str(tmp_path / "b")],
+        capture_output=True,
+        check=True,
+    )
+    assert result.stderr == b""
