@@ -8,13 +8,27 @@ per finding and a summary, or a JSON list.  Validation only reads.
 from __future__ import annotations
 
 from umoci.validate.checks import CHECKS
-from umoci.validate.findings import Finding, Report
+
+# Not imported here: ``umoci --help`` loads this package for CHECKS, and
+# every command pays for what it imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from umoci.validate.findings import Finding, Report
 
 __all__ = ["CHECKS", "Finding", "Report", "validate_bundle", "validate_image", "validate_layout"]
 
 
+def __getattr__(name: str) -> object:
+    if name in ("Finding", "Report"):
+        from umoci.validate import findings
+
+        return getattr(findings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def validate_layout(layout: str, *, layers: bool = True) -> Report:
     """Everything reachable from ``index.json``, plus unreferenced blobs and stale temp files."""
+    from umoci.validate.findings import Report
     from umoci.validate.layout import LayoutValidator
 
     report = Report()
@@ -28,6 +42,7 @@ def validate_image(
     """One image: the index.json entry (or digest) *ref* names; with *platform*, one manifest."""
     from umoci.cas.dir import open_layout
     from umoci.layout.refs import find_anchors, resolve
+    from umoci.validate.findings import Report
     from umoci.validate.layout import LayoutValidator, entry_where
 
     report = Report()
@@ -55,6 +70,7 @@ def validate_image(
 def validate_bundle(bundle: str) -> Report:
     """A runtime bundle: config.json, umoci.json, the mtree, and the rootfs against it."""
     from umoci.validate.bundle import check_bundle
+    from umoci.validate.findings import Report
 
     report = Report()
     check_bundle(bundle, report)

@@ -1,0 +1,44 @@
+"""``umoci ls`` loads only what it needs: new verbs and the API must not weigh on start-up."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from umoci.cli import main
+
+# What "umoci ls" may import of ours (the CLI, the layout checks, the tag list).
+ALLOWED = {
+    "umoci",
+    "umoci.cas",
+    "umoci.cas.layoutcheck",
+    "umoci.cli",
+    "umoci.cli.app",
+    "umoci.cli.command",
+    "umoci.cli.commands",
+    "umoci.cli.flags",
+    "umoci.cli.help",
+    "umoci.cli.options",
+    "umoci.errors",
+    "umoci.log",
+    "umoci.ops",
+    "umoci.ops.taglist",
+    "umoci.validate",
+    "umoci.validate.checks",
+}
+
+
+def test_ls_imports_only_its_own_modules(tmp_path: Path) -> None:
+    layout = tmp_path / "L"
+    assert main(["init", "--layout", str(layout)]) == 0
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "umoci", "ls", "--layout", str(layout)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ours = set(re.findall(r"\|\s+(umoci(?:\.[\w.]+)?)\s*$", result.stderr, re.MULTILINE))
+    assert "umoci.cli.app" in ours, "the import log was read"
+    assert ours <= ALLOWED, f"umoci ls now imports {sorted(ours - ALLOWED)}"
