@@ -599,6 +599,10 @@ def render(
         "- gc: after `config --tag gone` and `rm --image IMAGE:gone` (untimed), "
         "`gc --layout IMAGE`.",
         "",
+        "Other measurements, each with its own script: `umoci validate` against its floor",
+        "(`bench/validate.py`, docs/benchmarks-validate.md); the progress line's cost and",
+        "`umoci ls` start-up (`bench/progress.py`, docs/benchmarks-api.md).",
+        "",
         "## Raw samples (seconds, in run order)",
         "",
     ]

@@ -106,7 +106,12 @@ class Layout:
 
 
 class Image:
-    """One image of a layout: a tag or ``@digest``, and a platform for indexes."""
+    """One image of a layout: a tag or ``@digest``, and a platform for indexes.
+
+    >>> image = Layout.open("oci").image("multi", platform="linux/arm64")  # doctest: +SKIP
+    >>> [row.history.created_by for row in image.stat().history]  # doctest: +SKIP
+    ['umoci insert', 'umoci config']
+    """
 
     def __init__(self, layout: Layout, ref: str, platform: str | None = None) -> None:
         self.layout = layout
@@ -177,7 +182,13 @@ def _maps(maps: tuple[str | IdMap, ...]) -> tuple[IdMap, ...]:
 
 
 class Bundle:
-    """A runtime bundle made by :meth:`Image.unpack` (or ``umoci unpack``)."""
+    """A runtime bundle made by :meth:`Image.unpack` (or ``umoci unpack``).
+
+    >>> bundle = Bundle.open("bundle")  # doctest: +SKIP
+    >>> (bundle.rootfs / "etc" / "hostname").write_text("box\\n")  # doctest: +SKIP
+    >>> bundle.repack(Layout.open("oci"), tag="v2").ref  # doctest: +SKIP
+    'v2'
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -215,6 +226,10 @@ class ConfigBuilder:
     ``author``, ``os``, ``architecture``, ``variant`` are attributes;
     ``volumes`` and ``exposed_ports`` are sets.  Nothing is written if the
     block raises.
+
+    >>> with Layout.open("oci").image("base").config(tag="web") as c:  # doctest: +SKIP
+    ...     c.exposed_ports.add("80/tcp")
+    ...     c.env["PORT"] = "80"
     """
 
     def __init__(self, image: Image, tag: str | None, history: HistoryOptions) -> None:

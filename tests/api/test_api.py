@@ -183,3 +183,26 @@ def test_examples_run(tmp_path: Path, program: str) -> None:
         assert out.startswith("tags: ['stable']; blobs: ")
         before, after = (int(n) for n in out.rsplit(": ", 1)[1].split(" -> "))
         assert after < before
+
+
+def test_entry_point_errors_are_typed_and_change_nothing(tmp_path: Path) -> None:
+    layout = Layout.init(tmp_path / "L")
+    image = layout.new_image("a")
+    before = snapshot(tmp_path / "L")
+    with pytest.raises(RefNotFoundError):
+        layout.image("nope").stat()
+    with pytest.raises(RefNotFoundError):
+        layout.resolve("nope")
+    with pytest.raises(RefNotFoundError):
+        layout.tag("nope", "x")
+    with pytest.raises(UsageError):
+        image.insert(tmp_path / "no-such-source", "/x")
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "file").write_text("mine")
+    with pytest.raises(BundleError):
+        image.unpack(occupied)
+    with pytest.raises(UsageError):
+        image.unpack(tmp_path / "b", uid_map=("not-a-map",))
+    assert snapshot(tmp_path / "L") == before
+    assert (occupied / "file").read_text() == "mine"

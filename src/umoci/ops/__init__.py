@@ -1,4 +1,8 @@
-"""The verbs: umoci's public Python API, one function per command.
+"""The verbs, one function per command: the layer the CLI calls.
+
+Build tools should prefer :mod:`umoci.api` (layouts, images and bundles as
+objects, a config builder): it is the stable surface and is built on these
+functions, which stay as they are for existing callers.
 
 An image is named by a layout path and a reference: a tag, or ``@`` and a
 digest (``@sha256:HEX``, or a prefix of it of at least 12 digits).  Verbs
