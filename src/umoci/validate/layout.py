@@ -21,11 +21,17 @@ import binascii
 import hashlib
 import json
 import os
-import stat
 from concurrent.futures import ThreadPoolExecutor
 
-from umoci.cas.layoutcheck import BLOBS_DIR, INDEX_FILE, LAYOUT_FILE, LAYOUT_VERSION
-from umoci.errors import UmociError
+from umoci.cas.layoutcheck import (
+    BLOBS_DIR,
+    INDEX_FILE,
+    LAYOUT_FILE,
+    LAYOUT_VERSION,
+    open_regular,
+)
+from umoci.errors import BlobInvalidError, UmociError
+from umoci.oci import digest as digests
 from umoci.oci import mediatypes
 from umoci.oci.refs import is_valid_tag
 from umoci.oci.timefmt import parse_time
@@ -39,7 +45,6 @@ if TYPE_CHECKING:
     JSON = dict[str, Any]
 
 REF_NAME = "org.opencontainers.image.ref.name"
-_ALGORITHMS = {"sha256": 64, "sha512": 128}
 _MAX_JSON = 64 << 20
 _MAX_DEPTH = 16
 _CHUNK = 1 << 20
@@ -64,19 +69,13 @@ def _schema_errors(document: object, schema: JSON) -> list[str]:
 
 
 def digest_problem(digest: object) -> str | None:
-    """Why *digest* is not a digest we can verify (None if it is)."""
+    """Why *digest* is not a digest we can verify (None if it is): the store's own rule."""
     if not isinstance(digest, str):
         return "digest is not a string"
-    algorithm, sep, encoded = digest.partition(":")
-    import re
-
-    if not sep or re.fullmatch(schemas.DIGEST, digest) is None:
-        return f"invalid digest {digest!r}"
-    length = _ALGORITHMS.get(algorithm)
-    if length is None:
-        return f"unregistered digest algorithm {algorithm!r}"
-    if len(encoded) != length or any(c not in "0123456789abcdef" for c in encoded):
-        return f"invalid {algorithm} digest {digest!r}"
+    try:
+        digests.split(digest)
+    except BlobInvalidError as err:
+        return str(err)
     return None
 
 
@@ -141,19 +140,23 @@ class LayoutValidator:
 
     # -- reading -----------------------------------------------------------
 
-    def _read_json_file(self, path: str, check: str, where: str) -> object | None:
+    def _open_regular(
+        self, path: str, check: str, where: str, *, follow: bool = True
+    ) -> int | None:
+        """A read-only fd for a regular file, or None with the problem reported under *check*."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            return open_regular(path, follow=follow)
         except FileNotFoundError:
             self.report.error(check, where, "missing")
-            return None
         except OSError as err:
             self.report.error(check, where, err.strerror or str(err))
+        return None
+
+    def _read_json_file(self, path: str, check: str, where: str) -> object | None:
+        fd = self._open_regular(path, check, where)
+        if fd is None:
             return None
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                self.report.error(check, where, "not a regular file")
-                return None
             data = f.read(_MAX_JSON + 1)
         if len(data) > _MAX_JSON:
             self.report.error(check, where, "larger than 64 MiB")
@@ -168,19 +171,10 @@ class LayoutValidator:
     def _open_blob(self, digest: str, where: str) -> int | None:
         algorithm, _, encoded = digest.partition(":")
         path = os.path.join(self.layout, BLOBS_DIR, algorithm, encoded)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             self.report.error("blob-missing", where, f"blob {digest} is not in the layout")
             return None
-        except OSError as err:
-            self.report.error("blob-type", where, f"blob {digest}: {err.strerror or err}")
-            return None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            self.report.error("blob-type", where, f"blob {digest} is not a regular file")
-            return None
-        return fd
+        return self._open_regular(path, "blob-type", f"{where}", follow=False)
 
     def _check_sums(self, descriptor: JSON, where: str, size: int, hexdigest: str) -> bool:
         digest = descriptor["digest"]
