@@ -236,7 +236,6 @@ class ConfigBuilder:
         self._image = image
         self._tag = tag
         self._history = history
-        self._entered = False
 
     def __enter__(self) -> ConfigBuilder:
         from umoci.layout.refs import read_manifest, resolve
@@ -262,8 +261,6 @@ class ConfigBuilder:
         self.os = config.os
         self.architecture = config.architecture
         self.variant = config.variant
-        self._base = config
-        self._entered = True
         return self
 
     def __exit__(
@@ -275,12 +272,14 @@ class ConfigBuilder:
         if exc_type is None:
             self._commit()
 
-    def _changed(self) -> ImageConfig:
+    def _changed(
+        self, config: ImageConfig, annotations: dict[str, str]
+    ) -> tuple[ImageConfig, dict[str, str]]:
+        """The block's values laid over *config* (as read again under the layout's lock)."""
         from umoci.structs import replace
 
-        c = self._base.config
         container = replace(
-            c,
+            config.config,
             env=tuple(f"{k}={v}" for k, v in self.env.items()),
             labels=dict(self.labels),
             cmd=tuple(self.cmd),
@@ -291,31 +290,24 @@ class ConfigBuilder:
             volumes=tuple(sorted(self.volumes)),
             exposed_ports=tuple(sorted(self.exposed_ports)),
         )
-        return replace(
-            self._base,
+        changed = replace(
+            config,
             config=container,
             author=self.author,
             os=self.os,
             architecture=self.architecture,
             variant=self.variant,
         )
+        return changed, dict(self.annotations)
 
     def _commit(self) -> None:
-        from umoci.layout.refs import resolve, with_tag
-        from umoci.mutate import Mutator
-        from umoci.ops.basic import opened, write_target
-        from umoci.ops.history import check_history, history_entry
+        from umoci.ops.config_image import rewrite_config
 
-        target = write_target(self._image.ref, self._tag)
-        check_history(self._history)
-        new_config = self._changed()
-        with opened(self._image.layout.path, writer=True) as store:
-            path = resolve(store, self._image.ref, self._image.platform)
-            mutator = Mutator(store, path)
-            entry = history_entry(
-                self._history, created_by="umoci config", author=new_config.author, empty_layer=True
-            )
-            mutator.set_config(new_config, entry)
-            mutator.set_annotations(dict(self.annotations))
-            root = mutator.commit().root
-            store.update_index(lambda index: with_tag(index, target, root))
+        rewrite_config(
+            self._image.layout.path,
+            self._image.ref,
+            new_tag=self._tag,
+            history=self._history,
+            platform=self._image.platform,
+            change=self._changed,
+        )

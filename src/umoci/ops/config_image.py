@@ -10,6 +10,8 @@ kept when ``--platform.variant`` is given on this call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from umoci import log as umoci_log
 from umoci.errors import UsageError
 from umoci.layout.refs import resolve, with_tag
@@ -127,6 +129,39 @@ def apply_changes(
     return new, annotations
 
 
+def rewrite_config(
+    layout: str,
+    ref: str,
+    *,
+    new_tag: str | None,
+    history: HistoryOptions,
+    platform: str | None,
+    change: Callable[[ImageConfig, dict[str, str]], tuple[ImageConfig, dict[str, str]]],
+) -> str:
+    """One new config and manifest: *change* maps (config, annotations) to new ones.
+
+    The config is read, changed and written under the layout's locks, with
+    one history entry (unless *history* says none); the target tag is
+    pointed at the result.  Shared by ``umoci config`` and the API's config
+    builder.  Returns the tag written.
+    """
+    target = write_target(ref, new_tag)
+    check_history(history)
+    with opened(layout, writer=True) as store:
+        path = resolve(store, ref, platform)
+        mutator = Mutator(store, path)
+        new_config, annotations = change(mutator.config, mutator.manifest.annotations)
+        entry = history_entry(
+            history, created_by="umoci config", author=new_config.author, empty_layer=True
+        )
+        mutator.set_config(new_config, entry)
+        mutator.set_annotations(annotations)
+        root = mutator.commit().root
+        store.update_index(lambda index: with_tag(index, target, root))
+    log.info("new image manifest created: %s -> %s", root.digest, target)
+    return target
+
+
 def config(
     layout: str,
     tag: str,
@@ -136,22 +171,14 @@ def config(
     history: HistoryOptions,
     platform: str | None = None,
 ) -> None:
-    target = write_target(tag, new_tag)
-    check_history(history)
-    with opened(layout, writer=True) as store:
-        path = resolve(store, tag, platform)
-        mutator = Mutator(store, path)
-        new_config, annotations = apply_changes(
-            mutator.config, mutator.manifest.annotations, changes
-        )
-        entry = history_entry(
-            history, created_by="umoci config", author=new_config.author, empty_layer=True
-        )
-        mutator.set_config(new_config, entry)
-        mutator.set_annotations(annotations)
-        root = mutator.commit().root
-        store.update_index(lambda index: with_tag(index, target, root))
-    log.info("new image manifest created: %s -> %s", root.digest, target)
+    rewrite_config(
+        layout,
+        tag,
+        new_tag=new_tag,
+        history=history,
+        platform=platform,
+        change=lambda config, annotations: apply_changes(config, annotations, changes),
+    )
 
 
-__all__ = ["CLEARABLE", "ContainerConfig", "apply_changes", "config"]
+__all__ = ["CLEARABLE", "ContainerConfig", "apply_changes", "config", "rewrite_config"]
