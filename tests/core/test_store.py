@@ -239,7 +239,7 @@ def test_nested_index_resolution_and_platform_choice(layout: Path) -> None:
     ops.new_image(str(layout), "a")
     with DirStore(str(layout)) as store:
         leaf = resolve(store, "a").descriptor
-    from umoci.layout.refs import host_arch, host_os
+    from umoci.hostplatform import host_arch, host_os
 
     children = [
         {**leaf.to_json(), "annotations": {}, "platform": {"architecture": arch, "os": host_os()}}

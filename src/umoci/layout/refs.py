@@ -42,18 +42,6 @@ _MAX_DEPTH = 16
 _MAX_VISITS = 1 << 16
 
 
-def host_os() -> str:
-    from umoci.hostplatform import host_os as impl
-
-    return impl()
-
-
-def host_arch() -> str:
-    from umoci.hostplatform import host_arch as impl
-
-    return impl()
-
-
 @dataclass(frozen=True)
 class DescriptorPath:
     """Descriptors from an ``index.json`` entry down to a manifest (first is the root)."""

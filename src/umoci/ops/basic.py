@@ -9,7 +9,7 @@ from umoci import log as umoci_log
 from umoci.cas.dir import DirStore, create_layout, open_layout
 from umoci.errors import RefNotFoundError, UsageError
 from umoci.layout import gc as gc_algorithm
-from umoci.layout.refs import host_arch, host_os, resolve_anchor, with_tag, without_tag
+from umoci.layout.refs import resolve_anchor, with_tag, without_tag
 from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
 from umoci.oci.refs import check_tag, is_digest_ref
@@ -44,6 +44,8 @@ def init_layout(layout: str) -> None:
 def new_image(layout: str, tag: str) -> None:
     check_tag_ref(tag)
     with opened(layout, writer=True) as store:
+        from umoci.hostplatform import host_arch, host_os  # only new images need the host's
+
         config = ImageConfig(architecture=host_arch(), os=host_os(), created=default_now())
         config_descriptor = store.put_json(config.to_json(), mediatypes.CONFIG)
         manifest = Manifest(config=config_descriptor)
