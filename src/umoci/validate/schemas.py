@@ -55,31 +55,25 @@ DESCRIPTOR: dict[str, Any] = {
 
 _DESCRIPTORS: dict[str, Any] = {"type": "array", "items": DESCRIPTOR}
 
+# The fields manifests and indexes share.
+_ENVELOPE: dict[str, Any] = {
+    "schemaVersion": {"type": "integer", "enum": [2]},
+    "mediaType": {"type": "string", "pattern": MEDIA_TYPE},
+    "artifactType": {"type": "string", "pattern": MEDIA_TYPE},
+    "subject": DESCRIPTOR,
+    "annotations": _STRING_MAP,
+}
+
 MANIFEST: dict[str, Any] = {
     "type": "object",
     "required": ["schemaVersion", "config", "layers"],
-    "properties": {
-        "schemaVersion": {"type": "integer", "enum": [2]},
-        "mediaType": {"type": "string", "pattern": MEDIA_TYPE},
-        "artifactType": {"type": "string", "pattern": MEDIA_TYPE},
-        "config": DESCRIPTOR,
-        "layers": _DESCRIPTORS,
-        "subject": DESCRIPTOR,
-        "annotations": _STRING_MAP,
-    },
+    "properties": {**_ENVELOPE, "config": DESCRIPTOR, "layers": _DESCRIPTORS},
 }
 
 INDEX: dict[str, Any] = {
     "type": "object",
     "required": ["schemaVersion", "manifests"],
-    "properties": {
-        "schemaVersion": {"type": "integer", "enum": [2]},
-        "mediaType": {"type": "string", "pattern": MEDIA_TYPE},
-        "artifactType": {"type": "string", "pattern": MEDIA_TYPE},
-        "manifests": _DESCRIPTORS,
-        "subject": DESCRIPTOR,
-        "annotations": _STRING_MAP,
-    },
+    "properties": {**_ENVELOPE, "manifests": _DESCRIPTORS},
 }
 
 CONFIG: dict[str, Any] = {
