@@ -79,20 +79,13 @@ def digest_problem(digest: object) -> str | None:
     return None
 
 
-class _Blob:
-    """What reading one blob found: its bytes (JSON blobs only) and whether it is sound."""
-
-    def __init__(self, data: bytes | None, ok: bool) -> None:
-        self.data = data
-        self.ok = ok
-
-
 class LayoutValidator:
     def __init__(self, layout: str, report: Report, *, layers: bool = True) -> None:
         self.layout = layout
         self.report = report
         self.check_layers = layers
-        self._blobs: dict[str, _Blob] = {}
+        # JSON blobs by digest, decoded once (None: unusable, already reported).
+        self._blobs: dict[str, object | None] = {}
         self._reached: set[str] = set()
         self._layer_jobs: list[tuple[JSON, str | None, str]] = []
 
@@ -128,7 +121,7 @@ class LayoutValidator:
     def run_layout(self) -> None:
         index = self.check_layout_files()
         if index is not None:
-            self._index_entries(index, INDEX_FILE, depth=0, top=True)
+            self._index_entries(index, INDEX_FILE, depth=0)
         self._run_layers()
         self._sweep_warnings()
 
@@ -176,52 +169,51 @@ class LayoutValidator:
             return None
         return self._open_regular(path, "blob-type", f"{where}", follow=False)
 
-    def _check_sums(self, descriptor: JSON, where: str, size: int, hexdigest: str) -> bool:
+    def _check_sums(self, descriptor: JSON, where: str, size: int, hexdigest: str) -> None:
         digest = descriptor["digest"]
-        ok = True
         if size != descriptor["size"]:
             self.report.error(
                 "blob-size",
                 where,
                 f"blob {digest} is {size} bytes, descriptor says {descriptor['size']}",
             )
-            ok = False
         actual = f"{digest.partition(':')[0]}:{hexdigest}"
         if actual != digest:
             self.report.error(
                 "blob-digest", where, f"blob content hashes to {actual}, not {digest}"
             )
-            ok = False
-        return ok
 
     def _json_blob(self, descriptor: JSON, where: str) -> object | None:
-        """A small blob's decoded JSON (None if unusable); blob checks reported once."""
+        """A small blob's decoded JSON (None if unusable); read, checked and decoded once."""
         digest = descriptor["digest"]
         self._reached.add(digest)
-        known = self._blobs.get(digest)
-        if known is None:
-            known = self._blobs[digest] = self._read_small(descriptor, where)
+        if digest not in self._blobs:
+            self._blobs[digest] = self._decode(descriptor, where)
             self.report.blobs_checked += 1
-        if known.data is None:
+        return self._blobs[digest]
+
+    def _decode(self, descriptor: JSON, where: str) -> object | None:
+        data = self._read_small(descriptor, where)
+        if data is None:
             return None
         try:
-            document: object = json.loads(known.data)
-            return document
+            document: object = json.loads(data)
         except (ValueError, RecursionError) as err:
-            self.report.error("schema", where, f"blob {digest} is not JSON: {err}")
+            self.report.error("schema", where, f"blob {descriptor['digest']} is not JSON: {err}")
             return None
+        return document
 
-    def _read_small(self, descriptor: JSON, where: str) -> _Blob:
+    def _read_small(self, descriptor: JSON, where: str) -> bytes | None:
         if "data" in descriptor:
             self._embedded(descriptor, where)
         if descriptor["size"] > _MAX_JSON:
             self.report.error(
                 "blob-size", where, f"{descriptor['size']} bytes is too large for JSON"
             )
-            return _Blob(None, False)
+            return None
         fd = self._open_blob(descriptor["digest"], where)
         if fd is None:
-            return _Blob(None, False)
+            return None
         algorithm = descriptor["digest"].partition(":")[0]
         digest = hashlib.new(algorithm)
         kept: list[bytes] = []
@@ -232,8 +224,8 @@ class LayoutValidator:
                 size += len(chunk)
                 if size <= _MAX_JSON:
                     kept.append(chunk)
-        ok = self._check_sums(descriptor, where, size, digest.hexdigest())
-        return _Blob(b"".join(kept) if size <= _MAX_JSON else None, ok)
+        self._check_sums(descriptor, where, size, digest.hexdigest())
+        return b"".join(kept) if size <= _MAX_JSON else None
 
     def _embedded(self, descriptor: JSON, where: str) -> None:
         try:
@@ -287,7 +279,7 @@ class LayoutValidator:
         self._annotations(descriptor.get("annotations"), where)
         return descriptor
 
-    def _index_entries(self, index: JSON, where: str, *, depth: int, top: bool) -> None:
+    def _index_entries(self, index: JSON, where: str, *, depth: int) -> None:
         entries = index.get("manifests")
         if not isinstance(entries, list):
             return
@@ -315,7 +307,7 @@ class LayoutValidator:
             if isinstance(document, dict):
                 self._own_media_type(document, media_type, where)
                 self._document(document, schemas.INDEX, where)
-                self._index_entries(document, where, depth=depth + 1, top=False)
+                self._index_entries(document, where, depth=depth + 1)
         elif media_type in mediatypes.MANIFEST_TYPES:
             document = self._json_blob(descriptor, where)
             if isinstance(document, dict):
