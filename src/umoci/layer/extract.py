@@ -51,6 +51,10 @@ from umoci.layer.records import EntryRecord, Record, RemovedRecord
 from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
 from umoci.structs import dataclass, field
 
+TYPE_CHECKING = False  # typing is for mypy only
+if TYPE_CHECKING:
+    from umoci.layer.tarstream import EntryReader
+
 log = umoci_log.get()
 
 #: Kinds created optimistically (without an lstat first): see _create_fresh.
@@ -137,6 +141,11 @@ class LayerExtractor:
     def ops(self) -> FsOps:
         return self._ops
 
+    @property
+    def wants_digests(self) -> bool:
+        """Whether the records it emits carry each regular file's sha256."""
+        return self._emit is not None
+
     def apply(self, stream: ByteReader) -> int:
         """Apply one uncompressed tar stream; return the number of entries.
 
@@ -144,13 +153,23 @@ class LayerExtractor:
         reader underneath has seen every byte when this returns.  On error
         the rootfs is left half-extracted: callers remove it.
         """
+        reader = TarReader(stream)
+        self.apply_entries(reader)
+        return reader.entries
+
+    def apply_entries(self, reader: EntryReader) -> None:
+        """Apply the entries of one layer read from ``reader``, then finish the layer.
+
+        ``reader`` is a :class:`TarReader` or anything with its interface
+        (the unpack pipeline's :class:`~umoci.ops.layer_pipeline.LayerEntries`);
+        it is read to its end.
+        """
         try:
             fs = Rootfs(self._path, self._ops)
         except OSError as e:
             raise LayerError(f"open rootfs {os.fspath(self._path)}: {e.strerror}") from e
         with fs:
             state = _LayerState()
-            reader = TarReader(stream)
             while (hdr := reader.next()) is not None:
                 try:
                     self._entry(fs, state, reader, hdr)
@@ -171,10 +190,9 @@ class LayerExtractor:
                 self._finish(fs, state)
             except OSError as e:
                 raise LayerError(f"finish layer: {self._step}: {e.strerror or e}") from e
-        return reader.entries
 
     # -- one entry -----------------------------------------------------------------
-    def _entry(self, fs: Rootfs, state: _LayerState, reader: TarReader, hdr: TarHeader) -> None:
+    def _entry(self, fs: Rootfs, state: _LayerState, reader: EntryReader, hdr: TarHeader) -> None:
         if "\0" in hdr.name or "\0" in hdr.linkname:
             raise LayerError(f"unpack entry {hdr.name!r}: NUL byte in name")
         _check_numbers(hdr)
@@ -230,7 +248,7 @@ class LayerExtractor:
         parent: DirRef,
         base: str,
         *,
-        reader: TarReader,
+        reader: EntryReader,
         hdr: TarHeader,
     ) -> bool:
         """Create a regular file, directory or symlink where nothing exists yet.
@@ -278,7 +296,7 @@ class LayerExtractor:
         parent: DirRef,
         base: str,
         *,
-        reader: TarReader,
+        reader: EntryReader,
         hdr: TarHeader,
         keep: bool,
     ) -> None:
@@ -313,7 +331,7 @@ class LayerExtractor:
                 self._report_at(parent, base, self._metadata(fs, parent, base, hdr))
 
     def _regular(
-        self, reader: TarReader, parent: DirRef, base: str, hdr: TarHeader, fd: int = -1
+        self, reader: EntryReader, parent: DirRef, base: str, hdr: TarHeader, fd: int = -1
     ) -> None:
         """Write a regular file (``fd``: already created, else create it now)."""
         ops = self._ops
@@ -322,7 +340,9 @@ class LayerExtractor:
             fd = ops.create(parent.fd, base)
         try:
             self._step = "write file"
-            digest = hashlib.sha256() if self._emit is not None else None
+            # The sha256 for the mtree, unless the reader computed it already.
+            emit = self._emit is not None
+            digest = hashlib.sha256() if emit and not reader.hashes_data else None
             for chunk in reader.chunks():
                 if digest is not None:
                     digest.update(chunk)
@@ -339,9 +359,10 @@ class LayerExtractor:
             xattrs = self._xattrs.apply(ops, t, self._xattrs.wanted(hdr, owner))
             self._step = "set times"
             ops.utimes(t, *entry_times(hdr))
-            if self._emit is not None and digest is not None:
+            if self._emit is not None:
+                sha256 = digest.hexdigest() if digest is not None else reader.data_sha256
                 rel = join(parent.rel, base)
-                self._emit(EntryRecord(rel, ops.fstat(fd), digest.hexdigest(), xattrs))
+                self._emit(EntryRecord(rel, ops.fstat(fd), sha256, xattrs))
         finally:
             os.close(fd)
 

@@ -83,6 +83,22 @@ class TarHeader:
     xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
+TYPE_CHECKING = False  # typing is for mypy only
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class EntryReader(Protocol):
+        """What the extractor reads a layer from: :class:`TarReader` or the unpack pipeline."""
+
+        entries: int
+        hashes_data: bool
+        data_sha256: str | None
+
+        def next(self) -> TarHeader | None: ...
+        def chunks(self) -> Iterator[bytes | memoryview]: ...
+        def drain(self) -> int: ...
+
+
 class TarReader:
     """Iterate over the entries of an uncompressed tar stream.
 
@@ -104,6 +120,11 @@ class TarReader:
         self._ended = False
         #: Number of headers (entries) returned so far.
         self.entries = 0
+
+    #: This reader does not hash file data (a pipelined reader may: then
+    #: ``data_sha256`` is the last regular file's sha256 after its chunks).
+    hashes_data = False
+    data_sha256: str | None = None
 
     # -- buffered input --------------------------------------------------
     def _fill(self, n: int) -> int:

@@ -26,6 +26,7 @@ from umoci.mtree import CachedFile, PackedCache
 from umoci.ops.basic import opened
 from umoci.ops.bundle import fresh_directory
 from umoci.ops.image_layers import Image, apply_image_layers, load_image
+from umoci.ops.layer_pipeline import DEFAULT_DEPTH
 from umoci.ops.options import MapOptions
 from umoci.ops.statcache import CacheWriter
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
@@ -166,14 +167,27 @@ def _write_mtree_and_cache(
 
 
 def unpack_into(
-    store: DirStore, image: Image, bundle: str, maps: MapOptions, keep_dirlinks: bool
+    store: DirStore,
+    image: Image,
+    bundle: str,
+    maps: MapOptions,
+    keep_dirlinks: bool,
+    *,
+    read_ahead: bool = True,
+    depth: int = DEFAULT_DEPTH,
 ) -> None:
-    """Fill an empty bundle directory from *image* (no cleanup on error: the caller's)."""
+    """Fill an empty bundle directory from *image* (no cleanup on error: the caller's).
+
+    ``read_ahead`` and ``depth`` tune the layer pipeline
+    (:func:`~umoci.ops.image_layers.apply_image_layers`); the result is the
+    same whatever they are.
+    """
     rootfs = os.path.join(bundle, ROOTFS)
     os.mkdir(rootfs, 0o755)
     prepare_rootfs(rootfs, maps)
     digests = ExtractedDigests()
-    apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks, digests))
+    extractor = _extractor(rootfs, maps, keep_dirlinks, digests)
+    apply_image_layers(store, image, extractor, read_ahead=read_ahead, depth=depth)
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
     _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, digests)
     write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))

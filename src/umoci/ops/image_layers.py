@@ -1,12 +1,12 @@
 """Reading an image's layers: resolve, verify blob digests and diff_ids, apply in order.
 
 Each layer blob streams through ``VerifiedReader`` (size cap and blob
-digest) → decompressor → ``HashingReader`` (diff_id) → the extractor, the
-first three in a background thread (:class:`~umoci.compress.streams.Prefetcher`).  After
-the tar's end the rest of the uncompressed stream, and any trailing bytes
-after the compressed stream, are read too, so both digests cover every byte
-and a blob with a wrong digest or diff_id is refused even when the extractor
-stopped early.
+digest) → decompressor → ``HashingReader`` (diff_id) → tar parser → the
+extractor, all but the last in a background thread
+(:class:`~umoci.ops.layer_pipeline.LayerPipeline`).  After the tar's end
+the rest of the uncompressed stream, and any trailing bytes after the
+compressed stream, are read too, so both digests cover every byte; a layer
+is only over, for the extractor, once both were verified.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 from umoci import goquote, progress
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
-from umoci.compress import HashingReader, codec_for_media_type, drain, open_decompressor
-from umoci.compress.streams import Prefetcher
-from umoci.errors import BlobInvalidError, LayerError, UmociError
+from umoci.compress import codec_for_media_type
+from umoci.errors import BlobInvalidError, UmociError
 from umoci.layer.extract import LayerExtractor
 from umoci.layout.refs import DescriptorPath, read_manifest, resolve
 from umoci.oci import mediatypes
-from umoci.oci.models import Descriptor, ImageConfig, Manifest
+from umoci.oci.models import ImageConfig, Manifest
+from umoci.ops.layer_pipeline import DEFAULT_DEPTH, LayerPipeline
 from umoci.structs import dataclass, replace
 
 log = umoci_log.get()
@@ -74,46 +74,38 @@ def load_image(store: DirStore, ref: str, platform: str | None = None) -> Image:
     return Image(path, manifest, config, raw)
 
 
-def apply_layer_blob(
-    store: DirStore, extractor: LayerExtractor, layer: Descriptor, diff_id: str
+def apply_image_layers(
+    store: DirStore,
+    image: Image,
+    extractor: LayerExtractor,
+    *,
+    read_ahead: bool = True,
+    depth: int = DEFAULT_DEPTH,
 ) -> None:
-    """Apply one layer blob, verifying its digest, size and diff_id."""
-    try:
-        with store.open_blob(layer) as raw:
-            counted = _Counted(raw, progress.current())
-            hashing = HashingReader(open_decompressor(layer.media_type, counted))
-            # Reading, verifying, decompressing and hashing run in a second
-            # thread while this one creates the files.
-            with Prefetcher(hashing, finish=raw.drain) as stream:
-                entries = extractor.apply(stream)
-                drain(stream)
-            progress.current().add(entries=entries)
-    except UmociError as err:
-        if layer.digest in str(err):  # blob errors already name the digest
-            raise
-        raise type(err)(f"layer {layer.digest}: {err}") from None
-    if hashing.digest() != diff_id:
-        raise LayerError(
-            f"layer {layer.digest}: diff_id mismatch: uncompressed content hashes to "
-            f"{hashing.digest()}, config says {diff_id}"
-        )
+    """Apply every layer of *image* in order, verifying digests, sizes and diff_ids.
 
-
-def apply_image_layers(store: DirStore, image: Image, extractor: LayerExtractor) -> None:
+    The layers are read, verified and parsed ahead in a second thread
+    (:mod:`umoci.ops.layer_pipeline`), across layer boundaries unless
+    ``read_ahead`` is false; the order of application is the same either way.
+    ``depth`` bounds the read-ahead (batches of at most ~1 MiB in flight).
+    """
     layers = image.manifest.layers
-    progress.current().start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
-    for layer, diff_id in zip(layers, image.config.diff_ids, strict=True):
-        apply_layer_blob(store, extractor, layer, diff_id)
-
-
-class _Counted:
-    """Reports the compressed bytes read to the progress line."""
-
-    def __init__(self, raw: Any, line: progress._Silent) -> None:
-        self._raw = raw
-        self._line = line
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._raw.read(n)
-        self._line.add(len(data))
-        return data
+    line = progress.current()
+    line.start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
+    with LayerPipeline(
+        store,
+        layers,
+        image.config.diff_ids,
+        hash_files=extractor.wants_digests,
+        read_ahead=read_ahead,
+        depth=depth,
+    ) as pipeline:
+        for layer in layers:
+            entries = pipeline.layer()
+            try:
+                extractor.apply_entries(entries)
+            except UmociError as err:
+                if layer.digest in str(err):  # blob errors already name the digest
+                    raise
+                raise type(err)(f"layer {layer.digest}: {err}") from None
+            line.add(entries=entries.entries)
