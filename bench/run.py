@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gzip
+import io
 import json
 import os
 import platform
@@ -119,6 +120,11 @@ class Operation:
     prepare: Callable[[Impl, Path], list[str]]
     ratio_target: float | None = None
     floors: tuple[Floor, ...] = ()
+    #: False: the Go umoci has no such verb (ours is compared with its floors only).
+    go: bool = True
+    rss_limit_mb: float = RSS_LIMIT_MB
+    #: Timed runs per implementation; None: ``--runs``.
+    runs: int | None = None
 
 
 # --------------------------------------------------------------------------- running
@@ -242,14 +248,142 @@ def ensure_image(cache: Path, rootfs: Path, go: Impl) -> Path:
     return image
 
 
+#: Layers the rootfs is split into for the multi-layer image (one more whites out).
+MULTI_LAYERS = 8
+TINY_FILES = 200_000
+TINY_PER_DIR = 1000
+
+
+def _tree_bytes(path: Path) -> int:
+    if not path.is_dir() or path.is_symlink():
+        return path.lstat().st_size
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        total += sum(os.lstat(os.path.join(top, f)).st_size for f in files)
+    return total
+
+
+def layer_groups(rootfs: Path, count: int = MULTI_LAYERS) -> list[list[str]]:
+    """The rootfs's paths split into *count* groups of similar size, one per layer.
+
+    Units are the top-level entries, with ``usr``, ``var`` and ``usr/share``
+    (most of the bytes) split into their children; the biggest unit goes to
+    the lightest group first.  Deterministic for a given rootfs.
+    """
+    expand = {"usr", "var", "usr/share"}
+    units: list[str] = []
+    pending = sorted(os.listdir(rootfs))
+    while pending:
+        rel = pending.pop(0)
+        if rel in expand and (rootfs / rel).is_dir():
+            pending += sorted(f"{rel}/{child}" for child in os.listdir(rootfs / rel))
+        else:
+            units.append(rel)
+    sizes = {rel: _tree_bytes(rootfs / rel) + 4096 for rel in units}
+    groups: list[list[str]] = [[] for _ in range(count)]
+    totals = [0] * count
+    for rel in sorted(units, key=lambda r: (-sizes[r], r)):
+        lightest = totals.index(min(totals))
+        groups[lightest].append(rel)
+        totals[lightest] += sizes[rel]
+    return [sorted(g) for g in groups if g]
+
+
+#: What the last layer of the multi-layer image removes and replaces (rootfs paths).
+WHITEOUT_REMOVE = ("usr/share/doc", "usr/share/man/man1", "var/cache/apt", "etc/motd")
+WHITEOUT_REPLACE_TEXT = ("etc/os-release", "etc/debian_version", "etc/hostname")
+
+
+def whiteout_changes(rootfs: Path) -> None:
+    """Delete whole trees, turn a directory into a file and a file into a directory, rewrite."""
+    for rel in WHITEOUT_REMOVE:
+        path = rootfs / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    (rootfs / "usr/share/man/man1").write_text("a file where a directory was\n")
+    (rootfs / "etc/motd").mkdir()
+    (rootfs / "etc/motd/inside").write_text("a directory where a file was\n")
+    for rel in WHITEOUT_REPLACE_TEXT:
+        path = rootfs / rel
+        if path.is_symlink():
+            path.unlink()
+        path.write_text(f"replaced by the umoci benchmark's top layer: {rel}\n")
+
+
+def ensure_multi_image(cache: Path, rootfs: Path, go: Impl) -> Path:
+    """The rootfs as MULTI_LAYERS gzip layers plus one that whites out, made by the Go umoci."""
+    image = cache / "image-multi"
+    if (cache / "image-multi.done").exists():
+        log(f"reusing image {image}")
+        return image
+    tmp = cache / "image-multi.tmp"
+    bundle = cache / "bundle-multi.tmp"
+    for p in (tmp, bundle, image):
+        remove(p)
+    groups = layer_groups(rootfs)
+    log(f"building the {len(groups)}+1-layer image with the Go umoci")
+    run([*go.argv, "init", "--layout", tmp])
+    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
+    for group in [*groups, None]:
+        run([*go.argv, "unpack", "--image", f"{tmp}:{BASE_TAG}", bundle])
+        if group is None:
+            whiteout_changes(bundle / "rootfs")
+        else:
+            run(["cp", "-a", "--parents", "--", *group, bundle / "rootfs"], cwd=rootfs)
+        run([*go.argv, "repack", "--image", f"{tmp}:{BASE_TAG}", bundle])
+        remove(bundle)
+    run([*go.argv, "gc", "--layout", tmp])
+    tmp.rename(image)
+    (cache / "image-multi.done").write_text("\n".join(" ".join(g) for g in groups) + "\n")
+    return image
+
+
+def write_tiny_tar(path: Path, count: int = TINY_FILES) -> None:
+    """An uncompressed tar of *count* tiny files, TINY_PER_DIR per directory."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+        for d in range(-(-count // TINY_PER_DIR)):
+            info = tarfile.TarInfo(f"tiny/d{d:04d}")
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, FIXED_TIME
+            tf.addfile(info)
+            for f in range(min(TINY_PER_DIR, count - d * TINY_PER_DIR)):
+                data = f"tiny file {d}/{f}\n".encode()
+                info = tarfile.TarInfo(f"tiny/d{d:04d}/f{f:04d}")
+                info.size, info.mode, info.mtime = len(data), 0o644, FIXED_TIME
+                tf.addfile(info, io.BytesIO(data))
+
+
+def ensure_tiny_image(cache: Path, go: Impl) -> Path:
+    """One gzip layer of TINY_FILES tiny files, added by the Go umoci's ``raw add-layer``."""
+    image = cache / "image-tiny"
+    if (cache / "image-tiny.done").exists():
+        log(f"reusing image {image}")
+        return image
+    tmp = cache / "image-tiny.tmp"
+    tar_path = cache / "tiny.tar"
+    for p in (tmp, image, tar_path):
+        remove(p)
+    log(f"building the {TINY_FILES}-file image (Python tarfile + the Go umoci's raw add-layer)")
+    write_tiny_tar(tar_path)
+    run([*go.argv, "init", "--layout", tmp])
+    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
+    run([*go.argv, "raw", "add-layer", "--image", f"{tmp}:{BASE_TAG}", tar_path])
+    run([*go.argv, "gc", "--layout", tmp])
+    remove(tar_path)
+    tmp.rename(image)
+    (cache / "image-tiny.done").write_text("ok\n")
+    return image
+
+
 def read_blob_json(image: Path, digest: str) -> dict[str, object]:
     algo, hexd = digest.split(":", 1)
     data: dict[str, object] = json.loads((image / "blobs" / algo / hexd).read_text())
     return data
 
 
-def base_layer(image: Path) -> Path:
-    """The path of the only (gzip) layer of the base tag."""
+def image_layers(image: Path) -> list[Path]:
+    """The layer blob paths of the base tag, bottom first."""
     index = json.loads((image / "index.json").read_text())
     manifests = [
         m
@@ -261,10 +395,19 @@ def base_layer(image: Path) -> Path:
     manifest = read_blob_json(image, manifests[0]["digest"])
     layers = manifest["layers"]
     assert isinstance(layers, list)
-    if len(layers) != 1 or not str(layers[0]["mediaType"]).endswith("tar+gzip"):
-        raise BenchError(f"{image}: expected a single gzip layer, got {layers}")
-    algo, hexd = str(layers[0]["digest"]).split(":", 1)
-    return image / "blobs" / algo / hexd
+    paths = []
+    for layer in layers:
+        if not str(layer["mediaType"]).endswith("tar+gzip"):
+            raise BenchError(f"{image}: expected gzip layers, got {layer}")
+        algo, hexd = str(layer["digest"]).split(":", 1)
+        paths.append(image / "blobs" / algo / hexd)
+    return paths
+
+
+def gunzip_to(blob: Path, target: Path) -> Path:
+    with gzip.open(blob, "rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
 
 
 def warm_bytecode(cache: Path, python: str) -> None:
@@ -296,12 +439,18 @@ def count_entries(tar_path: Path) -> int:
 class Bench:
     """Owns the work directory; each ``prepare_*`` returns the argv tail to time."""
 
-    def __init__(self, work: Path, image: Path, rootfs: Path, layer_tar: Path, python: str) -> None:
+    def __init__(
+        self,
+        work: Path,
+        images: dict[str, Path],
+        rootfs: Path,
+        layer_tars: dict[str, Path],
+        python: str,
+    ) -> None:
         self.work = work
-        self.image = image
+        self.images = images  # "base" (one layer), "multi", "tiny"
         self.rootfs = rootfs
-        self.layer_tar = layer_tar
-        self.layer_blob = base_layer(image)
+        self.layer_tars = layer_tars  # the gunzipped one-layer tars of "base" and "tiny"
         self.python = python
         self.seq = 0
 
@@ -311,15 +460,23 @@ class Bench:
         path.mkdir()
         return path
 
-    def fresh_image(self, scratch: Path) -> Path:
+    def fresh_image(self, scratch: Path, which: str = "base") -> Path:
         copy = scratch / "image"
-        copy_tree(self.image, copy)
+        copy_tree(self.images[which], copy)
         return copy
 
     # Each prepare function gets a fresh scratch directory (removed after timing).
 
     def prepare_unpack(self, impl: Impl, scratch: Path) -> list[str]:
         image = self.fresh_image(scratch)
+        return ["unpack", "--image", f"{image}:{BASE_TAG}", str(scratch / "bundle")]
+
+    def prepare_unpack_multi(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch, "multi")
+        return ["unpack", "--image", f"{image}:{BASE_TAG}", str(scratch / "bundle")]
+
+    def prepare_unpack_tiny(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch, "tiny")
         return ["unpack", "--image", f"{image}:{BASE_TAG}", str(scratch / "bundle")]
 
     def _unpacked(self, impl: Impl, scratch: Path) -> tuple[Path, Path]:
@@ -374,29 +531,61 @@ class Bench:
         run([*impl.argv, "rm", "--image", f"{image}:gone"])
         return ["gc", "--layout", str(image)]
 
+    def prepare_validate(self, impl: Impl, scratch: Path) -> list[str]:
+        image = self.fresh_image(scratch)
+        return ["validate", "--image", f"{image}:{BASE_TAG}"]
+
     def floor_tar(self, scratch: Path) -> list[str]:
-        return _tar_into(scratch, "-xf", self.layer_tar)
+        return _tar_into(scratch, "-xf", self.layer_tars["base"])
+
+    def floor_tar_tiny(self, scratch: Path) -> list[str]:
+        return _tar_into(scratch, "-xf", self.layer_tars["tiny"])
 
     def floor_tar_gz(self, scratch: Path) -> list[str]:
-        return _tar_into(scratch, "-xzf", self.layer_blob)
+        return _tar_into(scratch, "-xzf", image_layers(self.images["base"])[0])
 
     def floor_python(self, scratch: Path) -> list[str]:
-        return [self.python, "-c", "pass"]
+        return [self.python, "-I", "-c", "pass"]
+
+    def floor_hash(self, scratch: Path) -> list[str]:
+        """What any validator must do with the blobs: hash each, and hash each layer gunzipped."""
+        image = self.fresh_image(scratch)
+        blobs = image / "blobs" / "sha256"
+        script = (
+            f"sha256sum {blobs}/* >/dev/null && "
+            f'for f in {blobs}/*; do zcat -f "$f" 2>/dev/null | sha256sum >/dev/null; done'
+        )
+        return ["sh", "-c", script]
 
     def operations(self) -> list[Operation]:
-        tar = Floor("tar -xf", self.floor_tar, 1.15)
+        tar = Floor("tar -xf", self.floor_tar, 1.5)
+        tar_tiny = Floor("tar -xf (tiny)", self.floor_tar_tiny, None)
         tar_gz = Floor("tar -xzf", self.floor_tar_gz, None)
-        python = Floor(f"{Path(self.python).name} -c pass", self.floor_python, 3.0)
+        python = Floor(f"{Path(self.python).name} -I -c pass", self.floor_python, 1.5)
+        hashes = Floor("sha256sum + zcat | sha256sum", self.floor_hash, None)
+        multi = f"unpack ({MULTI_LAYERS}+1 layers)"
         return [
-            Operation("unpack", self.prepare_unpack, 0.5, (tar, tar_gz)),
-            Operation("repack (small change)", self.prepare_repack_small, 0.15),
-            Operation("repack (touch all)", self.prepare_repack_touch, 0.45),
-            Operation("repack (full rootfs)", self.prepare_repack_full, 0.45),
-            Operation("stat", self.prepare_stat),
+            Operation("unpack", self.prepare_unpack, 0.45, (tar, tar_gz)),
+            Operation(multi, self.prepare_unpack_multi, 0.35),
+            Operation(
+                "unpack (200k tiny files)",
+                self.prepare_unpack_tiny,
+                0.15,
+                (tar_tiny,),
+                rss_limit_mb=200.0,
+                runs=self.tiny_runs,
+            ),
+            Operation("repack (small change)", self.prepare_repack_small, 0.10),
+            Operation("repack (touch all)", self.prepare_repack_touch, 0.30),
+            Operation("repack (full rootfs)", self.prepare_repack_full, 0.35),
+            Operation("stat", self.prepare_stat, None, (python,)),
             Operation("ls", self.prepare_ls, None, (python,)),
-            Operation("config", self.prepare_config),
+            Operation("config", self.prepare_config, None, (python,)),
             Operation("gc", self.prepare_gc),
+            Operation("validate", self.prepare_validate, None, (hashes,), go=False),
         ]
+
+    tiny_runs: int | None = None
 
 
 def _tar_into(scratch: Path, mode: str, archive: Path) -> list[str]:
@@ -448,10 +637,12 @@ def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operati
         log(f"{op.name}: pausing {_INODE_REUSE_PAUSE_S} s so no inode was freed recently")
         time.sleep(_INODE_REUSE_PAUSE_S)
         scratches: list[Path] = []
-        entries = [(impl.name, impl_command(op, impl)) for impl in impls]
+        entries = [
+            (impl.name, impl_command(op, impl)) for impl in impls if op.go or impl.name != "go"
+        ]
         entries += [(floor.name, floor.prepare) for floor in op.floors]
         results[op.name] = {name: Series() for name, _ in entries}
-        for r in range(runs):
+        for r in range(op.runs or runs):
             shift = r % len(entries)
             for name, prepare in entries[shift:] + entries[:shift]:
                 settle()
@@ -461,7 +652,9 @@ def measure(bench: Bench, impls: tuple[Impl, Impl], runs: int, ops: list[Operati
                 os.sync()  # the preparation's writeback is not the timed command's
                 sample = run(argv)
                 results[op.name][name].samples.append(sample)
-                log(f"{op.name:<22} run {r + 1}/{runs} {name:<5} {sample.seconds:7.3f} s")
+                log(
+                    f"{op.name:<24} run {r + 1}/{op.runs or runs} {name:<5} {sample.seconds:7.3f} s"
+                )
         for scratch in scratches:
             remove(scratch)
     return results
@@ -497,10 +690,11 @@ def render(
     results: Results,
     ops: list[Operation],
     versions: dict[str, str],
-    image_desc: str,
+    images_desc: list[str],
     command: str,
     runs: int,
     impls: tuple[Impl, Impl],
+    go_label: str,
     python: str,
 ) -> str:
     lines = [
@@ -508,62 +702,70 @@ def render(
         "",
         "Generated by `bench/run.py` (see `bench/README.md`); overwritten on every run.",
         "The Go umoci and ours ran in alternating order on fresh copies of the same image;",
-        f"times are wall-clock medians of {runs} runs each; peak RSS is the largest",
-        "`ru_maxrss` seen over the runs.  Floors ran in the same rotation as the operation",
-        "they bound.  Our bytecode was precompiled into a `PYTHONPYCACHEPREFIX` (untimed).",
+        f"times are wall-clock medians of {runs} runs each (unless the table says otherwise);",
+        "peak RSS is the largest `ru_maxrss` seen over the runs.  Floors ran in the same",
+        "rotation as the operation they bound.  Our bytecode was precompiled into a",
+        "`PYTHONPYCACHEPREFIX` (untimed).",
         "",
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- command: `{command}`",
         *machine_info(),
-        f"- Go umoci (`{shlex.join(impls[0].argv)}`): {versions['go']}",
+        f"- Go umoci, {go_label} (`{shlex.join(impls[0].argv)}`): {versions['go']}",
         f"- ours (`{shlex.join(impls[1].argv)}`): {versions['ours']}",
         f"- Python (`{python}`): {versions['python']}",
-        f"- image: {image_desc}",
+        *(f"- image: {desc}" for desc in images_desc),
         "",
         "## Operations",
         "",
-        "| operation | Go median s | ours median s | ratio ours/Go | target | result "
-        "| ours peak RSS MB | Go peak RSS MB |",
-        "|---|---:|---:|---:|---|---|---:|---:|",
+        "| operation | runs | Go median s | ours median s | ratio ours/Go | ours peak RSS MB "
+        "| Go peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     summary: list[tuple[str, str, bool]] = []
     floor_rows: list[str] = []
-    rss_ok_all = True
     for op in ops:
-        go_s = results[op.name]["go"]
-        ours_s = results[op.name]["ours"]
-        ratio = ours_s.median_s() / go_s.median_s()
-        rss_ok = ours_s.peak_rss_mb() <= RSS_LIMIT_MB
-        rss_ok_all &= rss_ok
-        targets = []
-        ok = rss_ok
-        if op.ratio_target is not None:
-            targets.append(f"ratio ≤ {op.ratio_target:.2f}")
-            time_ok = ratio <= op.ratio_target
-            ok &= time_ok
-            summary.append((f"{op.name}: ours/Go ≤ {op.ratio_target:.2f}", f"{ratio:.2f}", time_ok))
-        targets.append(f"RSS ≤ {RSS_LIMIT_MB:.0f} MB")
+        series = results[op.name]
+        ours_s = series["ours"]
+        go_s = series.get("go")
+        ratio = ours_s.median_s() / go_s.median_s() if go_s else None
         lines.append(
-            f"| {op.name} | {go_s.median_s():.3f} | {ours_s.median_s():.3f} | {ratio:.2f} "
-            f"| {', '.join(targets)} | {verdict(ok)} | {ours_s.peak_rss_mb():.0f} "
-            f"| {go_s.peak_rss_mb():.0f} |"
+            f"| {op.name} | {len(ours_s.samples)} "
+            f"| {f'{go_s.median_s():.3f}' if go_s else '—'} | {ours_s.median_s():.3f} "
+            f"| {f'{ratio:.2f}' if ratio is not None else '—'} | {ours_s.peak_rss_mb():.0f} "
+            f"| {f'{go_s.peak_rss_mb():.0f}' if go_s else '—'} |"
         )
+        if op.ratio_target is not None and ratio is not None:
+            summary.append(
+                (
+                    f"{op.name}: ours/Go ≤ {op.ratio_target:.2f}",
+                    f"{ratio:.2f}",
+                    ratio <= op.ratio_target,
+                )
+            )
         for floor in op.floors:
-            floor_s = results[op.name][floor.name]
+            floor_s = series[floor.name]
             ours_f = ours_s.median_s() / floor_s.median_s()
-            go_f = go_s.median_s() / floor_s.median_s()
-            target = floor.ratio_target
-            if target is not None:
+            go_f = f"{go_s.median_s() / floor_s.median_s():.2f}" if go_s else "—"
+            if floor.ratio_target is not None:
                 summary.append(
-                    (f"{op.name} ≤ {target:g} × `{floor.name}`", f"{ours_f:.2f}", ours_f <= target)
+                    (
+                        f"{op.name} ≤ {floor.ratio_target:g} × `{floor.name}`",
+                        f"{ours_f:.2f}",
+                        ours_f <= floor.ratio_target,
+                    )
                 )
             floor_rows.append(
                 f"| `{floor.name}` | {op.name} | {floor_s.median_s():.3f} "
-                f"| {floor_s.peak_rss_mb():.0f} | {ours_f:.2f} | {go_f:.2f} |"
+                f"| {floor_s.peak_rss_mb():.0f} | {ours_f:.2f} | {go_f} |"
             )
-    summary.append(
-        (f"peak RSS ≤ {RSS_LIMIT_MB:.0f} MB on every operation (ours)", "see above", rss_ok_all)
-    )
+        peak = ours_s.peak_rss_mb()
+        summary.append(
+            (
+                f"{op.name}: peak RSS ≤ {op.rss_limit_mb:.0f} MB",
+                f"{peak:.0f}",
+                peak <= op.rss_limit_mb,
+            )
+        )
 
     lines += [
         "",
@@ -576,9 +778,10 @@ def render(
         "`tar -xf` extracts the gunzipped layer (decompressed once beforehand, untimed) into an "
         "empty directory; `tar -xzf` extracts the gzip blob itself (GNU tar piping through "
         "gzip: decompression and file creation, but no digest checks and no mtree), for "
-        f"comparison only; the start-up floor is `{python} -c pass`.",
+        f"comparison only; the start-up floor is `{python} -I -c pass`; the validate floor "
+        "hashes every blob and every gunzipped blob (what any validator must read).",
         "",
-        "## Targets (issue 5)",
+        "## Targets (issue 15)",
         "",
         "| target | measured | result |",
         "|---|---:|---|",
@@ -587,6 +790,15 @@ def render(
         "## Scenarios",
         "",
         "- unpack: `unpack --image IMAGE:base BUNDLE` into a new bundle directory.",
+        f"- unpack ({MULTI_LAYERS}+1 layers): the same rootfs split into {MULTI_LAYERS} gzip "
+        "layers of similar size (top-level directories, `usr`, `var` and `usr/share` by child; "
+        "each layer made by the Go umoci's `unpack`, `cp -a --parents`, `repack`), plus a top "
+        f"layer that removes {', '.join(f'`/{p}`' for p in WHITEOUT_REMOVE)} (whiteouts), "
+        "turns a directory into a file and a file into a directory, and rewrites "
+        f"{', '.join(f'`/{p}`' for p in WHITEOUT_REPLACE_TEXT)}.",
+        f"- unpack (200k tiny files): one gzip layer of {TINY_FILES:,} files of ~20 bytes, "
+        f"{TINY_PER_DIR} per directory (tar written by Python's tarfile, layer added by the Go "
+        "umoci's `raw add-layer`).",
         f"- repack (small change): fresh unpack by the same implementation, then add "
         f"`/{ADDED_FILE}`, append to `/{CHANGED_FILE}`, delete `/{DELETED_FILE}`; "
         "only `repack` is timed.",
@@ -598,10 +810,11 @@ def render(
         "- config: `config --image IMAGE:base --tag cfg --config.env A=B`.",
         "- gc: after `config --tag gone` and `rm --image IMAGE:gone` (untimed), "
         "`gc --layout IMAGE`.",
+        "- validate: `validate --image IMAGE:base` (ours only: the Go umoci has no such verb).",
         "",
-        "Other measurements, each with its own script: `umoci validate` against its floor",
-        "(`bench/validate.py`, docs/benchmarks-validate.md); the progress line's cost and",
-        "`umoci ls` start-up (`bench/progress.py`, docs/benchmarks-api.md).",
+        "Other measurements, each with its own script: the progress line's cost and",
+        "`umoci ls` start-up (`bench/progress.py`, docs/benchmarks-api.md); `umoci validate`",
+        "of a layout (`bench/validate.py`, docs/benchmarks-validate.md).",
         "",
         "## Raw samples (seconds, in run order)",
         "",
@@ -628,24 +841,60 @@ def default_python() -> str:
     return str(venv_python) if venv_python.exists() else sys.executable
 
 
+#: The Go umoci 0.6 (our contract), where the project's checkout has it beside it.
+ORACLE = REPO.parent / "shared" / "oracle" / "umoci-0.6"
+
+
+def default_go() -> tuple[str, str]:
+    """The Go umoci to compare with, and how the report names it."""
+    if os.access(ORACLE, os.X_OK):
+        return str(ORACLE), "0.6 (the oracle build)"
+    return "umoci", "Debian's package (0.4.7: the oracle ../shared/oracle/umoci-0.6 is absent)"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--runs", type=int, default=5, help="timed runs per implementation (5)")
+    p.add_argument(
+        "--tiny-runs", type=int, default=3, help="runs of the 200k-file unpack (3: it is slow)"
+    )
     p.add_argument("--work", type=Path, default=None, help="parent of the scratch dir (/var/tmp)")
     p.add_argument(
-        "--cache", type=Path, default=Path.home() / ".cache" / "umoci-bench", help="rootfs+image"
+        "--cache", type=Path, default=Path.home() / ".cache" / "umoci-bench", help="rootfs+images"
     )
     p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
-    p.add_argument("--go", default="umoci", help="Go umoci command (default: umoci)")
+    p.add_argument(
+        "--go",
+        default=None,
+        help="Go umoci command (default: ../shared/oracle/umoci-0.6, else umoci)",
+    )
     p.add_argument("--ours", default=default_ours(), help="our umoci command")
     p.add_argument("--python", default=default_python(), help="interpreter for the start-up floor")
     p.add_argument("--mirror", default=None, help="Debian mirror (default: from apt sources)")
     p.add_argument("--only", action="append", default=None, help="run only these operations")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the cached rootfs and image")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached rootfs and images")
     args = p.parse_args(argv)
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
+    if args.runs < 1 or args.tiny_runs < 1:
+        p.error("--runs and --tiny-runs must be at least 1")
     return args
+
+
+def describe_image(name: str, image: Path, tar: Path | None, work: Path) -> str:
+    layers = image_layers(image)
+    compressed = sum(p.stat().st_size for p in layers)
+    if tar is None:  # count through a temporary gunzip of each layer
+        entries = size = 0
+        for blob in layers:
+            tmp = gunzip_to(blob, work / "count.tar")
+            entries += count_entries(tmp)
+            size += tmp.stat().st_size
+            tmp.unlink()
+    else:
+        entries, size = count_entries(tar), tar.stat().st_size
+    return (
+        f"{name}: {len(layers)} gzip layer{'s' if len(layers) > 1 else ''}, {entries} entries, "
+        f"{size / 1e6:.1f} MB uncompressed, {compressed / 1e6:.1f} MB compressed"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -653,13 +902,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("bench/run.py: run as root (the rootfs has device nodes)", file=sys.stderr)
         return 1
-    go = Impl("go", tuple(shlex.split(args.go)))
+    go_command, go_label = default_go() if args.go is None else (args.go, "as given by --go")
+    go = Impl("go", tuple(shlex.split(go_command)))
     ours = Impl("ours", tuple(shlex.split(args.ours)))
     impls = (go, ours)
     cache: Path = args.cache.expanduser().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     if args.rebuild:
-        for name in ("rootfs.done", "image.done"):
+        for name in ("rootfs.done", "image.done", "image-multi.done", "image-tiny.done"):
             remove(cache / name)
     parent = (args.work or Path("/var/tmp")).resolve()
     parent.mkdir(parents=True, exist_ok=True)
@@ -679,19 +929,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python": capture([args.python, "--version"]),
         }
         rootfs = ensure_rootfs(cache, args.mirror)
-        image = ensure_image(cache, rootfs, go)
-        layer = base_layer(image)
-        layer_tar = work / "layer.tar"
-        with gzip.open(layer, "rb") as src, layer_tar.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        image_desc = (
-            f"Debian {SUITE} minbase, one gzip layer, {count_entries(layer_tar)} entries, "
-            f"{layer_tar.stat().st_size / 1e6:.1f} MB uncompressed, "
-            f"{layer.stat().st_size / 1e6:.1f} MB compressed"
-        )
-        log(image_desc)
+        images = {
+            "base": ensure_image(cache, rootfs, go),
+            "multi": ensure_multi_image(cache, rootfs, go),
+            "tiny": ensure_tiny_image(cache, go),
+        }
+        tars = {
+            "base": gunzip_to(image_layers(images["base"])[0], work / "layer.tar"),
+            "tiny": gunzip_to(image_layers(images["tiny"])[0], work / "tiny.tar"),
+        }
+        images_desc = [
+            describe_image(f"Debian {SUITE} minbase", images["base"], tars["base"], work),
+            describe_image(f"the same, {MULTI_LAYERS}+1 layers", images["multi"], None, work),
+            describe_image(f"{TINY_FILES:,} tiny files", images["tiny"], tars["tiny"], work),
+        ]
+        for desc in images_desc:
+            log(desc)
         warm_bytecode(cache, args.python)
-        bench = Bench(work, image, rootfs, layer_tar, args.python)
+        bench = Bench(work, images, rootfs, tars, args.python)
+        bench.tiny_runs = args.tiny_runs
         ops = bench.operations()
         if args.only:
             ops = [op for op in ops if op.name.split()[0] in args.only or op.name in args.only]
@@ -703,10 +959,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results=results,
             ops=ops,
             versions=versions,
-            image_desc=image_desc,
+            images_desc=images_desc,
             command=command,
             runs=args.runs,
             impls=impls,
+            go_label=go_label,
             python=args.python,
         )
         args.out.parent.mkdir(parents=True, exist_ok=True)

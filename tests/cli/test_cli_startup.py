@@ -22,6 +22,7 @@ ALLOWED = {
     "umoci.cli.help",
     "umoci.cli.options",
     "umoci.errors",
+    "umoci.jsontext",
     "umoci.log",
     "umoci.ops",
     "umoci.ops.taglist",
@@ -42,3 +43,29 @@ def test_ls_imports_only_its_own_modules(tmp_path: Path) -> None:
     ours = set(re.findall(r"\|\s+(umoci(?:\.[\w.]+)?)\s*$", result.stderr, re.MULTILINE))
     assert "umoci.cli.app" in ours, "the import log was read"
     assert ours <= ALLOWED, f"umoci ls now imports {sorted(ours - ALLOWED)}"
+
+
+def test_ls_loads_neither_json_nor_re(tmp_path: Path) -> None:
+    """``json`` imports ``re`` (``re`` imports ``enum``): ~6 ms ls saves through umoci.jsontext."""
+    layout = tmp_path / "L"
+    assert main(["init", "--layout", str(layout)]) == 0
+    code = (
+        "import sys\n"
+        "from umoci.cli import main\n"
+        f"status = main(['ls', '--layout', {str(layout)!r}])\n"
+        "print(status, sorted(m for m in ('json', 're', 'enum', 'hashlib', 'typing') "
+        "if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0 []"
+
+
+def test_the_installed_command_is_not_an_entry_point_wrapper() -> None:
+    """pip's generated wrappers import ``re`` before anything else; bin/umoci does not."""
+    script = Path(__file__).resolve().parents[2] / "bin" / "umoci"
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!python"
+    imports = [line for line in lines if line.startswith(("import ", "from "))]
+    assert imports == ["from umoci.cli import run"]

@@ -1,16 +1,16 @@
 """The checks that make a directory an OCI image layout we can open.
 
-Kept free of heavy imports (only ``os`` and ``json``): ``umoci ls`` runs
+Kept free of heavy imports (only ``os`` and :mod:`umoci.jsontext`): ``umoci ls`` runs
 them without loading the blob store or the models.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import stat
 
+from umoci import jsontext
 from umoci.errors import LayoutError
 
 LAYOUT_VERSION = "1.0.0"
@@ -65,7 +65,7 @@ def check_layout(path: str) -> None:
     except OSError as err:
         raise LayoutError(f"{what}: read {LAYOUT_FILE}: {describe(err)}") from None
     try:
-        layout = json.loads(data)
+        layout = jsontext.loads_bytes(data)
     except (ValueError, UnicodeDecodeError):
         raise LayoutError(f"{what}: {LAYOUT_FILE} is not valid JSON") from None
     version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None

@@ -21,12 +21,11 @@ holds their lock) are removed.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from umoci import jsontext, progress
 from umoci import log as umoci_log
-from umoci import progress
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError, BlobNotFoundError, UmociError
 from umoci.layout.refs import read_index_blob, read_manifest
@@ -45,7 +44,7 @@ def _children_by_content(store: DirStore, descriptor: Descriptor) -> list[Descri
     if descriptor.size > _SNIFF_LIMIT or not store.has_blob(descriptor.digest):
         return []
     try:
-        document = json.loads(store.read_blob(descriptor, limit=_SNIFF_LIMIT))
+        document = jsontext.loads_bytes(store.read_blob(descriptor, limit=_SNIFF_LIMIT))
     except (UmociError, ValueError, RecursionError):
         return []
     if not isinstance(document, dict):

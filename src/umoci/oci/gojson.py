@@ -17,7 +17,7 @@ the command line (decoded with surrogateescape, which we refuse on encode).
 
 from __future__ import annotations
 
-import json
+from umoci import jsontext
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _go_escape(text: str) -> str:
 
 def dumps(value: Any) -> str:
     """Compact encoding (``json.Marshal``), without the trailing newline."""
-    return _go_escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return _go_escape(jsontext.dumps(value))
 
 
 def dumps_blob(value: Any) -> bytes:
@@ -58,7 +58,7 @@ def _indent(value: Any, indent: str, depth: int) -> str:
         if not value:
             return "{}"
         items = [
-            f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_indent(v, indent, depth + 1)}"
+            f"{pad}{jsontext.dumps(str(k))}: {_indent(v, indent, depth + 1)}"
             for k, v in value.items()
         ]
         return "{\n" + ",\n".join(items) + "\n" + close + "}"
@@ -67,4 +67,4 @@ def _indent(value: Any, indent: str, depth: int) -> str:
             return "[]"
         items = [f"{pad}{_indent(v, indent, depth + 1)}" for v in value]
         return "[\n" + ",\n".join(items) + "\n" + close + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return jsontext.dumps(value)

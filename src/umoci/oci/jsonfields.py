@@ -8,8 +8,7 @@ as a ``TypeError``/``KeyError``.
 
 from __future__ import annotations
 
-import json
-
+from umoci import jsontext
 from umoci.errors import BlobInvalidError
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
@@ -22,7 +21,7 @@ _MAX_DEPTH = 10_000
 def loads_object(data: bytes, what: str) -> dict[str, Any]:
     """Decode a JSON document that must be an object."""
     try:
-        value = json.loads(data.decode("utf-8"))
+        value = jsontext.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BlobInvalidError(f"{what}: invalid JSON: {err}") from None
     if not isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""``umoci ls``: the tag names of a layout, with nothing heavier than ``json``.
+"""``umoci ls``: the tag names of a layout, with nothing heavier than :mod:`umoci.jsontext`.
 
 Listing tags is the command build scripts run most, so it does not load the
 blob store or the models: it runs the layout checks, reads ``index.json``
@@ -7,8 +7,7 @@ and checks just the fields it uses (the Go umoci's ``ls`` does no more).
 
 from __future__ import annotations
 
-import json
-
+from umoci import jsontext
 from umoci.cas.layoutcheck import INDEX_FILE, check_layout, read_index_bytes
 from umoci.errors import LayoutError
 
@@ -24,7 +23,7 @@ def list_tags(layout: str) -> list[str]:
     """Names in index order, each once."""
     check_layout(layout)
     try:
-        index = json.loads(read_index_bytes(layout))
+        index = jsontext.loads_bytes(read_index_bytes(layout))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise LayoutError(f"{INDEX_FILE}: invalid JSON: {err}") from None
     if not isinstance(index, dict):
