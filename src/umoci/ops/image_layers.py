@@ -22,6 +22,7 @@ from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
 from umoci.ops.layer_pipeline import DEFAULT_DEPTH, LayerPipeline
 from umoci.structs import dataclass, replace
+from umoci.threadswitch import short_switch_interval
 
 log = umoci_log.get()
 
@@ -92,14 +93,17 @@ def apply_image_layers(
     layers = image.manifest.layers
     line = progress.current()
     line.start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
-    with LayerPipeline(
-        store,
-        layers,
-        image.config.diff_ids,
-        hash_files=extractor.wants_digests,
-        read_ahead=read_ahead,
-        depth=depth,
-    ) as pipeline:
+    with (
+        short_switch_interval(),
+        LayerPipeline(
+            store,
+            layers,
+            image.config.diff_ids,
+            hash_files=extractor.wants_digests,
+            read_ahead=read_ahead,
+            depth=depth,
+        ) as pipeline,
+    ):
         for layer in layers:
             entries = pipeline.layer()
             try:
