@@ -12,7 +12,6 @@ hooks in the verbs cost a method call per megabyte.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
@@ -50,6 +49,8 @@ class ProgressLine(_Silent):
     def __init__(self, verb: str, stream: TextIO | None = None) -> None:
         self._verb = verb
         self._stream: TextIO = stream if stream is not None else sys.stderr
+        import threading  # only a terminal gets a line: other runs skip the import
+
         self._lock = threading.Lock()
         self._what = ""
         self._total: int | None = None

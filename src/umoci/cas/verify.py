@@ -32,7 +32,7 @@ class VerifiedReader(io.RawIOBase):
         self._what = f"blob {digest}{source}"
         self._size = size
         self._remaining = size
-        self._hash = digests.hasher(algorithm)
+        self._hash = digests.hasher(algorithm, size=size)
         self._verified = False
 
     def readable(self) -> bool:

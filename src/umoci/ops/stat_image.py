@@ -31,8 +31,6 @@ Docker manifest a Docker config counts as the image config).
 
 from __future__ import annotations
 
-import re
-
 from umoci import goquote
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError
@@ -67,10 +65,9 @@ def human_size(size: int) -> str:
 
 def _go_text(text: str) -> str:
     # Go decodes a lone surrogate escape in JSON ("\ud800") as U+FFFD.
-    return _SURROGATE.sub("\ufffd", text)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 def quote_value(text: str) -> str:
@@ -155,7 +152,7 @@ def go_descriptor(descriptor: Descriptor) -> Descriptor:
     return replace(descriptor, extra={}, platform=platform)
 
 
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+', re.DOTALL)
+_JSON_TOKEN = rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+'  # a string, or whitespace between tokens
 _HTML_ESCAPES = {
     b"<": b"\\u003c",
     b">": b"\\u003e",
@@ -163,14 +160,7 @@ _HTML_ESCAPES = {
     "\u2028".encode(): b"\\u2028",
     "\u2029".encode(): b"\\u2029",
 }
-_HTML_UNSAFE = re.compile(b"[<>&]|\xe2\x80\xa8|\xe2\x80\xa9")
-
-
-def _compact_token(match: re.Match[bytes]) -> bytes:
-    token = match.group()
-    if token[0] != ord('"'):
-        return b""  # whitespace between tokens
-    return _HTML_UNSAFE.sub(lambda m: _HTML_ESCAPES[m.group()], token)
+_HTML_UNSAFE = b"[<>&]|\xe2\x80\xa8|\xe2\x80\xa9"
 
 
 def compact_json(raw: bytes) -> str:
@@ -180,7 +170,18 @@ def compact_json(raw: bytes) -> str:
     outside strings goes, and ``< > &`` U+2028 U+2029 inside strings are
     escaped; everything else (key order, other escapes) is kept.
     """
-    return _JSON_TOKEN.sub(_compact_token, raw).decode("utf-8", "surrogateescape")
+    import re  # only stat --json gets here: re costs every other run ~6 ms to import
+
+    unsafe = re.compile(_HTML_UNSAFE)
+
+    def compact_token(match: re.Match[bytes]) -> bytes:
+        token = match.group()
+        if token[0] != ord('"'):
+            return b""  # whitespace between tokens
+        return unsafe.sub(lambda m: _HTML_ESCAPES[m.group()], token)
+
+    tokens = re.compile(_JSON_TOKEN, re.DOTALL)
+    return tokens.sub(compact_token, raw).decode("utf-8", "surrogateescape")
 
 
 def _history_rows(manifest: Manifest, config: ImageConfig) -> tuple[HistoryRow, ...]:
