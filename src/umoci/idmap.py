@@ -8,10 +8,12 @@ unmapped would silently give files to the wrong host user.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from umoci.errors import UsageError
 from umoci.structs import dataclass
+
+TYPE_CHECKING = False  # typing is for mypy only: collections.abc costs start-up ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _MAX_ID = 2**32 - 1
 

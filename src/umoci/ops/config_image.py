@@ -10,8 +10,6 @@ kept when ``--platform.variant`` is given on this call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from umoci import log as umoci_log
 from umoci.errors import UsageError
 from umoci.layout.refs import resolve, with_tag
@@ -21,6 +19,10 @@ from umoci.ops.basic import opened, write_target
 from umoci.ops.history import check_history, history_entry, parse_user_time
 from umoci.ops.options import ConfigChanges, HistoryOptions
 from umoci.structs import replace
+
+TYPE_CHECKING = False  # typing is for mypy only: collections.abc costs start-up ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = umoci_log.get()
 
