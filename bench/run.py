@@ -242,27 +242,46 @@ def ensure_rootfs(cache: Path, mirror: str | None) -> Path:
     return rootfs
 
 
-def ensure_image(cache: Path, rootfs: Path, go: Impl) -> Path:
-    """A gzip single-layer image made by the Go umoci (empty image + cp -a + repack)."""
-    image = cache / "image"
-    if (cache / "image.done").exists():
+def cached_image(cache: Path, name: str, what: str, build: Callable[[Path], None]) -> Path:
+    """``cache/name``: built once by ``build(tmp)`` (an empty-image layout), reused after.
+
+    ``build`` gets a fresh layout holding an empty ``base`` tag made by the Go
+    umoci; the result is renamed into place and marked done only once whole.
+    """
+    image = cache / name
+    done = cache / f"{name}.done"
+    if done.exists():
         log(f"reusing image {image}")
         return image
-    tmp = cache / "image.tmp"
-    bundle = cache / "bundle.tmp"
-    for p in (tmp, bundle, image):
+    tmp = cache / f"{name}.tmp"
+    for p in (tmp, image):
         remove(p)
-    log("building the OCI image with the Go umoci")
-    run([*go.argv, "init", "--layout", tmp])
-    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
-    run([*go.argv, "unpack", "--image", f"{tmp}:{BASE_TAG}", bundle])
-    run(["cp", "-a", "--", f"{rootfs}/.", bundle / "rootfs"])
-    run([*go.argv, "repack", "--image", f"{tmp}:{BASE_TAG}", bundle])
-    run([*go.argv, "gc", "--layout", tmp])
-    remove(bundle)
+    log(f"building {what}")
+    build(tmp)
     tmp.rename(image)
-    (cache / "image.done").write_text("ok\n")
+    done.write_text("ok\n")
     return image
+
+
+def _new_layout(go: Impl, layout: Path) -> None:
+    run([*go.argv, "init", "--layout", layout])
+    run([*go.argv, "new", "--image", f"{layout}:{BASE_TAG}"])
+
+
+def ensure_image(cache: Path, rootfs: Path, go: Impl) -> Path:
+    """A gzip single-layer image made by the Go umoci (empty image + cp -a + repack)."""
+
+    def build(layout: Path) -> None:
+        bundle = cache / "bundle.tmp"
+        remove(bundle)
+        _new_layout(go, layout)
+        run([*go.argv, "unpack", "--image", f"{layout}:{BASE_TAG}", bundle])
+        run(["cp", "-a", "--", f"{rootfs}/.", bundle / "rootfs"])
+        run([*go.argv, "repack", "--image", f"{layout}:{BASE_TAG}", bundle])
+        run([*go.argv, "gc", "--layout", layout])
+        remove(bundle)
+
+    return cached_image(cache, "image", "the one-layer image with the Go umoci", build)
 
 
 #: Layers the rootfs is split into for the multi-layer image (one more whites out).
@@ -331,30 +350,24 @@ def whiteout_changes(rootfs: Path) -> None:
 
 def ensure_multi_image(cache: Path, rootfs: Path, go: Impl) -> Path:
     """The rootfs as MULTI_LAYERS gzip layers plus one that whites out, made by the Go umoci."""
-    image = cache / "image-multi"
-    if (cache / "image-multi.done").exists():
-        log(f"reusing image {image}")
-        return image
-    tmp = cache / "image-multi.tmp"
-    bundle = cache / "bundle-multi.tmp"
-    for p in (tmp, bundle, image):
-        remove(p)
     groups = layer_groups(rootfs)
-    log(f"building the {len(groups)}+1-layer image with the Go umoci")
-    run([*go.argv, "init", "--layout", tmp])
-    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
-    for group in [*groups, None]:
-        run([*go.argv, "unpack", "--image", f"{tmp}:{BASE_TAG}", bundle])
-        if group is None:
-            whiteout_changes(bundle / "rootfs")
-        else:
-            run(["cp", "-a", "--parents", "--", *group, bundle / "rootfs"], cwd=rootfs)
-        run([*go.argv, "repack", "--image", f"{tmp}:{BASE_TAG}", bundle])
+
+    def build(layout: Path) -> None:
+        bundle = cache / "bundle-multi.tmp"
         remove(bundle)
-    run([*go.argv, "gc", "--layout", tmp])
-    tmp.rename(image)
-    (cache / "image-multi.done").write_text("\n".join(" ".join(g) for g in groups) + "\n")
-    return image
+        _new_layout(go, layout)
+        for group in [*groups, None]:
+            run([*go.argv, "unpack", "--image", f"{layout}:{BASE_TAG}", bundle])
+            if group is None:
+                whiteout_changes(bundle / "rootfs")
+            else:
+                run(["cp", "-a", "--parents", "--", *group, bundle / "rootfs"], cwd=rootfs)
+            run([*go.argv, "repack", "--image", f"{layout}:{BASE_TAG}", bundle])
+            remove(bundle)
+        run([*go.argv, "gc", "--layout", layout])
+
+    what = f"the {len(groups)}+1-layer image with the Go umoci"
+    return cached_image(cache, "image-multi", what, build)
 
 
 def write_tiny_tar(path: Path, count: int = TINY_FILES) -> None:
@@ -373,24 +386,17 @@ def write_tiny_tar(path: Path, count: int = TINY_FILES) -> None:
 
 def ensure_tiny_image(cache: Path, go: Impl) -> Path:
     """One gzip layer of TINY_FILES tiny files, added by the Go umoci's ``raw add-layer``."""
-    image = cache / "image-tiny"
-    if (cache / "image-tiny.done").exists():
-        log(f"reusing image {image}")
-        return image
-    tmp = cache / "image-tiny.tmp"
-    tar_path = cache / "tiny.tar"
-    for p in (tmp, image, tar_path):
-        remove(p)
-    log(f"building the {TINY_FILES}-file image (Python tarfile + the Go umoci's raw add-layer)")
-    write_tiny_tar(tar_path)
-    run([*go.argv, "init", "--layout", tmp])
-    run([*go.argv, "new", "--image", f"{tmp}:{BASE_TAG}"])
-    run([*go.argv, "raw", "add-layer", "--image", f"{tmp}:{BASE_TAG}", tar_path])
-    run([*go.argv, "gc", "--layout", tmp])
-    remove(tar_path)
-    tmp.rename(image)
-    (cache / "image-tiny.done").write_text("ok\n")
-    return image
+
+    def build(layout: Path) -> None:
+        tar_path = cache / "tiny.tar"
+        write_tiny_tar(tar_path)
+        _new_layout(go, layout)
+        run([*go.argv, "raw", "add-layer", "--image", f"{layout}:{BASE_TAG}", tar_path])
+        run([*go.argv, "gc", "--layout", layout])
+        remove(tar_path)
+
+    what = f"the {TINY_FILES}-file image (Python tarfile + the Go umoci's raw add-layer)"
+    return cached_image(cache, "image-tiny", what, build)
 
 
 def read_blob_json(image: Path, digest: str) -> dict[str, object]:

@@ -279,16 +279,20 @@ def test_the_producer_reads_ahead_only_when_asked(tmp_path: Path, read_ahead: bo
             assert store.opened == image.layer_digests
 
 
+def _pipeline(store: DirStore, image: Image) -> LayerPipeline:
+    """A pipeline over *image*'s layers with the smallest queue (the producer blocks soonest)."""
+    loaded = load_image(store, image.tag)
+    return LayerPipeline(
+        store, loaded.manifest.layers, loaded.config.diff_ids, hash_files=True, depth=1
+    )
+
+
 def test_closing_early_stops_the_producer(tmp_path: Path) -> None:
     image = image_of(tmp_path / "image", *multi_layers())
     before = {t.ident for t in threading.enumerate()}
-    with opened(str(image.layout), streams=True) as store:
-        loaded = load_image(store, image.tag)
-        with LayerPipeline(
-            store, loaded.manifest.layers, loaded.config.diff_ids, hash_files=True, depth=1
-        ) as pipeline:
-            layer = pipeline.layer()
-            assert layer.next() is not None  # the producer is now blocked on a full queue
+    with opened(str(image.layout), streams=True) as store, _pipeline(store, image) as pipeline:
+        layer = pipeline.layer()
+        assert layer.next() is not None  # the producer is now blocked on a full queue
     assert _wait_for(lambda: {t.ident for t in threading.enumerate()} <= before)
 
 
@@ -302,18 +306,14 @@ def test_data_sha256_is_each_files_own(tmp_path: Path) -> None:
     ]
     image = image_of(tmp_path / "image", entries)
     seen: dict[str, str | None] = {}
-    with opened(str(image.layout), streams=True) as store:
-        loaded = load_image(store, image.tag)
-        with LayerPipeline(
-            store, loaded.manifest.layers, loaded.config.diff_ids, hash_files=True, depth=1
-        ) as pipeline:
-            layer = pipeline.layer()
-            while (hdr := layer.next()) is not None:
-                data = b"".join(bytes(c) for c in layer.chunks())
-                seen[hdr.name] = layer.data_sha256
-                if layer.data_sha256 is not None:
-                    assert "sha256:" + layer.data_sha256 == sha256(data), hdr.name
-            assert layer.entries == len(entries)
+    with opened(str(image.layout), streams=True) as store, _pipeline(store, image) as pipeline:
+        layer = pipeline.layer()
+        while (hdr := layer.next()) is not None:
+            data = b"".join(bytes(c) for c in layer.chunks())
+            seen[hdr.name] = layer.data_sha256
+            if layer.data_sha256 is not None:
+                assert "sha256:" + layer.data_sha256 == sha256(data), hdr.name
+        assert layer.entries == len(entries)
     assert seen["b"] == sha256(BIG).removeprefix("sha256:")
     assert seen["a"] != seen["b"]
     # Entries without data get the digest of no data (what a rootless fake device holds).

@@ -18,7 +18,9 @@ from umoci.closing import Closing
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Protocol, TypeVar
+
+    _T = TypeVar("_T")
 else:
     Protocol = object  # the protocols below only type annotations
 
@@ -84,6 +86,16 @@ class HashingReader:
         return f"{self._algorithm}:{self._hash.hexdigest()}"
 
 
+def put_unless_stopped(into: queue.Queue[_T], item: _T, stop: threading.Event) -> None:
+    """``into.put(item)``, giving up once ``stop`` is set (a consumer that left)."""
+    while not stop.is_set():
+        try:
+            into.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
 class Prefetcher(Closing):
     """Read ``source`` ahead in a background thread, so it overlaps with the consumer.
 
@@ -131,12 +143,7 @@ class Prefetcher(Closing):
             self._put(err)
 
     def _put(self, item: bytes | BaseException | None) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put_unless_stopped(self._queue, item, self._stop)
 
     def read(self, size: int = -1, /) -> bytes:
         if self._pos >= len(self._buf):

@@ -36,7 +36,7 @@ import threading
 from umoci import progress
 from umoci.closing import Closing
 from umoci.compress import HashingReader, open_decompressor
-from umoci.compress.streams import Prefetcher
+from umoci.compress.streams import Prefetcher, put_unless_stopped
 from umoci.errors import LayerError
 from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
 from umoci.structs import dataclass
@@ -192,12 +192,7 @@ class LayerPipeline(Closing):
 
     def _flush(self) -> None:
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        while not self._stop.is_set():
-            try:
-                self._queue.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put_unless_stopped(self._queue, batch, self._stop)
 
 
 class LayerEntries:
