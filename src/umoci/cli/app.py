@@ -22,7 +22,6 @@ from umoci import IMAGE_SPEC_VERSION, RUNTIME_SPEC_VERSION, __version__
 from umoci.cli.command import Context, OutputClosedError, check_positionals, write_stdout
 from umoci.cli.commands import ROOT
 from umoci.cli.flags import HELP_FLAG, ParsedArgs, parse
-from umoci.cli.help import app_help, command_help
 from umoci.errors import UmociError, UsageError
 
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
@@ -75,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def help_text(chain: Sequence[Command]) -> str:
     """The help for the last command of chain (the root alone: the application's help)."""
+    # Imported here: only --help and usage errors need the help text's layout.
+    from umoci.cli.help import app_help, command_help
+
     command = chain[-1]
     if len(chain) == 1:
         return app_help(command, command.flags, __version__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore, create_layout, open_layout
 from umoci.errors import RefNotFoundError, UsageError
-from umoci.layout import gc as gc_algorithm
 from umoci.layout.refs import resolve_anchor, with_tag, without_tag
 from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
@@ -98,6 +97,8 @@ def remove_tag(layout: str, tag: str) -> None:
 
 
 def gc(layout: str, *, grace: float = 600.0) -> None:
+    from umoci.layout import gc as gc_algorithm  # only gc needs it (and it loads progress)
+
     with opened(layout) as store, store.lock_for_gc():
         deleted = gc_algorithm.collect(store, grace=grace)
     log.info("garbage collected %d blobs", len(deleted))
