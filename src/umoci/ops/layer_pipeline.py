@@ -1,12 +1,15 @@
-"""All of an image's layers read, verified and parsed in one background thread.
+"""All of an image's layers read, verified and parsed in background threads.
 
 Unpacking has two kinds of work.  Producing entries: reading each blob,
 checking its digest, decompressing, hashing the diff_id, parsing tar headers
 and (for the bundle's mtree) hashing every regular file's data.  Applying
 them: system calls and the Python around them.  The first kind runs here,
-in one producer thread, ahead of the second, which the caller's thread does
-through :class:`LayerEntries` (the :class:`~umoci.layer.tarstream.TarReader`
-interface the extractor reads from).
+ahead of the second: per layer a :class:`~umoci.compress.streams.Prefetcher`
+thread reads, verifies, decompresses and hashes the diff_id, and one
+producer thread parses headers and hashes files; the caller's thread
+applies, through :class:`LayerEntries` (the
+:class:`~umoci.layer.tarstream.TarReader` interface the extractor reads
+from).
 
 The producer goes through the layers in order and does not stop at a layer's
 end: while layer N is still being applied it already decompresses, verifies
@@ -24,7 +27,11 @@ Why batches: one queue hand-off costs a few microseconds of Python and a
 lock round trip, more than applying a small entry's header; a batch per
 ~512 entries makes that cost vanish.  Why hash files here: sha256 in C
 releases the interpreter lock, so it runs beside the consumer's system
-calls instead of on the consumer's critical path.
+calls instead of on the consumer's critical path.  What this does not
+buy: the tar parsing is Python, so it shares one interpreter lock with the
+consumer; for layers of tiny files the two mostly take turns (measured on
+200,000 files: the consumer's own Python time fell by ~1 s and it waited
+~2 s for the lock or for batches, about what parsing costs).
 """
 
 from __future__ import annotations
