@@ -26,6 +26,7 @@ from umoci.cas.layoutcheck import (
     INDEX_FILE,
     LAYOUT_FILE,
     LAYOUT_VERSION,
+    blob_entries,
     check_layout,
     describe,
     open_regular,
@@ -198,19 +199,14 @@ class DirStore(Closing):
 
     def list_blobs(self) -> Iterator[str]:
         """Digests of the files under ``blobs/<alg>/`` whose names are valid digests."""
-        blobs = os.path.join(self.path, BLOBS_DIR)
-        for algorithm in sorted(os.listdir(blobs)):
-            directory = os.path.join(blobs, algorithm)
-            if not os.path.isdir(directory):
-                continue
-            for name in sorted(os.listdir(directory)):
-                digest = f"{algorithm}:{name}"
-                try:
-                    digests.split(digest)
-                except BlobInvalidError:
-                    continue  # not ours to judge: leave unknown files alone
-                if os.path.isfile(os.path.join(directory, name)):
-                    yield digest
+        for algorithm, name in blob_entries(self.path):
+            digest = f"{algorithm}:{name}"
+            try:
+                digests.split(digest)
+            except BlobInvalidError:
+                continue  # not ours to judge: leave unknown files alone
+            if os.path.isfile(os.path.join(self.path, BLOBS_DIR, algorithm, name)):
+                yield digest
 
     def delete_blob(self, digest: str) -> None:
         try:

@@ -28,6 +28,7 @@ from umoci.cas.layoutcheck import (
     INDEX_FILE,
     LAYOUT_FILE,
     LAYOUT_VERSION,
+    blob_entries,
     open_regular,
 )
 from umoci.errors import BlobInvalidError, UmociError
@@ -435,19 +436,13 @@ class LayoutValidator:
     # -- warnings ------------------------------------------------------------------
 
     def _sweep_warnings(self) -> None:
-        blobs = os.path.join(self.layout, BLOBS_DIR)
-        if os.path.isdir(blobs):
-            for algorithm in sorted(os.listdir(blobs)):
-                directory = os.path.join(blobs, algorithm)
-                if not os.path.isdir(directory):
-                    continue
-                for name in sorted(os.listdir(directory)):
-                    digest = f"{algorithm}:{name}"
-                    if digest not in self._reached:
-                        where = f"{BLOBS_DIR}/{algorithm}/{name}"
-                        self.report.warning(
-                            "unreferenced-blob", where, "nothing in index.json reaches it"
-                        )
+        if os.path.isdir(os.path.join(self.layout, BLOBS_DIR)):
+            for algorithm, name in blob_entries(self.layout):
+                if f"{algorithm}:{name}" not in self._reached:
+                    where = f"{BLOBS_DIR}/{algorithm}/{name}"
+                    self.report.warning(
+                        "unreferenced-blob", where, "nothing in index.json reaches it"
+                    )
         for name in sorted(os.listdir(self.layout)):
             if name.startswith(_TEMP_PREFIX):
                 self.report.warning(
