@@ -99,8 +99,8 @@ class Layout:
     def gc(self, *, grace: float = 0.0) -> None:
         """Delete the blobs nothing reaches (``umoci gc``).
 
-        The default grace is 0 here: a program that calls this has finished
-        its own writes (the CLI keeps young blobs for 10 minutes by default).
+        *grace* (seconds, default 0) keeps unreachable blobs younger than
+        that, for layouts shared with writers that take no umoci lock.
         """
         ops.gc(self.path, grace=grace)
 

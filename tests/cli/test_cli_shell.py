@@ -448,7 +448,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
     history = HistoryOptions()
     table: list[tuple[list[str], str, tuple[Any, ...], dict[str, Any]]] = [
         (["init", "--layout", "L"], "init_layout", ("L",), {}),
-        (["gc", "--layout", "L/"], "gc", ("L",), {"grace": 600.0}),
+        (["gc", "--layout", "L/"], "gc", ("L",), {"grace": 0.0}),
         (["gc", "--grace", "1h30m", "--layout", "L"], "gc", ("L",), {"grace": 5400.0}),
         (["gc", "--grace=0", "--layout", "L"], "gc", ("L",), {"grace": 0.0}),
         (["new", "--image", "L:t"], "new_image", ("L", "t"), {}),

@@ -18,7 +18,7 @@ well as writable ones):
     it shared too, so no blob disappears under it.  ``gc`` holds it
     *exclusively*, so it never sweeps a blob a writer is about to make
     reachable.  Writers that are not us (skopeo, the Go umoci) take no lock;
-    gc's grace period covers them (see :mod:`umoci.layout.gc`).
+    ``gc --grace`` (opt-in) covers them (see :mod:`umoci.layout.gc`).
 
 Waits are bounded by :data:`TIMEOUT` seconds (the CLI's ``--lock-timeout``)
 and polled, so a stuck holder gives a clear error instead of a hang.  Locks

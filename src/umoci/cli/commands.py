@@ -53,7 +53,7 @@ def _gc(ctx: Context) -> int:
     from umoci import ops
     from umoci.durations import parse_duration
 
-    grace = parse_duration(ctx.get_string("grace") or "10m", "--grace")
+    grace = parse_duration(ctx.get_string("grace") or "0", "--grace")
     ops.gc(opt.layout_path(ctx), grace=grace)
     return 0
 
@@ -589,13 +589,14 @@ GC = Command(
 Removes every blob of the layout at "<image-path>" that nothing in index.json
 reaches (tagged or not), and the temporary files of umoci runs that died.
 
-A blob younger than --grace (default 10m) is kept even when unreachable: it may
-belong to a writer that has not updated index.json yet and takes no umoci lock
-(skopeo, the Go umoci).  umoci's own writers hold a lock that gc waits for
-(see --lock-timeout), so "--grace 0" is safe when only umoci writes.""",
+By default every unreachable blob goes, as with the Go umoci: umoci's own
+writers hold a lock that gc waits for (see --lock-timeout), so a blob they have
+stored but not yet referenced is never swept.  A layout shared with writers
+that take no umoci lock (skopeo, the Go umoci) can keep their fresh blobs with
+--grace: an unreachable blob younger than that is kept.""",
     flags=(
         string_flag(
-            "grace", "keep unreachable blobs younger than this (e.g. 10m, 0)", default="10m"
+            "grace", "keep unreachable blobs younger than this (e.g. 10m; default 0)", default="0"
         ),
         opt.LAYOUT,
     ),

@@ -10,10 +10,12 @@ Known layer and config types are leaves.  If a manifest or index that must
 be read is missing or corrupt, nothing is deleted: sweeping a layout we
 could not fully read might delete blobs that are still in use.
 
-Sweeping keeps blobs modified less than ``grace`` seconds ago: a writer
-that takes no umoci lock (skopeo, the Go umoci) may have stored them and
-not yet written ``index.json``.  Our own writers hold the blob lock that
-``gc`` takes exclusively (see :mod:`umoci.cas.locks`).  Files under
+Our own writers hold the blob lock that ``gc`` takes exclusively (see
+:mod:`umoci.cas.locks`), so by default every unreachable blob is swept, as
+the Go umoci does.  With ``grace`` > 0 (opt-in, ``--grace``), blobs modified
+less than that many seconds ago are kept: a writer that takes no umoci lock
+(skopeo, the Go umoci) may have stored them and not yet written
+``index.json``.  Files under
 ``blobs/`` whose names are not digests, and everything outside ``blobs/``,
 are left alone; stale ``.umoci-*`` temporary directories (no live umoci
 holds their lock) are removed.

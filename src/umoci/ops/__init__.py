@@ -159,11 +159,12 @@ def validate_bundle(bundle: str) -> Report:
     return impl(bundle)
 
 
-def gc(layout: str, *, grace: float = 600.0) -> None:
+def gc(layout: str, *, grace: float = 0.0) -> None:
     """``umoci gc --layout LAYOUT``: remove blobs unreachable from index.json.
 
-    Unreachable blobs modified less than *grace* seconds ago are kept (a
-    writer that takes no umoci lock may be about to reference them).
+    Unreachable blobs modified less than *grace* seconds ago are kept (for
+    layouts shared with a writer that takes no umoci lock and may be about
+    to reference them); the default 0 sweeps them all, as the Go umoci does.
     """
     from umoci.ops.basic import gc as impl
 

@@ -96,7 +96,7 @@ def remove_tag(layout: str, tag: str) -> None:
     log.info("removed tag %s", tag)
 
 
-def gc(layout: str, *, grace: float = 600.0) -> None:
+def gc(layout: str, *, grace: float = 0.0) -> None:
     from umoci.layout import gc as gc_algorithm  # only gc needs it (and it loads progress)
 
     with opened(layout) as store, store.lock_for_gc():
