@@ -43,24 +43,72 @@ def _unpack_error(layout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     return err
 
 
-def test_truncated_layer_says_verified_reader_size_mismatch(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    layout, layer = _image_with_a_layer(tmp_path, capsys)
+def _truncate(layer: Path) -> None:
     layer.write_bytes(layer.read_bytes()[:-3])
+
+
+def _recompress(layer: Path) -> None:
+    """The Go suite's blob hash hardening: ``gzip -d | gzip -3``, other bytes, other length."""
+    import gzip
+
+    original = layer.read_bytes()
+    recompressed = gzip.compress(gzip.decompress(original), compresslevel=3, mtime=0)
+    assert recompressed[: len(original)] != original
+    layer.write_bytes(recompressed)
+
+
+def _recompress_longer(layer: Path) -> None:
+    _recompress(layer)
+    layer.write_bytes(layer.read_bytes() + b"\0" * 64)
+
+
+def _append(layer: Path) -> None:
+    layer.write_bytes(layer.read_bytes() + b"\0")
+
+
+# The digest of the bytes read is judged before their count (0.6's precedence):
+# only a blob whose first `size` bytes are right and that goes on is a size error.
+LAYER_DAMAGE = {
+    "truncated": (_truncate, "digest"),
+    "recompressed": (_recompress, "digest"),
+    "recompressed-longer": (_recompress_longer, "digest"),
+    "right-prefix-then-more": (_append, "size"),
+}
+
+
+@pytest.mark.parametrize("damage", LAYER_DAMAGE)
+def test_damaged_layer_says_verified_reader_digest_before_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    change, word = LAYER_DAMAGE[damage]
+    layout, layer = _image_with_a_layer(tmp_path, capsys)
+    change(layer)
     err = _unpack_error(layout, tmp_path, capsys)
     assert re.match(
-        rf"umoci: unpack: .*blob sha256:{layer.name}: verified reader size mismatch: ", err
+        rf"umoci: unpack: .*blob sha256:{layer.name}: verified reader {word} mismatch: ", err
     ), err
 
 
-def test_longer_layer_says_verified_reader_size_mismatch(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.oracle
+@pytest.mark.parametrize("damage", LAYER_DAMAGE)
+def test_damaged_layer_wording_matches_the_go_umoci(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], oracle_umoci: Path, damage: str
 ) -> None:
+    import subprocess
+
+    change, word = LAYER_DAMAGE[damage]
     layout, layer = _image_with_a_layer(tmp_path, capsys)
-    layer.write_bytes(layer.read_bytes() + b"\0")
-    err = _unpack_error(layout, tmp_path, capsys)
-    assert f"blob sha256:{layer.name}: verified reader size mismatch: " in err, err
+    change(layer)
+    theirs = subprocess.run(
+        [oracle_umoci, "unpack", "--image", f"{layout}:t", tmp_path / "go-bundle"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert theirs.returncode == 1
+    assert f"verified reader {word} mismatch" in theirs.stderr, theirs.stderr
+    assert f"verified reader {word} mismatch: " in _unpack_error(layout, tmp_path, capsys)
 
 
 def test_altered_layer_says_verified_reader_digest_mismatch(

@@ -4,6 +4,13 @@ It never reads past the descriptor size (a blob file that is longer is
 caught by reading one byte more at the end), and checks the digest once the
 last byte has been delivered, so a consumer that streams the whole blob gets
 an error instead of EOF when the content is wrong.
+
+The digest is judged before the size, as the Go umoci's verified reader
+does (scripts grep for its words): a blob that ends early or goes on is a
+*digest* mismatch unless the bytes read so far hash to the descriptor's
+digest, so only a blob whose first ``size`` bytes are right and that then
+goes on (or, by a collision, a shorter one) is a *size* mismatch.  A
+recompressed layer is therefore a digest mismatch whatever its length.
 """
 
 from __future__ import annotations
@@ -46,8 +53,12 @@ class VerifiedReader(io.RawIOBase):
         want = min(len(view), self._remaining)
         n = self._raw.readinto(view[:want])  # type: ignore[attr-defined]
         if not n:
+            got = self._size - self._remaining
+            self._check_digest(
+                f" (the blob ends after {got} of the descriptor's {self._size} bytes)"
+            )
             raise BlobInvalidError(
-                f"{self._what}: verified reader size mismatch: got {self._size - self._remaining} "
+                f"{self._what}: verified reader size mismatch: got {got} "
                 f"bytes, descriptor says {self._size}"
             )
         self._hash.update(view[:n])
@@ -59,17 +70,21 @@ class VerifiedReader(io.RawIOBase):
     def _finish(self) -> None:
         if self._verified:
             return
+        self._check_digest("")
         if self._raw.read(1):
             raise BlobInvalidError(
                 f"{self._what}: verified reader size mismatch: blob is longer than the "
                 f"descriptor's {self._size} bytes"
             )
+        self._verified = True
+
+    def _check_digest(self, detail: str) -> None:
+        """Refuse the bytes read so far unless they hash to the descriptor's digest."""
         if self._hash.hexdigest() != self._expected_hex:
             raise BlobInvalidError(
                 f"{self._what}: verified reader digest mismatch: content hashes to "
-                f"{self._hash.name}:{self._hash.hexdigest()}"
+                f"{self._hash.name}:{self._hash.hexdigest()}{detail}"
             )
-        self._verified = True
 
     def read_all_verified(self) -> bytes:
         """Read the whole blob (for small JSON blobs) and verify it."""
