@@ -62,12 +62,19 @@ def test_keys_on_one_side_only() -> None:
     )
     assert delta.keys == (
         KeyDelta(DeltaType.MODIFIED, "size", "1", "2"),
+        KeyDelta(DeltaType.MISSING, "sha256digest", "aa", None),
         KeyDelta(DeltaType.MISSING, "xattr.user.a", "eA==", None),
         KeyDelta(DeltaType.MISSING, "tar_time", "5.000000000", None),
+        KeyDelta(DeltaType.EXTRA, "uid", None, "0"),
         KeyDelta(DeltaType.EXTRA, "xattr.user.b", None, "eQ=="),
     )
-    # sha256digest and uid are on one side only: not differences.
-    assert one("f sha256digest=aa\n----\nf uid=0\n") == []
+    # A keyword on one side only is a difference (go-mtree 0.7, the Go umoci 0.6).
+    (one_sided,) = one("f sha256digest=aa\n----\nf uid=0\n")
+    assert one_sided.keys == (
+        KeyDelta(DeltaType.MISSING, "sha256digest", "aa", None),
+        KeyDelta(DeltaType.EXTRA, "uid", None, "0"),
+    )
+    assert str(one_sided) == '"f": keyword "sha256digest": expected aa; got '
     assert str(delta) == '"f": keyword "size": expected 1; got 2'
     (missing,) = one("f xattr.user.a=eA==\n----\nf\n")
     assert str(missing) == '"f": keyword "xattr.user.a": expected eA==; got '
@@ -76,7 +83,7 @@ def test_keys_on_one_side_only() -> None:
 def test_set_values_count() -> None:
     deltas = one("/set mode=0644\nf\n----\nf mode=0644\n/set mode=0600\ng\n")
     assert deltas[0].type is DeltaType.EXTRA
-    assert one("/set mode=0644\nf\n----\n/set uid=0\nf mode=0644\n") == []
+    assert one("/set mode=0644 uid=0\nf\n----\n/set uid=0\nf mode=0644\n") == []
 
 
 def test_time_and_tar_time() -> None:

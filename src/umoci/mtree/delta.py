@@ -5,8 +5,10 @@ only in ``new`` EXTRA, and in both MODIFIED when some keyword differs.  As in
 go-mtree:
 
 * keyword values are the entry's own merged over its ``/set`` ones;
-* a keyword present on one side only is ignored, unless it is ``time``,
-  ``tar_time`` or an ``xattr.*`` (a vanished xattr is a change);
+* a keyword present on one side only is a difference (go-mtree 0.7, which
+  the Go umoci 0.6 uses: ``raw mtree-validate -k sha1digest`` against a
+  spec without that keyword reports ``expected ; got …`` for every file),
+  so a ``-k``/``-K`` keyword the spec does not carry fails validation;
 * ``time`` on one side and ``tar_time`` on the other are compared as
   ``tar_time`` (seconds only);
 * with ``keywords`` given, differences in other keywords are dropped
@@ -91,7 +93,6 @@ class Delta:
         )
 
 
-_ALWAYS = ("time", "tar_time")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -121,17 +122,9 @@ def compare_entries(old: Entry, new: Entry) -> list[KeyDelta]:
             for key, value in old_kv.items()
             if value != new_kv[key]
         ]
-    old_prefixes = {prefix(k) for k in old_kv}
-    new_prefixes = {prefix(k) for k in new_kv}
-    pairs: dict[str, list[str | None]] = {}
-    for key, value in old_kv.items():
-        head = prefix(key)
-        if key in _ALWAYS or head == "xattr" or head in new_prefixes:
-            pairs[key] = [value, None]
+    pairs: dict[str, list[str | None]] = {key: [value, None] for key, value in old_kv.items()}
     for key, value in new_kv.items():
-        head = prefix(key)
-        if key in _ALWAYS or head == "xattr" or head in old_prefixes:
-            pairs.setdefault(key, [None, None])[1] = value
+        pairs.setdefault(key, [None, None])[1] = value
     if "time" in pairs and "tar_time" in pairs:
         # A spec from a tar archive has tar_time, one from a walk has time.
         time_pair = pairs.pop("time")
