@@ -77,6 +77,79 @@ def test_rank_prefers_exact_and_refuses_others() -> None:
     assert rank(asked, normalize("windows", "amd64", "", "6.3")) is None
 
 
+# (machine, image, rank): the fallbacks of every real CPU variant, spelt out.
+REAL_VARIANT_RANKS = [
+    ("linux/arm/v5", "linux/arm/v5", 0),
+    ("linux/arm/v5", "linux/arm/v6", None),
+    ("linux/arm/v6", "linux/arm/v5", 1),
+    ("linux/arm/v7", "linux/arm/v5", 2),
+    ("linux/arm/v8", "linux/arm/v8", 0),
+    ("linux/arm/v8", "linux/arm/v6", 2),
+    ("linux/arm/v8", "linux/arm64", None),
+    ("linux/arm64", "linux/arm64/v8", 0),
+    ("linux/arm64", "linux/arm64/v9", None),
+    ("linux/arm64", "linux/arm/v8", 1),
+    ("linux/arm64", "linux/arm/v5", 4),
+    ("linux/arm64/v9", "linux/arm64/v9", 0),
+    ("linux/arm64/v9", "linux/arm64/v8", 1),
+    ("linux/arm64/v9", "linux/arm/v8", 2),
+    ("linux/arm64/v9", "linux/arm/v7", 3),
+    ("linux/arm64/v9", "linux/amd64", None),
+    ("linux/amd64", "linux/amd64/v1", 0),
+    ("linux/amd64", "linux/amd64/v2", None),
+    ("linux/amd64", "linux/386", 1),
+    ("linux/amd64/v2", "linux/amd64", 1),
+    ("linux/amd64/v3", "linux/amd64/v2", 1),
+    ("linux/amd64/v4", "linux/amd64/v1", 3),
+    ("linux/amd64/v4", "linux/386", 4),
+    ("linux/amd64/v4", "linux/arm64", None),
+    ("linux/386", "linux/amd64", None),
+]
+
+
+@pytest.mark.parametrize(("machine", "image", "expected"), REAL_VARIANT_RANKS)
+def test_rank_of_real_variants(machine: str, image: str, expected: int | None) -> None:
+    assert rank(parse_platform(machine), parse_platform(image)) == expected
+
+
+REAL_PLATFORMS = [
+    *(f"linux/arm/v{n}" for n in range(5, 9)),
+    "linux/arm64",
+    "linux/arm64/v9",
+    *(f"linux/amd64/v{n}" for n in range(1, 5)),
+    "linux/386",
+    "linux/s390x",
+    "windows(10.0)/amd64",
+]
+
+
+@pytest.mark.parametrize("machine", REAL_PLATFORMS)
+def test_rank_is_the_position_in_compatible(machine: str) -> None:
+    want = parse_platform(machine)
+    listed = [str(p) for p in compatible(want)]
+    for image in REAL_PLATFORMS:
+        offered = parse_platform(image)
+        expected = listed.index(str(offered)) if str(offered) in listed else None
+        assert rank(want, offered) == expected, image
+
+
+def test_variant_numbers_past_four_digits_are_labels() -> None:
+    # Leading zeros do not count towards the cap.
+    assert normalize("linux", "arm64", "v00008").variant == "v8"
+    assert normalize("linux", "amd64", "9999").variant == "v9999"
+    # A longer number is kept as written: it is no lower variant's successor.
+    label = parse_platform("linux/arm64/v10000")
+    assert label.variant == "v10000"
+    assert rank(label, parse_platform("linux/arm64")) is None
+    assert rank(label, normalize("linux", "arm64", "V10000")) == 0
+    # arm64 machines still run 32-bit arm, whatever their own variant.
+    assert rank(label, parse_platform("linux/arm/v7")) == 2
+    # Past Python's int() limit of 4300 digits, from an index or the command line.
+    huge = "v" + "9" * 5000
+    assert normalize("linux", "arm64", huge).variant == huge
+    assert rank(parse_platform(f"linux/amd64/{huge}"), parse_platform("linux/amd64")) is None
+
+
 def test_amd64_levels_from_cpu_flags() -> None:
     v2 = {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}
     v3 = v2 | {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}

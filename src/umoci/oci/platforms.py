@@ -14,7 +14,10 @@ runtimes (containerd, Docker) apply when they pick an entry of an index:
   ``arm/v6`` and ``arm/v5``; ``amd64/v3`` runs ``v2`` and ``v1``), and some
   run a second architecture (``arm64`` runs 32-bit ``arm`` images, ``amd64``
   runs ``386``).  :func:`compatible` lists them best first; an exact match
-  always beats a fallback;
+  always beats a fallback, and :func:`rank` works the position out by
+  arithmetic, so a request costs the same whatever its variant number;
+* a variant number of more than four digits is no CPU variant: it is an
+  opaque label that matches only an entry spelt the same way;
 * ``os.version`` only filters when the request names one (Windows builds);
   ``os.features`` never do.
 
@@ -77,11 +80,25 @@ class PlatformSpec:
         return self.os == "unknown" or self.architecture == "unknown"
 
 
+# Real variants have one digit (arm v5..v8, arm64 v8/v9, amd64 v1..v4); four
+# leave room for any to come.  A longer number is not an error (an index may
+# carry any string, and the Go umoci 0.6 has no --platform to compare with:
+# it refuses an index of several images as ambiguous) but it is not a number
+# either: "linux/arm64/v100000000" is a label that matches only an entry with
+# that same variant, never the v8 below it.  Capping the digits also keeps
+# int() off hostile strings (Python refuses more than 4300 digits).
+_MAX_VARIANT_DIGITS = 4
+
+
 def _variant_number(variant: str) -> int | None:
+    """The number of ``vN`` or ``N`` (leading zeros allowed); None if it is not a short number."""
     text = variant[1:] if variant.startswith("v") else variant
     if not text.isdigit() or not text.isascii():
         return None
-    return int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > _MAX_VARIANT_DIGITS:
+        return None
+    return int(digits)
 
 
 def normalize(
@@ -124,31 +141,61 @@ def parse_platform(text: str) -> PlatformSpec:
     return normalize(os_part, parts[1], parts[2] if len(parts) == 3 else "", os_version)
 
 
-def compatible(want: PlatformSpec) -> tuple[PlatformSpec, ...]:
-    """Platforms a machine of platform *want* runs, best first (*want* itself first)."""
-    out = [want]
+@dataclass(frozen=True)
+class _Ladder:
+    """One architecture a machine runs: its newest platform, then *older* variants below it."""
+
+    newest: PlatformSpec
+    number: int | None  # the newest variant's number (None: not a number)
+    older: int  # how many lower variants follow, one number apart
+
+
+def _ladders(want: PlatformSpec) -> list[_Ladder]:
+    """The architectures a machine of platform *want* runs, best first."""
     number = _variant_number(want.variant)
     oldest = _OLDEST_VARIANT.get(want.architecture)
-    if number is not None and oldest is not None:
-        for older in range(number - 1, oldest - 1, -1):
-            out.append(PlatformSpec(want.os, want.architecture, f"v{older}", want.os_version))
+    older = number - oldest if number is not None and oldest is not None and number > oldest else 0
+    out = [_Ladder(want, number, older)]
     if want.architecture == "arm64":
-        out += compatible(PlatformSpec(want.os, "arm", "v8", want.os_version))
+        out += _ladders(PlatformSpec(want.os, "arm", "v8", want.os_version))
     elif want.architecture == "amd64":
-        out.append(PlatformSpec(want.os, "386", "", want.os_version))
+        out.append(_Ladder(PlatformSpec(want.os, "386", "", want.os_version), None, 0))
+    return out
+
+
+def compatible(want: PlatformSpec) -> tuple[PlatformSpec, ...]:
+    """Platforms a machine of platform *want* runs, best first (*want* itself first)."""
+    out = []
+    for ladder in _ladders(want):
+        out.append(ladder.newest)
+        if ladder.number is not None:
+            newest = ladder.newest
+            out += [
+                PlatformSpec(newest.os, newest.architecture, f"v{lower}", newest.os_version)
+                for lower in range(ladder.number - 1, ladder.number - ladder.older - 1, -1)
+            ]
     return tuple(out)
 
 
 def rank(want: PlatformSpec, offered: PlatformSpec) -> int | None:
-    """How well *offered* suits a machine of platform *want*: 0 best, None not at all."""
-    for i, candidate in enumerate(compatible(want)):
-        if (
-            candidate.os == offered.os
-            and candidate.architecture == offered.architecture
-            and candidate.variant == offered.variant
-            and (not want.os_version or want.os_version == offered.os_version)
-        ):
-            return i
+    """How well *offered* suits a machine of platform *want*: 0 best, None not at all.
+
+    The position *offered* has in :func:`compatible`, computed without listing it.
+    """
+    if want.os_version and want.os_version != offered.os_version:
+        return None
+    position = 0
+    for ladder in _ladders(want):
+        newest = ladder.newest
+        if newest.os == offered.os and newest.architecture == offered.architecture:
+            if newest.variant == offered.variant:
+                return position
+            number = _variant_number(offered.variant)
+            if ladder.number is not None and number is not None:
+                steps_down = ladder.number - number
+                if 0 < steps_down <= ladder.older:
+                    return position + steps_down
+        position += 1 + ladder.older
     return None
 
 
