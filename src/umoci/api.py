@@ -24,6 +24,12 @@ Example -- derive an image, change its config in one step, and tidy up::
 A :meth:`Image.config` block writes ONE new config and manifest, with at
 most one history entry, however many changes it makes (the CLI's
 ``umoci config`` makes one per call).
+
+Arguments and config fields are checked against their annotations (see
+:mod:`umoci.apiargs`): a value of the wrong type raises
+:class:`~umoci.errors.InvalidArgumentError` (a ``TypeError``) naming it,
+before anything is written.  Where a list of strings is wanted a bare
+``str`` is refused: ``c.cmd = "/bin/sh"`` would be seven arguments.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from pathlib import Path
 from types import TracebackType
 
 from umoci import ops
+from umoci.apiargs import annotations_of, check, checked
+from umoci.errors import UsageError
 from umoci.idmap import IdMap, parse_id_map
 from umoci.oci.models import Descriptor, ImageConfig
 from umoci.ops.options import HistoryOptions, MapOptions, RepackOptions
@@ -49,16 +57,19 @@ class Layout:
     ()
     """
 
+    @checked
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
 
     @classmethod
+    @checked
     def init(cls, path: str | os.PathLike[str]) -> Layout:
         """Create an empty layout at *path* (which must not exist)."""
         ops.init_layout(os.fspath(path))
         return cls(path)
 
     @classmethod
+    @checked
     def open(cls, path: str | os.PathLike[str]) -> Layout:
         """An existing layout (checked now: :class:`~umoci.errors.LayoutError` if it is not one)."""
         from umoci.cas.layoutcheck import check_layout
@@ -70,6 +81,7 @@ class Layout:
         """The tags, in index.json order (``umoci ls``)."""
         return ops.list_tags(self.path)
 
+    @checked
     def resolve(self, ref: str, platform: str | None = None) -> Descriptor:
         """The manifest descriptor *ref* (a tag or ``@sha256:...``) names, for *platform*."""
         from umoci.layout.refs import resolve
@@ -78,24 +90,29 @@ class Layout:
         with opened(self.path) as store:
             return resolve(store, ref, platform).descriptor
 
+    @checked
     def image(self, ref: str = "latest", platform: str | None = None) -> Image:
         """The image *ref* names (nothing is read until it is used)."""
         return Image(self, ref, platform)
 
+    @checked
     def new_image(self, tag: str) -> Image:
         """An empty image for this host's platform, tagged *tag* (``umoci new``)."""
         ops.new_image(self.path, tag)
         return Image(self, tag)
 
+    @checked
     def tag(self, ref: str, new_tag: str, *, platform: str | None = None) -> Image:
         """Point *new_tag* where *ref* points (``umoci tag``)."""
         ops.tag_image(self.path, ref, new_tag, platform=platform)
         return Image(self, new_tag)
 
+    @checked
     def remove(self, tag: str) -> None:
         """Remove a tag (``umoci rm``); the blobs stay until :meth:`gc`."""
         ops.remove_tag(self.path, tag)
 
+    @checked
     def gc(self, *, grace: float = 0.0) -> None:
         """Delete the blobs nothing reaches (``umoci gc``).
 
@@ -113,7 +130,12 @@ class Image:
     ['umoci insert', 'umoci config']
     """
 
+    @checked
     def __init__(self, layout: Layout, ref: str, platform: str | None = None) -> None:
+        if platform is not None:
+            from umoci.oci.platforms import parse_platform
+
+            parse_platform(platform)  # a malformed platform is refused here, not at first use
         self.layout = layout
         self.ref = ref
         self.platform = platform
@@ -127,6 +149,7 @@ class Image:
 
         return collect(self.layout.path, self.ref, self.platform)
 
+    @checked
     def config(
         self, *, tag: str | None = None, history: HistoryOptions | None = None
     ) -> ConfigBuilder:
@@ -138,6 +161,7 @@ class Image:
         """
         return ConfigBuilder(self, tag, history or HistoryOptions())
 
+    @checked
     def unpack(
         self,
         bundle: str | os.PathLike[str],
@@ -151,6 +175,7 @@ class Image:
         ops.unpack(self.layout.path, self.ref, os.fspath(bundle), maps=maps, platform=self.platform)
         return Bundle(bundle)
 
+    @checked
     def insert(
         self,
         source: str | os.PathLike[str],
@@ -190,10 +215,12 @@ class Bundle:
     'v2'
     """
 
+    @checked
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
     @classmethod
+    @checked
     def open(cls, path: str | os.PathLike[str]) -> Bundle:
         """An existing bundle (its umoci.json is read now)."""
         from umoci.runtime.bundle_meta import read_bundle_meta
@@ -205,6 +232,7 @@ class Bundle:
     def rootfs(self) -> Path:
         return self.path / "rootfs"
 
+    @checked
     def repack(
         self, layout: Layout, *, tag: str | None = None, options: RepackOptions | None = None
     ) -> Image:
@@ -227,15 +255,47 @@ class ConfigBuilder:
     ``volumes`` and ``exposed_ports`` are sets.  Nothing is written if the
     block raises.
 
+    Each field is checked against its annotation when it is assigned, and
+    all of them again at the block's end (a dict, list or set may have been
+    changed in place): :class:`~umoci.errors.InvalidArgumentError` for a
+    wrong type, :class:`~umoci.errors.UsageError` for an empty name or an
+    environment variable name holding ``=``.  A field name the builder does
+    not have (a typo) is an ``AttributeError``, not silently ignored.
+
     >>> with Layout.open("oci").image("base").config(tag="web") as c:  # doctest: +SKIP
     ...     c.exposed_ports.add("80/tcp")
     ...     c.env["PORT"] = "80"
     """
 
+    env: dict[str, str]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    cmd: list[str]
+    entrypoint: list[str]
+    user: str
+    working_dir: str
+    stop_signal: str
+    volumes: set[str]
+    exposed_ports: set[str]
+    author: str
+    os: str
+    architecture: str
+    variant: str
+
+    # The fields above, and no others: a misspelt field is an AttributeError.
+    __slots__ = ("_history", "_image", "_tag", *__annotations__)
+
+    @checked
     def __init__(self, image: Image, tag: str | None, history: HistoryOptions) -> None:
         self._image = image
         self._tag = tag
         self._history = history
+
+    def __setattr__(self, name: str, value: object) -> None:
+        annotation = annotations_of(ConfigBuilder).get(name)
+        if annotation is not None:
+            check(f"ConfigBuilder.{name}", value, annotation)
+        object.__setattr__(self, name, value)
 
     def __enter__(self) -> ConfigBuilder:
         from umoci.layout.refs import read_manifest, resolve
@@ -247,16 +307,16 @@ class ConfigBuilder:
             raw = store.read_json(manifest.config, "config")
         config = ImageConfig.from_json(raw, f"config {manifest.config.digest}")
         c = config.config
-        self.env: dict[str, str] = dict(e.partition("=")[::2] for e in c.env)
-        self.labels: dict[str, str] = dict(c.labels)
-        self.annotations: dict[str, str] = dict(manifest.annotations)
-        self.cmd: list[str] = list(c.cmd)
-        self.entrypoint: list[str] = list(c.entrypoint)
+        self.env = dict(e.partition("=")[::2] for e in c.env)
+        self.labels = dict(c.labels)
+        self.annotations = dict(manifest.annotations)
+        self.cmd = list(c.cmd)
+        self.entrypoint = list(c.entrypoint)
         self.user = c.user
         self.working_dir = c.working_dir
         self.stop_signal = c.stop_signal
-        self.volumes: set[str] = set(c.volumes)
-        self.exposed_ports: set[str] = set(c.exposed_ports)
+        self.volumes = set(c.volumes)
+        self.exposed_ports = set(c.exposed_ports)
         self.author = config.author
         self.os = config.os
         self.architecture = config.architecture
@@ -300,9 +360,22 @@ class ConfigBuilder:
         )
         return changed, dict(self.annotations)
 
+    def _check_fields(self) -> None:
+        """Every field as the block left it: the right types, and names the config can hold."""
+        for name, annotation in annotations_of(ConfigBuilder).items():
+            check(f"ConfigBuilder.{name}", getattr(self, name), annotation)
+        for field in ("env", "labels", "annotations"):
+            if "" in getattr(self, field):
+                raise UsageError(f"ConfigBuilder.{field}: a name must not be empty")
+        for name in self.env:
+            if "=" in name:
+                # "A=B" with value "c" would be written "A=B=c" and read back as A.
+                raise UsageError(f"ConfigBuilder.env: name {name!r} must not contain '='")
+
     def _commit(self) -> None:
         from umoci.ops.config_image import rewrite_config
 
+        self._check_fields()
         rewrite_config(
             self._image.layout.path,
             self._image.ref,

@@ -4,6 +4,7 @@
 
     UmociError                          anything a user can cause
     ├── UsageError (ValueError)         bad flags, arguments or values
+    ├── InvalidArgumentError (TypeError)  a Python API argument of the wrong type
     ├── NotImplementedYetError          a verb a later release implements
     ├── LayoutError                     not an OCI layout / bad oci-layout / index.json
     ├── BlobNotFoundError (LookupError) a descriptor whose blob is missing
@@ -29,6 +30,10 @@ class UmociError(Exception):
 
 class UsageError(UmociError, ValueError):
     """The command line or one of its values is wrong."""
+
+
+class InvalidArgumentError(UmociError, TypeError):
+    """A value of the wrong type given to the Python API (:mod:`umoci.api`)."""
 
 
 class NotImplementedYetError(UmociError):
