@@ -399,6 +399,56 @@ def test_index_create_takes_platforms_from_configs_or_as_given(
     assert all(REF_NAME not in m.get("annotations", {}) for m in blob["manifests"])
 
 
+# -- umoci index: attestations, hostile indexes ----------------------------------------------
+
+
+def multi_entries(layout: Path) -> list[dict[str, object]]:
+    return list(read_json(layout, entry(layout, "multi")["digest"])["manifests"])
+
+
+def attest(layout: Path, *archs: str) -> list[dict[str, object]]:
+    """Give ``multi`` an attestation of each of *archs*' manifests; return the entries."""
+    digests = {
+        arch: m["digest"]
+        for arch, m in entries_by_arch(layout, entry(layout, "multi")["digest"]).items()
+    }
+    attestations = [attestation_for(layout, str(digests[arch])) for arch in archs]
+    old = read_json(layout, entry(layout, "multi")["digest"])
+    new = put_json(layout, {**old, "manifests": [*old["manifests"], *attestations]}, OCI_INDEX)
+    others = [
+        d
+        for d in index_json(layout)["manifests"]
+        if d.get("annotations", {}).get(REF_NAME) != "multi"
+    ]
+    set_index(layout, [*others, {**new, "annotations": {REF_NAME: "multi"}}])
+    return attestations
+
+
+def attestations_of(entries: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [m for m in entries if "vnd.docker.reference.type" in m.get("annotations", {})]  # type: ignore[operator]
+
+
+def test_index_add_of_the_same_manifest_keeps_its_attestation(
+    capsys: pytest.CaptureFixture[str], multi: Path
+) -> None:
+    attestations = attest(multi, "amd64", "arm64")
+    ok(capsys, "index", "add", "--image", f"{multi}:multi", "arm64=linux/arm64/v8")
+    assert attestations_of(multi_entries(multi)) == attestations
+
+
+def test_index_add_to_an_index_with_null_manifests(
+    capsys: pytest.CaptureFixture[str], multi: Path
+) -> None:
+    empty = put_json(
+        multi, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": None}, OCI_INDEX
+    )
+    set_index(multi, [*index_json(multi)["manifests"], {**empty, "annotations": {REF_NAME: "e"}}])
+    ok(capsys, "index", "add", "--image", f"{multi}:e", "amd64")
+    assert [m["digest"] for m in read_json(multi, entry(multi, "e")["digest"])["manifests"]] == [
+        entry(multi, "amd64")["digest"]
+    ]
+
+
 # -- errors: one line, exit 1, layout unchanged ----------------------------------------------
 
 
