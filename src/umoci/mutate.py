@@ -1,32 +1,47 @@
-"""Change an image's config, manifest or layers and rewrite every parent up to the root.
+"""Change an image's config, manifest or layers, rewrite every parent index, and tag the result.
 
-A :class:`Mutator` starts from the descriptor path a tag resolved to
-(``index.json`` entry → nested indexes → manifest).  Changes are collected
-in memory; :meth:`Mutator.commit` writes the new config blob, the new
-manifest, and a new copy of each parent index with the child descriptor
-swapped, and returns the new root descriptor.  It never touches
-``index.json``: the verb decides which tag to point at the result (the new
-path's root), as the last write.
+A :class:`Mutator` starts from the descriptor path a reference resolved to
+(``index.json`` entry → nested indexes → manifest), now or at unpack time
+(a bundle's ``umoci.json``).  Changes are collected in memory;
+:meth:`Mutator.commit` writes the new config blob and the new manifest,
+then, under the ``index.json`` lock, takes the image as it is *now* (the
+tag's current entry: another platform may have been repacked, removed or
+relabelled since the path was read), writes a new copy of each index below
+it that lists the old manifest, with that entry replaced, and points the
+target tag at the result, as the last write (a manifest listed twice for
+its platform is replaced in both places).  Should the tag no longer
+list the old manifest (for the same platform), nothing is tagged and
+:class:`RefNotFoundError` says so; :meth:`Mutator.check_still_listed`
+asks the same before any blob is written.  A root named by digest is
+content and is used as recorded; a manifest named directly by
+``index.json`` is simply replaced, as the Go umoci does.
 
-Each parent index is rewritten from its own JSON with only the changed
-entry replaced, so every other entry (another platform's manifest, an
-attestation, fields we do not model) stays exactly as it was; only the
-document's whitespace becomes Go's compact form.  The changed entry keeps
-its annotations and unknown fields; when the config's platform changed, its
-``platform`` follows (so ``config --architecture`` on one child of a
-multi-platform index relabels that child; an entry whose label already
-disagreed with its config is not "corrected" by an unrelated change).  A
-manifest named directly by ``index.json`` gets no ``platform`` it did not
-have.
+Indexes are rewritten by :func:`umoci.layout.index_blob.edit_entries`:
+every other entry (another platform's manifest, fields we do not model)
+stays exactly as it was, and an attestation of the replaced manifest is
+dropped.  The replaced entry keeps its annotations and unknown fields; when
+the config's platform changed, its ``platform`` follows (so ``config
+--architecture`` on one child of a multi-platform index relabels that
+child; an entry whose label already disagreed with its config is not
+"corrected" by an unrelated change).  A manifest named directly by
+``index.json`` gets no ``platform`` it did not have.
 """
 
 from __future__ import annotations
 
 from umoci.cas.dir import DirStore
-from umoci.errors import BlobInvalidError
-from umoci.layout.refs import DescriptorPath, read_index_blob, read_manifest
+from umoci.errors import BlobInvalidError, RefNotFoundError
+from umoci.layout.index_blob import edit_entries
+from umoci.layout.refs import (
+    DescriptorPath,
+    describe_ref,
+    descriptor_platform,
+    leaves,
+    read_manifest,
+    with_tag,
+)
 from umoci.oci import mediatypes
-from umoci.oci.models import Descriptor, History, ImageConfig, Manifest, Platform
+from umoci.oci.models import Descriptor, History, ImageConfig, Index, Manifest, Platform
 from umoci.structs import replace
 
 
@@ -82,8 +97,38 @@ class Mutator:
         self.manifest = replace(self.manifest, layers=(*self.manifest.layers, layer))
         self._manifest_changed = True
 
-    def commit(self) -> DescriptorPath:
-        """Write the changed blobs bottom-up; return the new path (root first)."""
+    def check_still_listed(self) -> None:
+        """Fail now, before a blob is written, if :meth:`commit` would find the image gone."""
+        if len(self.path.walk) > 1:
+            current_anchor(self.store, self.store.read_index(), self.path)
+        else:
+            self.store.read_index()  # a broken index.json would fail the final swap
+
+    def commit(self, target: str) -> DescriptorPath:
+        """Write the changed blobs, then point tag *target* at the result (the last write).
+
+        Returns the new path, its root as ``index.json`` now lists it.
+        """
+        new_leaf = self._write_manifest()
+        relabel = self.config if self._platform_changed() else None
+        swap = _Swap(self.store, self.path.descriptor, new_leaf, relabel)
+        if len(self.path.walk) == 1:
+            # A manifest named directly by index.json: no index to re-read
+            # (the Go umoci's behaviour).
+            root = swap.entry(self.path.root, in_index=False)
+            index = self.store.update_index(lambda current: with_tag(current, target, root))
+            return DescriptorPath((index.manifests[-1],))
+
+        def change(current: Index) -> Index:
+            anchor = current_anchor(self.store, current, self.path)
+            return with_tag(current, target, swap.entry(anchor, in_index=False))
+
+        index = self.store.update_index(change)
+        assert swap.written is not None  # current_anchor() found the manifest below the anchor
+        return _path_to(self.store, index.manifests[-1], swap.written)
+
+    def _write_manifest(self) -> Descriptor:
+        """Store the changed config and manifest; the manifest's descriptor (old if unchanged)."""
         manifest = self.manifest
         if self._config_changed:
             config_descriptor = self.store.put_json(
@@ -96,63 +141,86 @@ class Mutator:
             )
             self._manifest_changed = True
         if not self._manifest_changed:
-            return self.path
+            return self.path.descriptor
         written = self.store.put_json(manifest.to_json(), self.path.descriptor.media_type)
-        leaf = self.path.descriptor
-        platform: Platform | None = None  # None: each entry keeps its own
-        if self._platform_changed() and (leaf.platform is not None or len(self.path.walk) > 1):
-            platform = _platform_from(self.config, leaf.platform)
-        child = replace(leaf, digest=written.digest, size=written.size)
-        if platform is not None:
-            child = replace(child, platform=platform)
-        new_walk = [child]
-        # Walk up the nested indexes, replacing the old child in each.
-        for parent, old_child in zip(
-            reversed(self.path.walk[:-1]), reversed(self.path.walk[1:]), strict=True
-        ):
-            written, new_walk[0] = self._rewrite_parent(parent, old_child, child, platform)
-            platform = None  # only the manifest's own entry is relabelled
-            child = replace(parent, digest=written.digest, size=written.size)
-            new_walk.insert(0, child)
-        return DescriptorPath(tuple(new_walk))
+        return replace(self.path.descriptor, digest=written.digest, size=written.size)
 
-    def _rewrite_parent(
+
+def current_anchor(store: DirStore, index: Index, path: DescriptorPath) -> Descriptor:
+    """What a write through *path* rewrites now: its root as *index* lists it.
+
+    A root named by a tag is that tag's entry in *index* (the first, should
+    the tag name several) that still lists the manifest *path* ends in; a
+    root named by digest is content, which cannot have changed.  A
+    :class:`RefNotFoundError` if the manifest is no longer there.
+    """
+    tag = path.root.ref_name
+    roots = [path.root] if tag is None else [d for d in index.manifests if d.ref_name == tag]
+    # One walk below them all: leaves() bounds it (depth, visits), and so
+    # the rewrite of the anchor found, which walks a part of it.
+    for found in leaves(store, [DescriptorPath((root,)) for root in roots]):
+        if _is_entry(found.descriptor, path.descriptor):
+            return found.root
+    where = describe_ref(tag) if tag is not None else f"index {path.root.digest}"
+    platform = descriptor_platform(path.descriptor)
+    raise RefNotFoundError(
+        f"{where} no longer lists manifest {path.descriptor.digest}"
+        f"{f' ({platform})' if platform is not None else ''}, which this image was read from"
+    )
+
+
+def _is_entry(entry: Descriptor, manifest: Descriptor) -> bool:
+    """Is *entry* an entry of *manifest*?  (The same manifest may be listed for two platforms.)"""
+    if entry.digest != manifest.digest:
+        return False
+    return manifest.platform is None or entry.platform == manifest.platform
+
+
+class _Swap:
+    """One manifest's entries below an anchor replaced by its new version, parents rewritten."""
+
+    def __init__(
         self,
-        parent: Descriptor,
-        old_child: Descriptor,
-        new_child: Descriptor,
-        platform: Platform | None,
-    ) -> tuple[Descriptor, Descriptor]:
-        """Store a copy of index *parent* listing *new_child* where it listed *old_child*.
+        store: DirStore,
+        old: Descriptor,
+        new: Descriptor,
+        relabel: ImageConfig | None,
+    ) -> None:
+        self.store = store
+        self.old = old
+        self.new = new
+        self.relabel = relabel  # the config whose platform the entries take, if it changed
+        self.written: Descriptor | None = None  # the first replaced entry, as written
+        # An index listed in several places is rewritten once.
+        self._indexes: dict[str, Descriptor] = {}
 
-        Returns the new index's descriptor and the entry as written.
-        """
-        read_index_blob(self.store, parent)  # validates the index before editing its JSON
-        raw = self.store.read_json(parent, "index")
-        entries = raw.get("manifests")
-        assert isinstance(entries, list)  # read_index_blob checked it
-        written_entry: Descriptor | None = None
-        for i, entry in enumerate(entries):
-            current = Descriptor.from_json(entry, f"index {parent.digest}: manifests[{i}]")
-            if current.digest != old_child.digest:
-                continue
-            if old_child.platform is not None and current.platform != old_child.platform:
-                continue  # the same manifest listed again for another platform
-            # The entry as the index has it (annotations, unknown fields),
-            # with what changed.
-            written_entry = replace(
-                current,
-                digest=new_child.digest,
-                size=new_child.size,
-                platform=platform if platform is not None else current.platform,
-            )
-            entries[i] = written_entry.to_json()
-        if written_entry is None:
-            raise BlobInvalidError(
-                f"index {parent.digest} no longer lists {old_child.digest}: "
-                "the image changed since it was read"
-            )
-        return self.store.put_json(raw, parent.media_type), written_entry
+    def entry(self, entry: Descriptor, *, in_index: bool = True) -> Descriptor:
+        """*entry* with the manifest replaced in it or below it (*entry* itself if not)."""
+        if _is_entry(entry, self.old):
+            platform = entry.platform
+            # A manifest named directly by index.json gets no platform it did not have.
+            if self.relabel is not None and (in_index or platform is not None):
+                platform = _platform_from(self.relabel, platform)
+            new = replace(entry, digest=self.new.digest, size=self.new.size, platform=platform)
+            if self.written is None:
+                self.written = new
+            return entry if new == entry else new
+        if entry.media_type not in mediatypes.INDEX_TYPES:
+            return entry
+        written = self._indexes.get(entry.digest)
+        if written is None:
+            written = self._indexes[entry.digest] = edit_entries(self.store, entry, self.entry)
+        if written.digest == entry.digest:
+            return entry
+        return replace(entry, digest=written.digest, size=written.size)
+
+
+def _path_to(store: DirStore, root: Descriptor, leaf: Descriptor) -> DescriptorPath:
+    """The path from *root* to the first entry of manifest *leaf*."""
+    for path in leaves(store, [DescriptorPath((root,))]):
+        if _is_entry(path.descriptor, leaf):
+            return path
+    raise AssertionError(f"{root.digest} does not list the manifest just written")
 
 
 def _config_platform(config: ImageConfig) -> tuple[object, ...]:

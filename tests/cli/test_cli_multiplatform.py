@@ -9,8 +9,11 @@ lists, artefacts, buildpacks' configs without ``os``.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from multikit import (
     DOCKER_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
+    PLATFORMS,
     REF_NAME,
     attestation_for,
     entry,
@@ -27,8 +31,10 @@ from multikit import (
     set_index,
     snapshot,
     three_platforms,
+    umoci_ok,
     untagged,
 )
+from umoci.api import Layout
 from umoci.cli import main
 from umoci.hostplatform import host_arch
 from unpack.imagekit import T, build_tar, write_image
@@ -397,6 +403,312 @@ def test_index_create_takes_platforms_from_configs_or_as_given(
         {"architecture": "arm", "os": "linux", "variant": "v7"},
     ]
     assert all(REF_NAME not in m.get("annotations", {}) for m in blob["manifests"])
+
+
+# -- writes through an index: what the tag holds now is what is rewritten ---------------------
+
+
+def unpack_platform(
+    capsys: pytest.CaptureFixture[str], layout: Path, arch: str, bundle: Path
+) -> Path:
+    """Unpack one platform of ``multi`` and change its rootfs (a file named after *arch*)."""
+    ok(capsys, "unpack", "--image", f"{layout}:multi", "--platform", f"linux/{arch}", bundle)
+    (bundle / "rootfs" / f"changed-{arch}").write_text("changed\n")
+    return bundle
+
+
+def multi_entries(layout: Path) -> list[dict[str, Any]]:
+    return list(read_json(layout, entry(layout, "multi")["digest"])["manifests"])
+
+
+def without_arch(entries: list[dict[str, Any]], arch: str) -> list[dict[str, Any]]:
+    return [m for m in entries if m["platform"]["architecture"] != arch]
+
+
+def unpacked_changes(capsys: pytest.CaptureFixture[str], layout: Path, out: Path) -> set[str]:
+    """The ``changed-*`` files of each platform of ``multi``, as ``arch:file``."""
+    found = set()
+    for arch in PLATFORMS:
+        rootfs = out / arch
+        ok(
+            capsys,
+            "raw",
+            "unpack",
+            "--image",
+            f"{layout}:multi",
+            "--platform",
+            f"linux/{arch}",
+            rootfs,
+        )
+        found |= {f"{arch}:{p.name}" for p in rootfs.glob("changed-*")}
+    return found
+
+
+def test_two_repacks_through_one_index_keep_both(
+    capsys: pytest.CaptureFixture[str], multi: Path, tmp_path: Path
+) -> None:
+    s390x = entries_by_arch(multi, entry(multi, "multi")["digest"])["s390x"]
+    amd = unpack_platform(capsys, multi, "amd64", tmp_path / "amd")
+    arm = unpack_platform(capsys, multi, "arm64", tmp_path / "arm")
+    ok(capsys, "repack", "--image", f"{multi}:multi", amd)
+    first = entries_by_arch(multi, entry(multi, "multi")["digest"])["amd64"]
+    ok(capsys, "repack", "--image", f"{multi}:multi", arm)
+    now = entries_by_arch(multi, entry(multi, "multi")["digest"])
+    assert list(now) == ["amd64", "arm64", "s390x"]
+    assert now["amd64"] == first, "the first repack's manifest is still the amd64 entry"
+    assert now["s390x"] == s390x
+    assert unpacked_changes(capsys, multi, tmp_path / "out") == {
+        "amd64:changed-amd64",
+        "arm64:changed-arm64",
+    }
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        ["repack", "--image", "{L}:multi", "{amd}"],
+        ["config", "--image", "{L}:multi", "--platform", "linux/amd64", "--config.user", "7"],
+        ["insert", "--image", "{L}:multi", "--platform", "linux/amd64", "{file}", "/added"],
+        ["index", "remove", "--image", "{L}:multi", "--platform", "linux/s390x"],
+    ],
+    ids=["repack", "config", "insert", "index-remove"],
+)
+def test_edits_of_other_platforms_after_the_unpack_are_kept(
+    capsys: pytest.CaptureFixture[str], multi: Path, tmp_path: Path, between: list[str]
+) -> None:
+    arm = unpack_platform(capsys, multi, "arm64", tmp_path / "arm")
+    amd = unpack_platform(capsys, multi, "amd64", tmp_path / "amd")
+    (tmp_path / "file").write_text("added\n")
+    names = {"L": multi, "amd": amd, "file": tmp_path / "file"}
+    ok(capsys, *(arg.format(**names) for arg in between))
+    others = without_arch(multi_entries(multi), "arm64")
+    old_arm = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]
+    ok(capsys, "repack", "--image", f"{multi}:multi", arm)
+    assert without_arch(multi_entries(multi), "arm64") == others
+    new_arm = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]
+    assert new_arm["digest"] != old_arm["digest"]
+    assert new_arm["platform"] == old_arm["platform"]
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        ["index", "remove", "--image", "{L}:multi", "--platform", "linux/arm64"],
+        ["config", "--image", "{L}:multi", "--platform", "linux/arm64", "--config.user", "7"],
+        ["repack", "--image", "{L}:multi", "{other}"],
+        ["repack", "--image", "{L}:multi", "{bundle}"],
+        ["tag", "--image", "{L}:amd64", "multi"],
+        ["rm", "--image", "{L}:multi"],
+    ],
+    ids=[
+        "index-remove",
+        "config",
+        "repack-of-another-bundle",
+        "repack-of-this-bundle",
+        "tag-moved",
+        "tag-removed",
+    ],
+)
+def test_repack_after_its_entry_left_the_index_fails_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], multi: Path, tmp_path: Path, between: list[str]
+) -> None:
+    arm_digest = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]["digest"]
+    bundle = unpack_platform(capsys, multi, "arm64", tmp_path / "arm")
+    other = unpack_platform(capsys, multi, "arm64", tmp_path / "other")
+    ok(capsys, *(arg.format(L=multi, bundle=bundle, other=other) for arg in between))
+    before, bundle_before = snapshot(multi), snapshot(bundle)
+    status, out, err = run(
+        capsys, "repack", "--refresh-bundle", "--image", f"{multi}:multi", bundle
+    )
+    assert status == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(
+        f"umoci: repack: tag 'multi' no longer lists manifest {arm_digest} (linux/arm64), "
+    )
+    assert ": the bundle is out of date: unpack the image again" in err
+    assert snapshot(multi) == before
+    assert snapshot(bundle) == bundle_before
+
+
+def test_repack_without_changes_or_history_keeps_the_other_repack(
+    capsys: pytest.CaptureFixture[str], multi: Path, tmp_path: Path
+) -> None:
+    amd = unpack_platform(capsys, multi, "amd64", tmp_path / "amd")
+    arm = tmp_path / "arm"
+    ok(capsys, "unpack", "--image", f"{multi}:multi", "--platform", "linux/arm64", arm)
+    ok(capsys, "repack", "--image", f"{multi}:multi", amd)
+    after_amd = entry(multi, "multi")
+    ok(capsys, "repack", "--no-history", "--image", f"{multi}:multi", arm)
+    assert entry(multi, "multi") == after_amd
+
+
+def test_refreshed_bundles_follow_each_other_through_nested_indexes(
+    capsys: pytest.CaptureFixture[str], buildkit: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    layout, digests = buildkit
+    old_top = read_json(layout, digests["top"])
+    ok(capsys, "tag", "--image", f"{layout}@{digests['top']}", "multi")
+    amd = unpack_platform(capsys, layout, "amd64", tmp_path / "amd")
+    arm = unpack_platform(capsys, layout, "arm64", tmp_path / "arm")
+    for bundle in (amd, arm, amd):
+        ok(capsys, "repack", "--refresh-bundle", "--image", f"{layout}:multi", bundle)
+        (bundle / "rootfs" / "changed-again").write_text("again\n")
+    top = read_json(layout, entry(layout, "multi")["digest"])
+    assert top["manifests"][1:] == old_top["manifests"][1:], "s390x and its attestation kept"
+    walk = json.loads((amd / "umoci.json").read_bytes())["from_descriptor_path"]["descriptor_walk"]
+    assert [d["digest"] for d in walk[:2]] == [
+        entry(layout, "multi")["digest"],
+        top["manifests"][0]["digest"],
+    ]
+    assert unpacked_changes(capsys, layout, tmp_path / "out") == {
+        "amd64:changed-amd64",
+        "amd64:changed-again",
+        "arm64:changed-arm64",
+    }
+
+
+# Writes of linux/arm64 through the index ``multi``, by every writer (see write_arm64).
+ARM64_WRITES: dict[str, list[str] | None] = {
+    "repack": None,
+    "config": ["config", "--image", "{L}:multi", "--platform", "linux/arm64", "--config.user", "7"],
+    "api-config": None,
+    "insert": ["insert", "--image", "{L}:multi", "--platform", "linux/arm64", "{file}", "/added"],
+    "raw-add-layer": [
+        "raw",
+        "add-layer",
+        "--image",
+        "{L}:multi",
+        "--platform",
+        "linux/arm64",
+        "{tar}",
+    ],
+    "index-add": ["index", "add", "--image", "{L}:multi", "arm64b=linux/arm64/v8"],
+    "index-remove": ["index", "remove", "--image", "{L}:multi", "--platform", "linux/arm64"],
+}
+
+
+def write_arm64(capsys: pytest.CaptureFixture[str], layout: Path, tmp_path: Path, how: str) -> None:
+    """Change (or, for index-remove, drop) the arm64 entry of ``multi`` the way *how* says."""
+    if how == "repack":
+        bundle = unpack_platform(capsys, layout, "arm64", tmp_path / "bundle")
+        ok(capsys, "repack", "--image", f"{layout}:multi", bundle)
+        return
+    if how == "api-config":
+        with Layout.open(layout).image("multi", platform="linux/arm64").config() as c:
+            c.user = "7"
+        return
+    (tmp_path / "file").write_text("added\n")
+    (tmp_path / "layer.tar").write_bytes(build_tar([T.reg("added", b"added\n")]))
+    if how == "index-add":
+        ok(capsys, "tag", "--image", f"{layout}:arm64", "arm64b")
+        ok(capsys, "config", "--image", f"{layout}:arm64b", "--config.user", "8")
+    argv = ARM64_WRITES[how]
+    assert argv is not None
+    names = {"L": layout, "file": tmp_path / "file", "tar": tmp_path / "layer.tar"}
+    ok(capsys, *(arg.format(**names) for arg in argv))
+
+
+def attest(layout: Path, *archs: str) -> list[dict[str, Any]]:
+    """Give ``multi`` an attestation of each of *archs*' manifests; return the entries."""
+    digests = {
+        arch: m["digest"]
+        for arch, m in entries_by_arch(layout, entry(layout, "multi")["digest"]).items()
+    }
+    attestations = [attestation_for(layout, str(digests[arch])) for arch in archs]
+    old = read_json(layout, entry(layout, "multi")["digest"])
+    new = put_json(layout, {**old, "manifests": [*old["manifests"], *attestations]}, OCI_INDEX)
+    others = [
+        d
+        for d in index_json(layout)["manifests"]
+        if d.get("annotations", {}).get(REF_NAME) != "multi"
+    ]
+    set_index(layout, [*others, {**new, "annotations": {REF_NAME: "multi"}}])
+    return attestations
+
+
+def attestations_of(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in entries if "vnd.docker.reference.type" in m.get("annotations", {})]
+
+
+@pytest.mark.parametrize("how", list(ARM64_WRITES))
+def test_a_write_of_one_platform_drops_only_its_attestation(
+    capsys: pytest.CaptureFixture[str], multi: Path, tmp_path: Path, how: str
+) -> None:
+    old_arm = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]
+    amd_attestation, _ = attest(multi, "amd64", "arm64")
+    write_arm64(capsys, multi, tmp_path, how)
+    entries = multi_entries(multi)
+    assert attestations_of(entries) == [amd_attestation]
+    arm = [m for m in entries if m["platform"]["architecture"] == "arm64"]
+    assert len(arm) == (0 if how == "index-remove" else 1)
+    assert old_arm not in arm
+
+
+def test_index_add_of_the_same_manifest_keeps_its_attestation(
+    capsys: pytest.CaptureFixture[str], multi: Path
+) -> None:
+    attestations = attest(multi, "amd64", "arm64")
+    ok(capsys, "index", "add", "--image", f"{multi}:multi", "arm64=linux/arm64/v8")
+    assert attestations_of(multi_entries(multi)) == attestations
+
+
+def _interleave(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, *argv: str | Path
+) -> None:
+    """Run ``umoci *argv*`` (another umoci, in effect) when *module.name* is first called."""
+    original = getattr(module, name)
+    ran: list[bool] = []
+
+    def interleaved(*args: object, **kwargs: object) -> object:
+        if not ran:
+            ran.append(True)
+            umoci_ok(*argv)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interleaved)
+
+
+# A function each writer calls after it read the image and before it tags its result.
+WRITER_HOOKS = {
+    "config": "config_image.apply_changes",
+    "insert": "layer_add.write_layer",
+    "raw-add-layer": "layer_add.write_layer",
+    "index-add": "index_edit.child_descriptor",
+}
+
+
+@pytest.mark.parametrize("how", list(WRITER_HOOKS))
+def test_a_change_made_while_a_writer_runs_is_kept(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    multi: Path,
+    tmp_path: Path,
+    how: str,
+) -> None:
+    module_name, name = WRITER_HOOKS[how].split(".")
+    module = importlib.import_module(f"umoci.ops.{module_name}")
+    old_arm = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]
+    meanwhile = ["--platform", "linux/amd64", "--config.user", "9"]
+    _interleave(monkeypatch, module, name, "config", "--image", f"{multi}:multi", *meanwhile)
+    write_arm64(capsys, multi, tmp_path, how)
+    out = ok(capsys, "stat", "--json", "--image", f"{multi}:multi", "--platform", "linux/amd64")
+    assert json.loads(out)["config"]["blob"]["config"]["User"] == "9", "the other change is kept"
+    arm = entries_by_arch(multi, entry(multi, "multi")["digest"])["arm64"]
+    assert arm["digest"] != old_arm["digest"], "and so is the writer's"
+
+
+def test_index_add_to_an_index_with_null_manifests(
+    capsys: pytest.CaptureFixture[str], multi: Path
+) -> None:
+    empty = put_json(
+        multi, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": None}, OCI_INDEX
+    )
+    set_index(multi, [*index_json(multi)["manifests"], {**empty, "annotations": {REF_NAME: "e"}}])
+    ok(capsys, "index", "add", "--image", f"{multi}:e", "amd64")
+    assert [m["digest"] for m in read_json(multi, entry(multi, "e")["digest"])["manifests"]] == [
+        entry(multi, "amd64")["digest"]
+    ]
 
 
 # -- errors: one line, exit 1, layout unchanged ----------------------------------------------

@@ -175,7 +175,7 @@ def test_bad_history_created_and_missing_tag(image: Path) -> None:
 def test_unknown_config_fields_survive_config(image: Path) -> None:
     # Rewrite the image's config with extra fields another tool wrote.
     from umoci.cas.dir import open_layout
-    from umoci.layout.refs import resolve, with_tag
+    from umoci.layout.refs import resolve
     from umoci.mutate import Mutator
     from umoci.oci.models import ImageConfig
 
@@ -185,7 +185,7 @@ def test_unknown_config_fields_survive_config(image: Path) -> None:
         doc["container_config"] = {"Hostname": "h"}
         doc["config"]["Healthcheck"] = {"Test": ["NONE"]}
         mutator.set_config(ImageConfig.from_json(doc))
-        store.write_index(with_tag(store.read_index(), "latest", mutator.commit().root))
+        mutator.commit("latest")
     configure(image, user="u")
     blob = stat_json(image)["config"]["blob"]
     assert blob["container_config"] == {"Hostname": "h"}

@@ -113,18 +113,24 @@ def describe_ref(ref: str) -> str:
     return f"digest {ref[1:]}" if is_digest_ref(ref) else f"tag {ref!r}"
 
 
-def find_anchors(store: DirStore, ref: str) -> list[DescriptorPath]:
-    """The descriptors *ref* names (index.json entries for a tag; one for a digest)."""
+def find_anchors(store: DirStore, ref: str, index: Index | None = None) -> list[DescriptorPath]:
+    """The descriptors *ref* names (index.json entries for a tag; one for a digest).
+
+    *index* is ``index.json`` as already read (under its lock, say); by
+    default it is read now.
+    """
+    if index is None:
+        index = store.read_index()
     if is_digest_ref(ref):
-        return [_find_digest(store, ref[1:])]
+        return [_find_digest(store, index, ref[1:])]
     return [
         DescriptorPath((descriptor,))
-        for descriptor in store.read_index().manifests
+        for descriptor in index.manifests
         if descriptor.ref_name == ref
     ]
 
 
-def _find_digest(store: DirStore, prefix: str) -> DescriptorPath:
+def _find_digest(store: DirStore, index: Index, prefix: str) -> DescriptorPath:
     """Breadth-first search for the manifest or index whose digest starts with *prefix*.
 
     Index blobs that cannot be read are passed over (an unrelated broken
@@ -132,7 +138,7 @@ def _find_digest(store: DirStore, prefix: str) -> DescriptorPath:
     annotation, as it was named by content, not by tag.
     """
     found: dict[str, Descriptor] = {}
-    level = list(store.read_index().manifests)
+    level = list(index.manifests)
     searched: set[str] = set()
     for _ in range(_MAX_DEPTH + 1):
         below: list[Descriptor] = []

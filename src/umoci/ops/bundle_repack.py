@@ -6,8 +6,12 @@ and, unless ``--no-mask-volumes``, the image's volumes) and minus deletions
 below a deleted directory, are written as a layer: added and modified
 entries in full, deletions as whiteouts.  No change, no layer.  The new
 manifest is tagged last (``index.json`` is the final write), so a failure
-anywhere leaves every tag as it was.  ``--refresh-bundle`` then rewrites
-the bundle's mtree and ``umoci.json`` to describe the new image.
+anywhere leaves every tag as it was.  When the image sits in an index, the
+new manifest replaces its entry in the index the tag holds *now*
+(:meth:`umoci.mutate.Mutator.commit`); a tag that no longer lists the
+bundle's manifest is refused before anything is written.
+``--refresh-bundle`` then rewrites the bundle's mtree and ``umoci.json`` to
+describe the new image.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from collections.abc import Callable
 
 from umoci import log as umoci_log
 from umoci import mtree
-from umoci.errors import BundleError, MtreeError
+from umoci.errors import BundleError, MtreeError, RefNotFoundError
 from umoci.gcpause import gc_paused
 from umoci.layer.changes import ChangeKind
 from umoci.layer.generate import GenerateOptions, generate_layer
-from umoci.layout.refs import DescriptorPath, with_tag
+from umoci.layout.refs import DescriptorPath
 from umoci.mtree.delta import Delta, DeltaType
 from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
@@ -149,11 +153,18 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
         )
 
     with opened(layout, writer=True) as store:
-        # Everything that can be checked is, before the first blob is
-        # written: a corrupt index.json would otherwise fail the swap and
-        # leave the new layer orphaned.
-        store.read_index()
         mutator = Mutator(store, source)
+        # Everything that can be checked is, before the first blob is
+        # written: a corrupt index.json, or a tag that no longer lists the
+        # bundle's manifest, would otherwise fail the swap and leave the new
+        # layer orphaned.
+        try:
+            mutator.check_still_listed()
+        except RefNotFoundError as err:
+            raise BundleError(
+                f"{err}: the bundle is out of date: unpack the image again "
+                "(repack --refresh-bundle keeps a bundle current)"
+            ) from None
         config = mutator.config
         masks = list(options.mask_paths)
         if options.mask_volumes:
@@ -186,11 +197,9 @@ def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions
                 options.history, created_by="umoci repack", author=config.author, empty_layer=False
             )
             mutator.add_layer(layer.descriptor, layer.diff_id, entry)
-        new_path = mutator.commit()
-        index = store.update_index(lambda current: with_tag(current, target, new_path.root))
         # The bundle now stands for the image as tagged (with its new name),
         # so a later repack without a tag updates that tag.
-        new_path = DescriptorPath((index.manifests[-1], *new_path.walk[1:]))
+        new_path = mutator.commit(target)
 
     if options.refresh_bundle:
         assert new_spec is not None  # --refresh-bundle always walks

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from umoci import log as umoci_log
 from umoci.errors import UsageError
-from umoci.layout.refs import resolve, with_tag
+from umoci.layout.refs import resolve
 from umoci.mutate import Mutator
 from umoci.oci.models import ContainerConfig, ImageConfig
 from umoci.ops.basic import opened, write_target
@@ -158,8 +158,7 @@ def rewrite_config(
         )
         mutator.set_config(new_config, entry)
         mutator.set_annotations(annotations)
-        root = mutator.commit().root
-        store.update_index(lambda index: with_tag(index, target, root))
+        root = mutator.commit(target).root
     log.info("new image manifest created: %s -> %s", root.digest, target)
     return target
 

@@ -15,8 +15,9 @@ needs no platform.
   normalisation, no fallbacks).  Both keep every other entry of the index
   byte for byte, its media type (a Docker manifest list stays one) and its
   other fields, and also drop attestations that refer to a manifest they
-  removed (BuildKit's ``vnd.docker.reference.digest``), which would
-  otherwise describe an image no longer there.
+  removed (see :mod:`umoci.layout.index_blob`, which every write through
+  an index shares).  The index is read under the ``index.json`` lock, so
+  an edit another umoci made meanwhile is kept.
 
 Blobs are written first and ``index.json`` last, as in every verb.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
 from umoci.errors import RefNotFoundError, UsageError
+from umoci.layout.index_blob import edit_entries
 from umoci.layout.refs import (
     describe_ref,
     descriptor_platform,
@@ -42,8 +44,6 @@ from umoci.ops.basic import check_tag_ref, opened, write_target
 from umoci.structs import replace
 
 log = umoci_log.get()
-
-REFERENCE_DIGEST_ANNOTATION = "vnd.docker.reference.digest"
 
 
 def _parse_child(text: str) -> tuple[str, plat.PlatformSpec | None]:
@@ -135,9 +135,9 @@ def create(layout: str, tag: str, children: tuple[str, ...]) -> None:
     log.info("new index %s -> %s (%d entries)", written.digest, tag, len(entries))
 
 
-def _single_anchor(store: DirStore, ref: str) -> Descriptor:
+def _single_anchor(store: DirStore, ref: str, index: Index | None = None) -> Descriptor:
     """The one descriptor *ref* names (a tag given to several entries is refused)."""
-    anchors = find_anchors(store, ref)
+    anchors = find_anchors(store, ref, index)
     if not anchors:
         raise RefNotFoundError(f"tag not found: {ref}")
     if len(anchors) > 1:
@@ -145,8 +145,9 @@ def _single_anchor(store: DirStore, ref: str) -> Descriptor:
     return anchors[0].root
 
 
-def _index_anchor(store: DirStore, ref: str) -> Descriptor:
-    anchor = _single_anchor(store, ref)
+def _index_anchor(store: DirStore, index: Index, ref: str) -> Descriptor:
+    """The index *ref* names in *index* (``index.json``)."""
+    anchor = _single_anchor(store, ref, index)
     if anchor.media_type not in mediatypes.INDEX_TYPES:
         raise UsageError(
             f"{describe_ref(ref)} names a {anchor.media_type!r}, not an index: "
@@ -155,74 +156,65 @@ def _index_anchor(store: DirStore, ref: str) -> Descriptor:
     return anchor
 
 
-def _rewrite(
-    store: DirStore,
-    anchor: Descriptor,
-    drop: set[int],
-    append: Descriptor | None,
-) -> Descriptor:
-    """Store *anchor*'s index without the entries at *drop* (and their attestations)."""
-    index = read_index_blob(store, anchor)  # validated before its JSON is edited
-    raw = store.read_json(anchor, "index")
-    entries = raw["manifests"]
-    assert isinstance(entries, list)
-    gone = {index.manifests[i].digest for i in drop}
-    kept = []
-    for i, (entry, descriptor) in enumerate(zip(entries, index.manifests, strict=True)):
-        if i in drop:
-            continue
-        refers_to = descriptor.annotations.get(REFERENCE_DIGEST_ANNOTATION)
-        if refers_to in gone and descriptor.annotations.get(plat.ATTESTATION_ANNOTATION):
-            continue
-        kept.append(entry)
-    if append is not None:
-        kept.append(append.to_json())
-    raw["manifests"] = kept
-    written = store.put_json(raw, anchor.media_type)
-    return replace(anchor, digest=written.digest, size=written.size)
-
-
 def add(layout: str, ref: str, child: str, *, new_tag: str | None) -> None:
     target = write_target(ref, new_tag)
     with opened(layout, writer=True) as store:
-        anchor = _index_anchor(store, ref)
         entry = child_descriptor(store, child)
         key = descriptor_platform(entry)
-        index = read_index_blob(store, anchor)
-        same = {
-            i
-            for i, existing in enumerate(index.manifests)
-            if key is not None and descriptor_platform(existing) == key
-        }
-        new_anchor = _rewrite(store, anchor, same, entry)
-        store.update_index(lambda current: with_tag(current, target, new_anchor))
+        replaced: list[Descriptor] = []
+
+        def same_platform(existing: Descriptor) -> Descriptor | None:
+            if key is None or descriptor_platform(existing) != key:
+                return existing
+            replaced.append(existing)
+            return None
+
+        def change(current: Index) -> Index:
+            # Read under the index lock, so an edit made meanwhile is kept.
+            anchor = _index_anchor(store, current, ref)
+            new_anchor = edit_entries(store, anchor, same_platform, append=entry)
+            return with_tag(current, target, new_anchor)
+
+        index = store.update_index(change)
     log.info(
-        "index %s -> %s: added %s (replaced %d)", new_anchor.digest, target, entry.digest, len(same)
+        "index %s -> %s: added %s (replaced %d)",
+        index.manifests[-1].digest,
+        target,
+        entry.digest,
+        len(replaced),
     )
 
 
 def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None:
     target = write_target(ref, new_tag)
     want = plat.parse_platform(platform)
+
+    def other_platform(existing: Descriptor) -> Descriptor | None:
+        return existing if descriptor_platform(existing) != want else None
+
     with opened(layout, writer=True) as store:
-        anchor = _index_anchor(store, ref)
-        index = read_index_blob(store, anchor)
-        matching = {i for i, d in enumerate(index.manifests) if descriptor_platform(d) == want}
-        if not matching:
-            offered = ", ".join(
-                dict.fromkeys(
-                    str(k) for d in index.manifests if (k := descriptor_platform(d)) is not None
+
+        def change(current: Index) -> Index:
+            # Read under the index lock, so an edit made meanwhile is kept.
+            anchor = _index_anchor(store, current, ref)
+            entries = read_index_blob(store, anchor).manifests
+            matching = [d for d in entries if descriptor_platform(d) == want]
+            if not matching:
+                offered = ", ".join(
+                    dict.fromkeys(
+                        str(k) for d in entries if (k := descriptor_platform(d)) is not None
+                    )
                 )
-            )
-            raise RefNotFoundError(
-                f"{describe_ref(ref)}: no entry for platform {want}: "
-                f"the index has {offered or 'no platforms'}"
-            )
-        if len(matching) == len(index.manifests):
-            raise UsageError(
-                f"{describe_ref(ref)}: removing {want} would leave the index empty "
-                "(remove the tag with umoci rm instead)"
-            )
-        new_anchor = _rewrite(store, anchor, matching, None)
-        store.update_index(lambda current: with_tag(current, target, new_anchor))
-    log.info("index %s -> %s: removed %s", new_anchor.digest, target, want)
+                raise RefNotFoundError(
+                    f"{describe_ref(ref)}: no entry for platform {want}: "
+                    f"the index has {offered or 'no platforms'}"
+                )
+            if len(matching) == len(entries):
+                raise UsageError(
+                    f"{describe_ref(ref)}: removing {want} would leave the index empty "
+                    "(remove the tag with umoci rm instead)"
+                )
+            return with_tag(current, target, edit_entries(store, anchor, other_platform))
+
+        index = store.update_index(change)
+    log.info("index %s -> %s: removed %s", index.manifests[-1].digest, target, want)

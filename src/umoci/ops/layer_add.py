@@ -24,7 +24,7 @@ from umoci.layer.generate import (
 )
 from umoci.layer.tarstream import TarReader
 from umoci.layer.whiteout import PREFIX as WHITEOUT_PREFIX_TEXT
-from umoci.layout.refs import resolve, with_tag
+from umoci.layout.refs import resolve
 from umoci.mutate import Mutator
 from umoci.ops.basic import opened, write_target
 from umoci.ops.bundle_unpack import effective_maps
@@ -65,8 +65,7 @@ def _add_layer(
             history, created_by=created_by, author=default_author(mutator), empty_layer=False
         )
         mutator.add_layer(layer.descriptor, layer.diff_id, entry)
-        root = mutator.commit().root
-        store.update_index(lambda index: with_tag(index, target, root))
+        mutator.commit(target)
 
 
 def _check_insert_target(target: str) -> None:
