@@ -4,13 +4,14 @@ Each entry is held to three kinds of rule:
 
 * What ``umoci unpack`` refuses whatever the layers below left on disk:
   every refusal of :func:`umoci.layer.entryrules.refusals`, the very rules
-  the extractor applies, is an error (``layer-whiteout`` for a whiteout,
-  ``layer-entry`` otherwise).
-* What the image-spec forbids although unpack gets by: a name or a
+  the extractor applies, is an error (``layer-whiteout`` for the rules on
+  whiteout names, ``layer-entry`` for the others).
+* What no well-formed layer has although unpack gets by: a name or a
   hardlink target that climbs above the root with ``..`` (unpack confines
   it, see :func:`~umoci.layer.entryrules.clean_path`) is a ``layer-path``
-  error; a whiteout that is not an empty regular file, or that names
-  nothing a file can be called (``.wh..wh.x``, a name over 255 bytes), a
+  error; a whiteout that is not an empty regular file (the image-spec's
+  definition), or that names nothing a file can be called (``.wh..wh.x``:
+  the spec reserves the prefix; a name over 255 bytes), a
   ``layer-whiteout`` error.
 * What may make unpack fail depending on the layers below, as warnings: a
   hardlink whose target is not a non-directory written earlier in the
