@@ -37,6 +37,7 @@ MISSED_BY_OCI_IMAGE_TOOL = {
     "layer-codec",
     "layer-diff-id",
     "layer-tar",
+    "layer-entry",
     "layer-path",
     "layer-whiteout-content",
     "layer-whiteout-nothing",
@@ -44,7 +45,13 @@ MISSED_BY_OCI_IMAGE_TOOL = {
 #: Where it never finishes (a FIFO as a blob).
 HANGS_OCI_IMAGE_TOOL = {"blob-type-fifo"}
 #: Not errors (warnings for us, accepted by both).
-WARNINGS_ONLY = {"annotation-key-style", "unreferenced-blob", "temp-file"}
+WARNINGS_ONLY = {
+    "annotation-key-style",
+    "layer-hardlink",
+    "layer-symlink",
+    "unreferenced-blob",
+    "temp-file",
+}
 
 
 def oci_image_tool(layout: Path) -> str:

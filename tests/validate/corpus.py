@@ -130,13 +130,14 @@ class Layout:
             self.blob(digest).unlink(missing_ok=True)
 
 
-def tar_of(entries: list[tuple[str, bytes, bytes]]) -> bytes:
-    """A tar of (name, typeflag, content) entries."""
+def tar_of(entries: list[tuple[str, bytes, bytes] | tuple[str, bytes, bytes, str]]) -> bytes:
+    """A tar of (name, typeflag, content[, link target]) entries."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, data in entries:
+        for name, kind, data, *link in entries:
             info = tarfile.TarInfo(name)
             info.type = kind
+            info.linkname = link[0] if link else ""
             info.size = len(data) if kind == tarfile.REGTYPE else 0
             tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
     return buf.getvalue()
@@ -300,7 +301,8 @@ def _(lay: Layout) -> None:
     lay.replace_config(config)
 
 
-@_d("manifest-schema", [(E, "schema", A)])
+# Not a media type, so not a layer media type either: unpack refuses it too.
+@_d("manifest-schema", [(E, "schema", A), (E, "layer-media-type", A + " → layers[1]")])
 def _(lay: Layout) -> None:
     manifest = lay.manifest()
     manifest["layers"][1]["mediaType"] = "not a media type"
@@ -338,6 +340,13 @@ def _(lay: Layout) -> None:
     lay.set_index(index)
 
 
+@_d("layer-media-type", [(E, "layer-media-type", A + " → layers[0]")])
+def _(lay: Layout) -> None:
+    manifest = lay.manifest()
+    manifest["layers"][0]["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    lay.replace_manifest(manifest)
+
+
 @_d("layer-codec", [(E, "layer-codec", A + " → layers[0]")])
 def _(lay: Layout) -> None:
     lay.replace_layer(b"this is not gzip data", "sha256:" + "0" * 64)
@@ -371,6 +380,24 @@ def _(lay: Layout) -> None:
 @_d("layer-whiteout-nothing", [(E, "layer-whiteout", A + " → layers[0]")])
 def _(lay: Layout) -> None:
     blob, diff_id = layer_of(tar_of([("d/.wh.", tarfile.REGTYPE, b"")]))
+    lay.replace_layer(blob, diff_id)
+
+
+@_d("layer-entry", [(E, "layer-entry", A + " → layers[0]")])
+def _(lay: Layout) -> None:
+    blob, diff_id = layer_of(tar_of([(".", tarfile.SYMTYPE, b"", "/")]))
+    lay.replace_layer(blob, diff_id)
+
+
+@_d("layer-hardlink", [(W, "layer-hardlink", A + " → layers[0]")])
+def _(lay: Layout) -> None:
+    blob, diff_id = layer_of(tar_of([("h", tarfile.LNKTYPE, b"", "not/in/this/layer")]))
+    lay.replace_layer(blob, diff_id)
+
+
+@_d("layer-symlink", [(W, "layer-symlink", A + " → layers[0]")])
+def _(lay: Layout) -> None:
+    blob, diff_id = layer_of(tar_of([("a/up", tarfile.SYMTYPE, b"", "../../etc")]))
     lay.replace_layer(blob, diff_id)
 
 

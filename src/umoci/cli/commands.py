@@ -818,12 +818,18 @@ The checks: the oci-layout file; index.json, indexes, manifests and configs
 against the image-spec schemas and rules (media types agreeing with their
 descriptors, digests, sizes, embedded data, annotation keys, tags); every blob
 present with its size and digest; one diff_id and one non-empty history entry
-per layer; index platforms agreeing with the configs; and, unless --no-layers,
-every layer decompressed, hashed against its diff_id and read as a tar whose
-entries stay inside the root filesystem and whose whiteouts are well-formed.
-Unreferenced blobs and stale temporary files are warnings.  For a bundle:
-config.json against the runtime-spec, umoci.json and the mtree present and
-parseable, and the rootfs compared with the mtree.
+per layer; index platforms agreeing with the configs; an image's layers of a
+media type umoci-unpack(1) reads; and, unless --no-layers, every layer
+decompressed, hashed against its diff_id and read as a tar with no entry that
+umoci-unpack(1) refuses whatever the layers below (the same rules), no name or
+hardlink target climbing above the root with "..", and well-formed whiteouts.
+What may fail depending on the layers below is a warning: a hardlink whose
+target is not a file earlier in the same layer.  Symlinks may point anywhere
+(they resolve inside the root filesystem): one whose target climbs above the
+root with ".." is a warning, an absolute one is fine.  Unreferenced blobs and
+stale temporary files are warnings.  For a bundle: config.json against the
+runtime-spec, umoci.json and the mtree present and parseable, and the rootfs
+compared with the mtree.
 
 Check ids:
 """

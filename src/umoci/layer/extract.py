@@ -6,8 +6,11 @@ The rules (image-spec layer.md and the Go umoci's ``tar_extract.go``):
   ``./`` and ``.`` are the root; ``..`` cannot climb out), then resolved
   inside it with :class:`~umoci.fs.Rootfs`: symlinks are followed only
   *within* the rootfs, and never in the last component.
-* The root entry may only ever be a directory (CVE-2021-29136: a symlink
-  named ``.`` or ``/.`` would otherwise redirect every later entry).
+* An entry the layer alone makes impossible is refused before anything is
+  written for it (:mod:`umoci.layer.entryrules`, the rules ``umoci
+  validate`` reports too): among them a root entry that is not a directory
+  (CVE-2021-29136: a symlink named ``.`` or ``/.`` would otherwise redirect
+  every later entry) and whiteouts of ``.`` or ``..``.
 * A directory over a directory keeps the contents and takes the new
   metadata; anything else first removes what was there.  With
   ``keep_dirlinks`` a directory over a symlink to a directory keeps the
@@ -35,17 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import stat
 from collections.abc import Callable, Iterable, Iterator
 
 from umoci import log as umoci_log
 from umoci.compress.streams import ByteReader
-from umoci.errors import LayerError, UmociError, UnsafePathError
+from umoci.errors import LayerError, UmociError
 from umoci.fs.ops import FsOps, Target, fs_for
 from umoci.fs.rootfs import DirRef, Rootfs, join
 from umoci.idmap import IdMap
 from umoci.layer import whiteout
+from umoci.layer.entryrules import check_entry, clean_path
 from umoci.layer.metadata import HostOwner, XattrApplier, entry_times, map_owner
 from umoci.layer.records import EntryRecord, Record, RemovedRecord
 from umoci.layer.tarstream import EntryKind, TarHeader, TarReader
@@ -84,22 +87,6 @@ class ExtractOptions:
     keep_dirlinks: bool = False
     on_entry: Callable[[Record], None] | None = None
     fs: FsOps | None = None
-
-
-def clean_path(name: str) -> str:
-    """A tar name made relative to the rootfs, lexically ("" is the root).
-
-    Like the Go umoci's CleanPath: clean it as if it were absolute, so no
-    number of ``..`` can climb above the root, then drop the leading ``/``.
-    """
-    # Fast path for the usual already-clean name ("./a/b/", "a/b"): with
-    # no empty, "." or ".." component (and no leading "/") it is unchanged.
-    rest = name[2:] if name.startswith("./") else name
-    if rest.endswith("/"):
-        rest = rest[:-1]
-    if rest and rest[0] not in "/." and rest[-1] != "/" and "//" not in rest and "/." not in rest:
-        return rest
-    return posixpath.normpath("/" + name).lstrip("/")
 
 
 @dataclass
@@ -193,10 +180,8 @@ class LayerExtractor:
 
     # -- one entry -----------------------------------------------------------------
     def _entry(self, fs: Rootfs, state: _LayerState, reader: EntryReader, hdr: TarHeader) -> None:
-        if "\0" in hdr.name or "\0" in hdr.linkname:
-            raise LayerError(f"unpack entry {hdr.name!r}: NUL byte in name")
-        _check_numbers(hdr)
         name = clean_path(hdr.name)
+        check_entry(hdr, name)  # what the layer alone forbids, before any change
         if not name:
             self._root_entry(fs, state, hdr)
             return
@@ -408,9 +393,7 @@ class LayerExtractor:
         return owner
 
     def _hardlink(self, fs: Rootfs, parent: DirRef, base: str, hdr: TarHeader) -> None:
-        target = clean_path(hdr.linkname)
-        if not target:
-            raise LayerError(f"unpack entry {hdr.name}: hardlink to the root directory")
+        target = clean_path(hdr.linkname)  # not the root (check_entry)
         link_parent_rel, _, link_base = target.rpartition("/")
         self._step = f"resolve hardlink target {hdr.linkname}"
         with fs.resolve_dir(link_parent_rel) as link_parent:
@@ -433,13 +416,8 @@ class LayerExtractor:
         self._report_at(parent, base, {})
 
     def _root_entry(self, fs: Rootfs, state: _LayerState, hdr: TarHeader) -> None:
-        if hdr.kind is not EntryKind.DIR:
-            # CVE-2021-29136: a root that becomes a symlink would redirect
-            # every later entry of every layer.
-            raise UnsafePathError(
-                f"unpack entry {hdr.name}: refusing to change the root directory into a "
-                f"{hdr.kind.value}"
-            )
+        # Only ever a directory (check_entry): CVE-2021-29136, a root that
+        # became a symlink would redirect every later entry of every layer.
         with fs.root() as root:
             xattrs = self._metadata(fs, root, ".", hdr, is_dir=True)
         state.dir_times[""] = entry_times(hdr)
@@ -448,7 +426,7 @@ class LayerExtractor:
     def _whiteout(
         self, fs: Rootfs, state: _LayerState, parent_rel: str, base: str, hdr: TarHeader
     ) -> None:
-        target = whiteout.whiteout_target(base, hdr.name)
+        target = whiteout.whiteout_target(base)
         self._step = "resolve whiteout directory"
         try:
             parent = fs.resolve_dir(parent_rel)
@@ -522,28 +500,6 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-# Ids a file can have: (uid_t)-1 means "leave unchanged" to chown(2).
-_MAX_ID = (1 << 32) - 2
-_MAX_DEVICE = (1 << 31) - 1
-# Nanoseconds since 1970 must fit an int64 (years 1677 to 2262) for utimensat.
-_NS_RANGE = (-(1 << 63), (1 << 63) - 1)
-
-
-def _check_numbers(hdr: TarHeader) -> None:
-    """Refuse ids, device numbers and times no file can have (the tar reader parses any)."""
-    if not (0 <= hdr.uid <= _MAX_ID and 0 <= hdr.gid <= _MAX_ID):
-        raise LayerError(f"unpack entry {hdr.name}: uid/gid {hdr.uid}/{hdr.gid} out of range")
-    if not (0 <= hdr.devmajor <= _MAX_DEVICE and 0 <= hdr.devminor <= _MAX_DEVICE):
-        raise LayerError(
-            f"unpack entry {hdr.name}: device {hdr.devmajor}:{hdr.devminor} out of range"
-        )
-    for stamp in (hdr.mtime_ns, hdr.atime_ns):
-        if stamp is not None and not _NS_RANGE[0] <= stamp <= _NS_RANGE[1]:
-            raise LayerError(
-                f"unpack entry {hdr.name}: time {stamp // 1_000_000_000} s out of range"
-            )
 
 
 def apply_layer(

@@ -94,8 +94,8 @@ class XattrApplier:
         """The xattrs to put on disk for ``hdr``."""
         out: dict[str, bytes] = {}
         for key, value in hdr.xattrs.items():
-            if not key or "\0" in key:
-                raise LayerError(f"unpack entry {hdr.name}: invalid xattr name {key!r}")
+            # Names and sizes Linux refuses were refused with the entry
+            # (umoci.layer.entryrules), before anything was written.
             if key in FORBIDDEN_XATTRS:
                 self._warn(key, "ignoring forbidden xattr %s in layer", key)
                 continue

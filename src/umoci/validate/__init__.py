@@ -3,6 +3,15 @@
 Each problem is a :class:`~umoci.validate.findings.Finding` with a stable
 check id (:data:`~umoci.validate.findings.CHECKS`); the verb prints one line
 per finding and a summary, or a JSON list.  Validation only reads.
+
+Validate agrees with unpack: a layer ``umoci unpack`` refuses whatever the
+layers below it (an unreadable media type, stream or tar, or an entry that
+breaks a rule of :mod:`umoci.layer.entryrules`, the extractor's own) is an
+error; what fails only depending on the layers below (a hardlink to a path
+the layer did not write) is a warning.  Symlinks are legal whatever they
+point at, since they resolve inside the root filesystem: one that climbs
+above the root with ``..`` is a warning (a host tool following it leaves
+the rootfs), an absolute one no finding.  See :mod:`umoci.validate.layers`.
 """
 
 from __future__ import annotations

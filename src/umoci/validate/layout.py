@@ -31,7 +31,8 @@ from umoci.cas.layoutcheck import (
     blob_entries,
     open_regular,
 )
-from umoci.errors import BlobInvalidError, UmociError
+from umoci.compress import codec_for_media_type
+from umoci.errors import BlobInvalidError, LayerError, UmociError
 from umoci.oci import digest as digests
 from umoci.oci import mediatypes
 from umoci.oci.refs import is_valid_tag
@@ -67,6 +68,15 @@ def _schema_errors(document: object, schema: JSON) -> list[str]:
         where = ".".join(str(p) for p in path) or "(document)"
         out.append(f"{where}: {error.message}")
     return out
+
+
+def _layer_codec_problem(media_type: str) -> str | None:
+    """Why unpack cannot read a layer of *media_type* (None if it can): unpack's own rule."""
+    try:
+        codec_for_media_type(media_type)
+    except LayerError as err:
+        return str(err)
+    return None
 
 
 def digest_problem(digest: object) -> str | None:
@@ -340,8 +350,10 @@ class LayoutValidator:
         layers = manifest.get("layers")
         layer_list = layers if isinstance(layers, list) else []
         config_doc: object = None
+        # An image (what unpack reads) rather than an artifact: see load_image.
+        is_image = config is not None and config["mediaType"] in mediatypes.IMAGE_CONFIG_TYPES
         if config is not None:
-            if config["mediaType"] in mediatypes.IMAGE_CONFIG_TYPES:
+            if is_image:
                 config_doc = self._json_blob(config, config_where)
                 if isinstance(config_doc, dict):
                     self._config(config_doc, config_where, len(layer_list), platform)
@@ -362,7 +374,11 @@ class LayoutValidator:
             # A malformed diff_id is reported once (as a digest), not again here.
             usable = isinstance(found_id, str) and digest_problem(found_id) is None
             diff_id = found_id if usable and isinstance(found_id, str) else None
-            is_layer = descriptor["mediaType"] in mediatypes.LAYER_TYPES
+            codec_problem = _layer_codec_problem(descriptor["mediaType"])
+            if codec_problem is not None and is_image:
+                # unpack refuses such an image; an artifact's "layers" are any blobs
+                self.report.error("layer-media-type", here, codec_problem)
+            is_layer = codec_problem is None
             self._layer_jobs.append((descriptor, diff_id if is_layer else "", here))
         subject = manifest.get("subject")
         if isinstance(subject, dict):
