@@ -93,7 +93,7 @@ VERSION:
    0.6.0
 
 AUTHOR:
-   Aleksa Sarai <asarai@suse.com>
+   <author>
 
 COMMANDS:
    raw         advanced internal image tooling
@@ -131,8 +131,14 @@ GLOBAL OPTIONS:
 def test_root_help_matches_the_go_umoci_layout(
     capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    # Byte for byte what the Go umoci (urfave/cli v1) prints, but our version.
-    assert run(capsys, *argv) == (0, ROOT_HELP, "")
+    # Byte for byte what the Go umoci (urfave/cli v1) prints, but our version
+    # and our author: a one-line name that is not the Go umoci's author.
+    status, out, err = run(capsys, *argv)
+    before, section, after = out.partition("\nAUTHOR:\n   ")
+    author, newline, rest = after.partition("\n")
+    assert (status, before + section + "<author>" + newline + rest, err) == (0, ROOT_HELP, "")
+    assert author.strip()
+    assert not any(name in author for name in ("Aleksa", "Sarai", "asarai", "cyphar"))
 
 
 # (what the user types, the canonical name help shows, the one-line usage)
