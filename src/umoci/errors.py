@@ -5,7 +5,6 @@
     UmociError                          anything a user can cause
     ├── UsageError (ValueError)         bad flags, arguments or values
     ├── InvalidArgumentError (TypeError)  a Python API argument of the wrong type
-    ├── NotImplementedYetError          a verb a later release implements
     ├── LayoutError                     not an OCI layout / bad oci-layout / index.json
     ├── BlobNotFoundError (LookupError) a descriptor whose blob is missing
     ├── BlobInvalidError (ValueError)   digest/size mismatch, bad JSON, bad media type
@@ -34,10 +33,6 @@ class UsageError(UmociError, ValueError):
 
 class InvalidArgumentError(UmociError, TypeError):
     """A value of the wrong type given to the Python API (:mod:`umoci.api`)."""
-
-
-class NotImplementedYetError(UmociError):
-    """A command that exists for compatibility but is not implemented yet."""
 
 
 class LayoutError(UmociError):

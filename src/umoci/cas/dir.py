@@ -46,7 +46,7 @@ from umoci.oci.models import Descriptor, Index
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterator
     from threading import Thread
     from typing import BinaryIO
 
@@ -174,14 +174,6 @@ class DirStore(Closing):
 
     def put_json(self, value: object, media_type: str) -> Descriptor:
         return self.put_blob(gojson.dumps_blob(value), media_type)
-
-    def put_blob_chunks(self, chunks: Iterable[bytes], media_type: str) -> Descriptor:
-        """Store a stream of chunks as one blob, hashing while writing."""
-        writer = self.blob_writer()
-        with writer:
-            for chunk in chunks:
-                writer.write(chunk)
-            return writer.commit(media_type)
 
     def blob_writer(self) -> BlobWriter:
         return BlobWriter(self)

@@ -10,6 +10,8 @@
   conversion to ops values;
 * :mod:`~umoci.cli.commands` -- every command and its action;
 * :mod:`~umoci.cli.app` -- dispatch and the one error boundary;
+* :mod:`~umoci.cli.tuning` -- the interpreter settings the bulk-data verbs
+  run with (process-wide, so the command's alone, never the library's);
 
 Start-up matters (``umoci ls`` in a loop is common), so nothing here imports
 more than the interpreter has loaded already; verbs import their own

@@ -143,22 +143,33 @@ def _run(argv: list[str], run: _Invocation) -> int:
 def _act(command: Command, context: Context, global_args: ParsedArgs) -> int:
     from umoci import log
 
-    assert command.action is not None
     profile = global_args.get_string("cpu-profile")
     if not profile:
-        return command.action(context)
+        return _call_action(command, context)
     from umoci.pprof import Profiler
 
     profiler = Profiler()
     profiler.start()
     try:
-        return command.action(context)
+        return _call_action(command, context)
     finally:
         profiler.stop()
         try:
             profiler.write(profile)
         except OSError as err:
             log.get().warning("--cpu-profile %s: %s", profile, err.strerror)
+
+
+def _call_action(command: Command, context: Context) -> int:
+    assert command.action is not None
+    if context.verb not in _BULK_DATA_VERBS:
+        return command.action(context)
+    # The process is ours: tune the interpreter for streaming layers, which
+    # the library may not do to its caller's interpreter (see the module).
+    from umoci.cli.tuning import tuned_for_bulk_data
+
+    with tuned_for_bulk_data():
+        return command.action(context)
 
 
 def _find_command(
@@ -192,6 +203,8 @@ def _find_command(
 
 # The verbs long enough to deserve a progress line (on a terminal only).
 _PROGRESS_VERBS = frozenset({"unpack", "repack", "insert", "gc", "raw unpack", "raw add-layer"})
+# The verbs that stream layers through helper threads (umoci.cli.tuning).
+_BULK_DATA_VERBS = frozenset({"unpack", "repack", "insert", "raw unpack", "raw add-layer"})
 
 
 def _stderr_is_terminal() -> bool:

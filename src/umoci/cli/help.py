@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from umoci.cli.command import Command
 
 APP_NAME = "umoci"
-APP_AUTHOR = "Aleksa Sarai <asarai@suse.com>"  # the Go umoci's author, as its help lists
+# urfave's AUTHOR section, kept where the Go umoci has it; the name is this project's.
+APP_AUTHOR = "The umoci (Python) authors"
 
 
 def tabwrite(text: str, *, padding: int = 2, minwidth: int = 1) -> str:

@@ -31,14 +31,11 @@ class ChunkedWriter(abc.ABC):
         self._chunk_size = chunk_size
         self._pending = bytearray()
         self._closed = False
-        #: Uncompressed bytes accepted so far.
-        self.bytes_in = 0
 
     def write(self, data: bytes, /) -> int:
         if self._closed:
             raise ValueError("write to closed compressor")
         size = len(data)
-        self.bytes_in += size
         view = memoryview(data)
         # Top up a partial chunk first, then hand whole chunks straight from
         # the caller's buffer (no copy), keeping only the tail.
@@ -67,10 +64,6 @@ class ChunkedWriter(abc.ABC):
                 self._pending.clear()
         finally:
             self._finish()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def __enter__(self) -> Self:
         return self

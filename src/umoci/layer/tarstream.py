@@ -429,10 +429,6 @@ def _merge_pax(global_records: dict[str, bytes], records: dict[str, bytes]) -> d
     return merged
 
 
-def _cstr(raw: bytes) -> bytes:
-    return raw.split(b"\0", 1)[0]
-
-
 def _check_checksum(block: bytes) -> None:
     stored = _number(block[148:156], "checksum")
     # The checksum field itself counts as eight spaces.  Some historic tars

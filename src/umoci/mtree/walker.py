@@ -292,10 +292,6 @@ def _drive(
     return builder.spec()
 
 
-def _join(parent: bytes, name: bytes) -> bytes:
-    return name if parent == b"." else parent + b"/" + name
-
-
 def _ordered(items: list[tuple[bytes, bool, _T]]) -> list[_T]:
     """go-mtree's order: non-directories, then directories, each by name bytes."""
     items.sort(key=lambda item: (item[1], item[0]))

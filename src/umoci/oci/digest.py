@@ -106,9 +106,3 @@ def hasher(algorithm: str, *, size: int | None = None) -> Hasher:
     import hashlib
 
     return hashlib.new(algorithm)
-
-
-def of_bytes(data: bytes, algorithm: str = SHA256) -> str:
-    h = hasher(algorithm, size=len(data))
-    h.update(data)
-    return f"{algorithm}:{h.hexdigest()}"

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from umoci import log as umoci_log
 from umoci import mtree
 from umoci.errors import BundleError, MtreeError, RefNotFoundError
-from umoci.gcpause import gc_paused
 from umoci.layer.changes import ChangeKind
 from umoci.layer.generate import GenerateOptions, generate_layer
 from umoci.layout.refs import DescriptorPath
@@ -112,11 +111,6 @@ def changes_from(deltas: list[Delta], masks: list[str]) -> list[tuple[bytes, Cha
 
 
 def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
-    with gc_paused():
-        _repack(layout, tag, bundle, options=options)
-
-
-def _repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
     if tag is not None:
         check_tag_ref(tag)  # repack writes a tag: a digest cannot be one
     check_history(options.history)

@@ -18,7 +18,6 @@ from umoci import log as umoci_log
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
-from umoci.gcpause import gc_paused
 from umoci.idmap import IdMap, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
@@ -214,7 +213,7 @@ def unpack(
     platform: str | None = None,
 ) -> None:
     maps = effective_maps(maps)
-    with opened(layout, streams=True) as store, gc_paused():
+    with opened(layout, streams=True) as store:
         image = load_image(store, tag, platform)
         with fresh_directory(bundle, 0o700):
             unpack_into(store, image, bundle, maps, keep_dirlinks)

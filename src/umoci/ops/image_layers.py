@@ -22,7 +22,6 @@ from umoci.oci import mediatypes
 from umoci.oci.models import ImageConfig, Manifest
 from umoci.ops.layer_pipeline import DEFAULT_DEPTH, LayerPipeline
 from umoci.structs import dataclass, replace
-from umoci.threadswitch import short_switch_interval
 
 log = umoci_log.get()
 
@@ -93,17 +92,14 @@ def apply_image_layers(
     layers = image.manifest.layers
     line = progress.current()
     line.start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
-    with (
-        short_switch_interval(),
-        LayerPipeline(
-            store,
-            layers,
-            image.config.diff_ids,
-            hash_files=extractor.wants_digests,
-            read_ahead=read_ahead,
-            depth=depth,
-        ) as pipeline,
-    ):
+    with LayerPipeline(
+        store,
+        layers,
+        image.config.diff_ids,
+        hash_files=extractor.wants_digests,
+        read_ahead=read_ahead,
+        depth=depth,
+    ) as pipeline:
         for layer in layers:
             entries = pipeline.layer()
             try:

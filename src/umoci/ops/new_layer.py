@@ -23,7 +23,6 @@ from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, Manifest
 from umoci.oci.timefmt import source_date_epoch
 from umoci.structs import dataclass
-from umoci.threadswitch import short_switch_interval
 
 UNCOMPRESSED_SIZE_ANNOTATION = "ci.umo.uncompressed_blob_size"
 #: Pieces (1 MiB each from the tar writer) written but not yet hashed, at most.
@@ -127,7 +126,7 @@ def write_layer(
     """Run *produce* (which writes a tar stream) into a new compressed layer blob."""
     writer = store.blob_writer()
     progress.current().start("new layer (uncompressed bytes)")
-    with writer, short_switch_interval():
+    with writer:
         compressor = open_compressor(codec, writer, threads=min(4, os.cpu_count() or 1))
         sink = _DiffIdSink(compressor)
         try:
