@@ -47,6 +47,8 @@ def set_level(level: str) -> None:
 def _configure() -> None:
     import logging
 
+    from umoci import goquote
+
     numbers = dict(
         zip(
             LEVEL_NAMES,
@@ -62,7 +64,9 @@ def _configure() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             try:
                 level = names.get(record.levelno, record.levelname.lower())
-                text = f"umoci: {level}: {record.getMessage()}"
+                # Messages carry names from layouts and bundles: their
+                # control characters are escaped, never sent to a terminal.
+                text = f"umoci: {level}: {goquote.escape_unprintable(record.getMessage())}"
                 if record.exc_info:
                     text += "\n" + logging.Formatter().formatException(record.exc_info)
                 sys.stderr.write(text + "\n")

@@ -7,10 +7,16 @@ stderr is a terminal, ``--log`` is not ``debug`` and ``--no-progress`` was
 not given -- so never in pipes, files or CI logs, and never for library
 callers.  Everywhere else :func:`current` is a do-nothing line, and the
 hooks in the verbs cost a method call per megabyte.
+
+The line is cut to the terminal's width (a wrapped line could not be
+rewritten in place), and on a terminal without cursor control (``TERM``
+unset, empty or ``dumb``: Emacs' shell, some CI consoles) it is redrawn
+with a carriage return and blanks only, never an escape sequence.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -19,6 +25,9 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 _INTERVAL = 0.1  # seconds between redraws
+_CLEAR_LINE = "\r\x1b[K"  # back to column 0, erase to the end of the line
+_DUMB_TERMS = frozenset({"", "dumb"})
+_FALLBACK_COLUMNS = 80  # when the stream cannot tell (not a terminal, or a 0x0 pty)
 _UNITS = ("B", "kB", "MB", "GB", "TB")
 
 
@@ -46,9 +55,12 @@ class _Silent:
 class ProgressLine(_Silent):
     """A line on *stream*, redrawn as :meth:`add` reports work (thread-safe)."""
 
-    def __init__(self, verb: str, stream: TextIO | None = None) -> None:
+    def __init__(self, verb: str, stream: TextIO | None = None, *, term: str | None = None) -> None:
         self._verb = verb
         self._stream: TextIO = stream if stream is not None else sys.stderr
+        # Whether the terminal understands "erase line"; else blanks do.
+        self._dumb = (os.environ.get("TERM", "") if term is None else term) in _DUMB_TERMS
+        self._width = 0  # characters of the line on screen now
         import threading  # only a terminal gets a line: other runs skip the import
 
         self._lock = threading.Lock()
@@ -90,22 +102,40 @@ class ProgressLine(_Silent):
         parts.append(f"{_size(rate)}/s")
         if self._total and rate > 0 and self._bytes < self._total:
             parts.append(f"ETA {max(0.0, (self._total - self._bytes) / rate):.0f} s")
+        self._write(", ".join(parts))
+
+    def _columns(self) -> int:
         try:
-            self._stream.write("\r\x1b[K" + ", ".join(parts))
+            columns = os.get_terminal_size(self._stream.fileno()).columns
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            return _FALLBACK_COLUMNS
+        return columns if columns > 1 else _FALLBACK_COLUMNS
+
+    def _write(self, text: str) -> None:
+        """Replace the line on screen by *text* ("" clears it)."""
+        # A line that wraps cannot be rewritten in place: cut it one column
+        # short of the width (some terminals wrap once the last is written).
+        fits = self._columns() - 1
+        text = text[:fits]
+        if self._dumb:
+            # Blanks over what is left of a longer old line; a cleared
+            # line leaves the cursor in column 0 for what comes next.
+            blanks = " " * (min(self._width, fits) - len(text))
+            out = f"\r{text}{blanks}" + ("" if text else "\r")
+        else:
+            out = _CLEAR_LINE + text
+        try:
+            self._stream.write(out)
             self._stream.flush()
         except (OSError, ValueError):
             return
-        self._shown = True
+        self._width = len(text)
+        self._shown = bool(text)
 
     def done(self) -> None:
         with self._lock:
             if self._shown:
-                try:
-                    self._stream.write("\r\x1b[K")
-                    self._stream.flush()
-                except (OSError, ValueError):
-                    pass
-                self._shown = False
+                self._write("")
 
 
 _current: _Silent = _Silent()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import pty
+import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from umoci.progress import ProgressLine
 
 def test_the_line_shows_bytes_entries_rate_and_eta() -> None:
     out = io.StringIO()
-    line = ProgressLine("unpack", out)
+    line = ProgressLine("unpack", out, term="xterm")
     line.start("2 layers", total=2_000_000)
     line.add(500_000)
     line.add(entries=10)  # within the redraw interval: counted, not drawn
@@ -28,7 +32,7 @@ def test_the_line_shows_bytes_entries_rate_and_eta() -> None:
     line.done()
     assert out.getvalue().endswith("\r\x1b[K")
     unknown = io.StringIO()
-    line = ProgressLine("repack", unknown)
+    line = ProgressLine("repack", unknown, term="xterm")
     line.start("new layer")
     line.add(1234, entries=3)
     assert unknown.getvalue().startswith("\r\x1b[Krepack: new layer, 1.2 kB, 3 entries, ")
@@ -45,12 +49,13 @@ def image(tmp_path: Path) -> Path:
     return layout
 
 
-def under_pty(argv: list[str]) -> bytes:
-    """Run our umoci with stderr on a pseudo-terminal; everything the terminal got."""
+def under_pty(argv: list[str], *, term: str = "xterm", columns: int = 200) -> bytes:
+    """Run our umoci with stderr on a pseudo-terminal of *columns*; everything the terminal got."""
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = subprocess.Popen(
         [sys.executable, "-m", "umoci", *argv], stdin=subprocess.DEVNULL, stdout=follower,
-        stderr=follower,
+        stderr=follower, env={**os.environ, "TERM": term},
     )  # fmt: skip
     os.close(follower)
     output = b""
@@ -89,3 +94,43 @@ def test_no_line_in_a_pipe(image: Path, tmp_path: Path) -> None:
         check=True,
     )
     assert result.stderr == b""
+
+
+@pytest.mark.parametrize("term", ["dumb", ""])
+def test_a_dumb_terminal_gets_blanks_not_escapes(term: str) -> None:
+    out = io.StringIO()
+    line = ProgressLine("unpack", out, term=term)
+    line.start("2 layers", total=2_000_000)
+    line.add(500_000)
+    drawn = out.getvalue()
+    assert drawn.startswith("\runpack: 2 layers, 500.0 kB / 2.0 MB (25%), ")
+    line.done()
+    assert "\x1b" not in out.getvalue()
+    # Cleared with as many blanks as the line had, the cursor back in column 0.
+    assert out.getvalue() == f"{drawn}\r{' ' * (len(drawn) - 1)}\r"
+
+
+def test_no_term_at_all_is_a_dumb_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TERM", raising=False)
+    out = io.StringIO()
+    line = ProgressLine("gc", out)
+    line.start("blobs")
+    line.add(10)
+    assert out.getvalue().startswith("\rgc: blobs, 10 B, ")
+
+
+def _screen_lines(output: bytes) -> list[bytes]:
+    """What each rewrite of a line put on the screen: the output cut at CR and LF."""
+    return re.split(rb"[\r\n]", output)
+
+
+@pytest.mark.parametrize("term", ["dumb", "xterm"])
+def test_the_line_is_cut_to_the_terminal_width(image: Path, tmp_path: Path, term: str) -> None:
+    output = under_pty(
+        ["unpack", "--image", f"{image}:a", str(tmp_path / "b")], term=term, columns=30
+    )
+    assert b"unpack: 1 layers, " in output, "the line was drawn"
+    if term == "dumb":
+        assert b"\x1b" not in output
+    shown = [line.replace(b"\x1b[K", b"") for line in _screen_lines(output)]
+    assert max(map(len, shown)) < 30, shown

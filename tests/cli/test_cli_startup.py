@@ -22,6 +22,7 @@ ALLOWED = {
     "umoci.cli.help",
     "umoci.cli.options",
     "umoci.errors",
+    "umoci.goquote",
     "umoci.jsontext",
     "umoci.log",
     "umoci.ops",

@@ -244,8 +244,13 @@ def _fail(run: _Invocation, err: BaseException, message: str) -> int:
             import traceback
 
             traceback.print_exception(err, file=sys.stderr)
+        from umoci import goquote
+
         # One line, whatever the message holds: scripts read the last line.
-        text = _elide(" ".join(message.split("\n")).strip()) or type(err).__name__
+        # And no control character either, wherever in the message it came
+        # from (a path, a name in a layout): a terminal would act on it.
+        line = goquote.escape_unprintable(" ".join(message.split("\n")).strip())
+        text = _elide(line) or type(err).__name__
         prefix = f"umoci: {run.verb}: " if run.verb else "umoci: "
         sys.stderr.write(prefix + text + "\n")
         sys.stderr.flush()

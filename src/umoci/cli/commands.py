@@ -59,10 +59,13 @@ def _gc(ctx: Context) -> int:
 
 
 def _list(ctx: Context) -> int:
-    from umoci import ops
+    from umoci import goquote, ops
 
     layout = opt.layout_path(ctx)
-    lines = ops.list_entries(layout) if ctx.get_bool("long") else ops.list_tags(layout)
+    if ctx.get_bool("long"):
+        lines = ops.list_entries(layout)
+    else:  # tags as the Go umoci prints them, but never a control character
+        lines = [goquote.quote_if_needed(tag) for tag in ops.list_tags(layout)]
     ctx.echo("".join(f"{line}\n" for line in lines))
     return 0
 

@@ -8,13 +8,24 @@ after ``--image`` (and ``--layout``) directories, with ``LAYOUT:`` offered
 for OCI layouts and ``LAYOUT:TAG`` for their tags once a ``:`` is typed.
 
 bash splits words at ``:`` and ``=`` (``COMP_WORDBREAKS``), so for bash the
-candidates are cut to the part after the last such character of the word
-being completed; zsh and fish take whole words.
+candidates are cut to the part after the last such character (unquoted) of
+the word being completed; zsh and fish take whole words.
+
+A candidate is inserted into the user's command line and run when they
+press Enter, and directory names (and the tags in a layout) are anybody's
+text.  So only tags ``umoci tag`` would accept are offered, and every
+candidate goes out quoted for its shell: bash and zsh insert what they are
+given as it is, so they get it backslash-quoted
+(:func:`umoci.cli.shellwords.quote_sh`); fish escapes what it inserts (and
+shows) itself, so it gets names as they are, but only names that fit on
+one line of our output (:func:`_fish_word`).
 """
 
 from __future__ import annotations
 
 import os
+
+from umoci.cli.shellwords import ShellLine, quote_sh
 
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
 if TYPE_CHECKING:
@@ -22,8 +33,9 @@ if TYPE_CHECKING:
 
 _BASH = r"""# bash completion for umoci: eval "$(umoci completion bash)"
 _umoci_complete() {
-    local IFS=$'\n' line="${COMP_LINE:0:$COMP_POINT}"
-    COMPREPLY=($(command umoci __complete --shell bash "$line" 2>/dev/null))
+    local line="${COMP_LINE:0:$COMP_POINT}"
+    # One candidate a line, taken as it is: no word splitting, no globbing.
+    mapfile -t COMPREPLY < <(command umoci __complete --shell bash "$line" 2>/dev/null)
     # Values that go on (a directory, a layout waiting for its tag) get no space.
     if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *[/:] ]]; then
         compopt -o nospace 2>/dev/null
@@ -37,6 +49,7 @@ _ZSH = r"""#compdef umoci
 _umoci_complete() {
     local -a candidates
     candidates=("${(@f)$(command umoci __complete --shell zsh "${BUFFER[1,CURSOR]}" 2>/dev/null)}")
+    # -Q: each candidate comes quoted for the command line already.
     compadd -Q -S '' -- "${candidates[@]}"
 }
 compdef _umoci_complete umoci
@@ -49,29 +62,16 @@ complete -c umoci -f -a '(command umoci __complete --shell fish (commandline -cp
 SCRIPTS = {"bash": _BASH, "zsh": _ZSH, "fish": _FISH}
 
 
+def _known(shell: str) -> str:
+    if shell not in SCRIPTS:
+        from umoci.errors import UsageError
+
+        raise UsageError(f"no completion for shell {shell!r}: want bash, zsh or fish")
+    return shell
+
+
 def script(shell: str) -> str:
-    from umoci.errors import UsageError
-
-    try:
-        return SCRIPTS[shell]
-    except KeyError:
-        raise UsageError(f"no completion for shell {shell!r}: want bash, zsh or fish") from None
-
-
-def _words(line: str) -> list[str]:
-    """The line's words as the shell will see them (quotes removed); the last may be ""."""
-    import shlex
-
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
-    lexer.whitespace_split = True
-    words: list[str] = []
-    try:
-        words.extend(lexer)
-    except ValueError:  # an unclosed quote: complete the word as typed so far
-        words = line.split()
-    if not line or line[-1].isspace():
-        words.append("")
-    return words
+    return SCRIPTS[_known(shell)]
 
 
 def _paths(prefix: str, *, layouts: bool) -> list[str]:
@@ -98,6 +98,7 @@ def _paths(prefix: str, *, layouts: bool) -> list[str]:
 
 def _tags(value: str) -> list[str]:
     from umoci.errors import UmociError
+    from umoci.oci.refs import is_valid_tag
     from umoci.ops.taglist import list_tags
 
     layout, _, start = value.partition(":")
@@ -105,7 +106,9 @@ def _tags(value: str) -> list[str]:
         tags = list_tags(layout)
     except UmociError:
         return []
-    return [f"{layout}:{tag}" for tag in tags if tag.startswith(start)]
+    # A name umoci tag would refuse is nobody's tag; and it could be
+    # "$(rm -rf ~)" as easily as "*".
+    return [f"{layout}:{tag}" for tag in tags if tag.startswith(start) and is_valid_tag(tag)]
 
 
 def _value_candidates(flag: str, value: str) -> list[str]:
@@ -121,7 +124,7 @@ def _value_candidates(flag: str, value: str) -> list[str]:
 
 def candidates(root: Command, line: str) -> list[str]:
     """What may come next on *line* (the command line up to the cursor), whole words."""
-    words = _words(line)[1:]  # drop "umoci"
+    words = ShellLine(line).words[1:]  # drop "umoci"
     current = words.pop() if words else ""
     command = root
     expecting: str | None = None  # a flag whose value comes next
@@ -160,12 +163,25 @@ def candidates(root: Command, line: str) -> list[str]:
     ]
 
 
+def _fish_word(text: str) -> str | None:
+    """*text* for fish, which escapes what it inserts and shows; None when it cannot be sent.
+
+    fish reads one candidate a line, and a tab ends the candidate (a
+    description follows it): a name with a newline or a tab cannot be sent
+    whole, so it is not offered.
+    """
+    return None if "\n" in text or "\t" in text else text
+
+
 def complete(root: Command, shell: str, line: str) -> list[str]:
-    """:func:`candidates`, shaped for *shell* (bash: cut at its word-break characters)."""
+    """:func:`candidates`, shaped and quoted for *shell* (bash: cut at its word breaks)."""
+    _known(shell)
     found = candidates(root, line)
-    if shell != "bash":
-        return found
-    words = _words(line)
-    current = words[-1] if words else ""
-    cut = max(current.rfind(":"), current.rfind("="))
-    return [c[cut + 1 :] for c in found] if cut >= 0 else found
+    if shell == "fish":
+        return [word for c in found if (word := _fish_word(c)) is not None]
+    read = ShellLine(line)
+    if read.open_quote:  # a quoted word inside the user's open quote would be wrong
+        return []
+    if shell == "bash":  # bash replaces only the part after a break: the rest stays as typed
+        found = [c[read.bash_kept :] for c in found]
+    return [quote_sh(c) for c in found]

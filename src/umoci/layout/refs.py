@@ -27,6 +27,7 @@ entry fits, the error names the platforms the index does offer.
 
 from __future__ import annotations
 
+from umoci import goquote
 from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError, RefNotFoundError, UmociError, UsageError
 from umoci.oci import mediatypes
@@ -192,6 +193,11 @@ def descriptor_platform(descriptor: Descriptor) -> plat.PlatformSpec | None:
     return plat.normalize(p.os, p.architecture, p.variant, p.os_version)
 
 
+def shown_platform(platform: plat.PlatformSpec) -> str:
+    """A platform read from a layout as a terminal may show it (its fields are anybody's text)."""
+    return goquote.quote_if_needed(str(platform))
+
+
 def platform_of(store: DirStore, descriptor: Descriptor) -> plat.PlatformSpec | None:
     """An entry's platform: its descriptor's, or else its config's (None if unreadable)."""
     declared = descriptor_platform(descriptor)
@@ -238,7 +244,7 @@ def resolve(store: DirStore, ref: str, platform: str | None = None) -> Descripto
     offered: list[str] = []
     for path in candidates:
         offers = platform_of(store, path.descriptor)
-        offered.append("(unknown)" if offers is None else str(offers))
+        offered.append("(unknown)" if offers is None else shown_platform(offers))
         score = None if offers is None else plat.rank(target, offers)
         if score is not None and (best is None or score < best[0]):
             best = (score, path)

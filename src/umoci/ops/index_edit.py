@@ -34,6 +34,7 @@ from umoci.layout.refs import (
     find_anchors,
     read_index_blob,
     read_manifest,
+    shown_platform,
     with_tag,
 )
 from umoci.oci import mediatypes
@@ -202,7 +203,9 @@ def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None
             if not matching:
                 offered = ", ".join(
                     dict.fromkeys(
-                        str(k) for d in entries if (k := descriptor_platform(d)) is not None
+                        shown_platform(k)
+                        for d in entries
+                        if (k := descriptor_platform(d)) is not None
                     )
                 )
                 raise RefNotFoundError(

@@ -88,8 +88,7 @@ def quote_word(text: str) -> str:
 
 def quote_cell(text: str) -> str:
     """A history table cell: quoted only when something must be escaped."""
-    text = _go_text(text)
-    return goquote.quote(text) if goquote.needs_quoting(text) else text
+    return goquote.quote_if_needed(_go_text(text))
 
 
 # -- collecting ----------------------------------------------------------------

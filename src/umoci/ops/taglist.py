@@ -7,7 +7,7 @@ and checks just the fields it uses (the Go umoci's ``ls`` does no more).
 
 from __future__ import annotations
 
-from umoci import jsontext
+from umoci import goquote, jsontext
 from umoci.cas.layoutcheck import INDEX_FILE, check_layout, read_index_bytes
 from umoci.errors import LayoutError
 
@@ -54,7 +54,9 @@ def list_entries(layout: str) -> list[str]:
     descriptor's, or its config's) or, for an index, the platforms of the
     images below it, comma-separated, attestations and artefacts left out;
     ``-`` when there is none to show and ``?`` when a blob cannot be read.
-    Tabs never occur in tags, media types or digests, so ``cut -f`` works.
+    A field with a control character (a tab among them), a quotation mark or
+    a backslash is Go-quoted, as ``stat`` shows it, so ``cut -f`` works and
+    the terminal gets no control sequence from the layout.
     """
     from umoci.ops.basic import opened
 
@@ -64,7 +66,7 @@ def list_entries(layout: str) -> list[str]:
 
 def _entry_line(store: DirStore, descriptor: Descriptor) -> str:
     from umoci.errors import UmociError
-    from umoci.layout.refs import DescriptorPath, is_runnable, leaves, platform_of
+    from umoci.layout.refs import DescriptorPath, is_runnable, leaves, platform_of, shown_platform
     from umoci.oci import mediatypes
 
     platforms: list[str] = []
@@ -72,12 +74,13 @@ def _entry_line(store: DirStore, descriptor: Descriptor) -> str:
         if descriptor.media_type in mediatypes.INDEX_TYPES:
             paths = leaves(store, [DescriptorPath((descriptor,))])
             found = (platform_of(store, p.descriptor) for p in paths if is_runnable(p.descriptor))
-            platforms = [str(p) for p in found if p is not None]
+            platforms = [shown_platform(p) for p in found if p is not None]
         elif descriptor.media_type in mediatypes.MANIFEST_TYPES:
             own = platform_of(store, descriptor)
-            platforms = [str(own)] if own is not None else []
+            platforms = [shown_platform(own)] if own is not None else []
         shown = ",".join(dict.fromkeys(platforms)) or "-"
     except UmociError:
         shown = "?"
     tag = descriptor.ref_name if descriptor.ref_name is not None else "<none>"
-    return f"{tag}\t{descriptor.media_type}\t{descriptor.digest}\t{shown}"
+    fields = (tag, descriptor.media_type, descriptor.digest)
+    return "\t".join([*map(goquote.quote_if_needed, fields), shown])
