@@ -186,3 +186,54 @@ def test_repack_with_a_corrupt_index_json_writes_no_blob(image: Path, tmp_path: 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert snapshot(image) == before, "no orphaned blob"
+
+
+@pytest.mark.parametrize("link", ["blobs/sha256", "blobs"])
+def test_gc_never_deletes_through_a_blob_dir_leading_outside(
+    image: Path, tmp_path: Path, link: str
+) -> None:
+    # A planted link: blobs/sha256 -> ../../victim (or blobs -> ../pool), and
+    # beside the image's blobs someone else's 64-hex-named files, unreachable.
+    if link == "blobs/sha256":
+        victim = tmp_path / "victim"
+        (image / link).rename(victim)
+        (image / link).symlink_to("../../victim")
+    else:
+        (image / link).rename(tmp_path / "pool")
+        (image / link).symlink_to("../pool")
+        victim = tmp_path / "pool" / "sha256"
+    for i in range(3):
+        (victim / (f"{i}" * 64)).write_text(f"not a blob {i}")
+    victim_before, layout_before = snapshot(victim), snapshot(image)
+    result = umoci("gc", "--grace", "0", "--layout", image, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"umoci: gc: {link}"), result.stderr
+    assert "leads outside the layout" in result.stderr
+    assert "nothing was deleted" in result.stderr
+    assert snapshot(victim) == victim_before
+    assert snapshot(image) == layout_before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["new", "--image", "{layout}:b"],
+        ["insert", "--image", "{layout}:a", "{src}", "/other"],
+        ["config", "--image", "{layout}:a", "--config.user", "x"],
+    ],
+)
+def test_no_blob_is_written_through_a_blob_dir_leading_outside(
+    image: Path, tmp_path: Path, argv: list[str]
+) -> None:
+    victim = tmp_path / "victim"
+    (image / "blobs" / "sha256").rename(victim)
+    (image / "blobs" / "sha256").symlink_to(victim)
+    victim_before, layout_before = snapshot(victim), snapshot(image)
+    args = [a.format(layout=image, src=tmp_path / "src") for a in argv]
+    result = umoci(*args, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "blobs/sha256 leads outside the layout" in result.stderr, result.stderr
+    assert snapshot(victim) == victim_before
+    assert snapshot(image) == layout_before

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import snapshot
 from umoci import ops
+from umoci.cas import layoutcheck
 from umoci.cas.dir import DirStore, open_layout
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError, RefNotFoundError
 from umoci.layout import gc as gc_algorithm
@@ -63,16 +64,69 @@ def test_open_refuses_broken_layouts(layout: Path, mutate: object, message: str)
         ops.list_tags(str(layout))
 
 
-def test_blobs_dir_may_be_symlink(tmp_path: Path) -> None:
+def test_blobs_dir_may_be_symlink_inside_the_layout(tmp_path: Path) -> None:
     layout = tmp_path / "img"
     ops.init_layout(str(layout))
-    pool = tmp_path / "pool"
+    pool = layout / "pool"
     (layout / "blobs" / "sha256").rename(pool)
-    (layout / "blobs" / "sha256").symlink_to(pool)
+    (layout / "blobs" / "sha256").symlink_to("../pool")
     ops.new_image(str(layout), "t")
     assert ops.list_tags(str(layout)) == ["t"]
     assert "t" in ops.stat(str(layout), "t", as_json=False)
     assert len(os.listdir(pool)) == 2
+    put_raw(layout, b"stray")
+    ops.gc(str(layout), grace=0)
+    assert len(os.listdir(pool)) == 2, "gc sweeps through a link that stays inside"
+
+
+@pytest.mark.parametrize("link", ["blobs", "blobs/sha256"])
+def test_a_blob_pool_outside_the_layout_is_read_never_written(tmp_path: Path, link: str) -> None:
+    layout = tmp_path / "img"
+    ops.init_layout(str(layout))
+    ops.new_image(str(layout), "t")
+    pool = tmp_path / "pool"
+    (layout / link).rename(pool)
+    (layout / link).symlink_to(pool)
+    assert "t" in ops.stat(str(layout), "t", as_json=False), "reads follow the link"
+    pool_before, layout_before = snapshot(pool), snapshot(layout)
+    for write in (
+        lambda: ops.new_image(str(layout), "u"),
+        lambda: ops.gc(str(layout), grace=0),
+    ):
+        with pytest.raises(LayoutError, match=f"^{link}(/sha256)? leads outside the layout"):
+            write()
+        assert snapshot(pool) == pool_before
+        assert snapshot(layout) == layout_before
+
+
+def test_a_blob_dir_swapped_for_a_link_after_the_check_is_not_followed(
+    layout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check resolves the path first; the open must not trust that answer.
+    victim = tmp_path / "victim"
+    (layout / "blobs" / "sha256").rename(victim)
+    (layout / "blobs" / "sha256").symlink_to(victim)
+    monkeypatch.setattr(layoutcheck.os.path, "realpath", os.path.abspath)
+    # O_NOFOLLOW | O_DIRECTORY on a link: ENOTDIR (or ELOOP).
+    with pytest.raises(OSError, match=r"Not a directory|Too many levels of symbolic links"):
+        layoutcheck.open_dir_inside(str(layout), "blobs/sha256")
+
+
+def test_a_missing_blob_dir_is_made_inside_the_layout(layout: Path) -> None:
+    (layout / "blobs" / "sha256").rmdir()
+    ops.new_image(str(layout), "t")
+    assert len(os.listdir(layout / "blobs" / "sha256")) == 2
+    assert "t" in ops.stat(str(layout), "t", as_json=False)
+
+
+def test_gc_removes_an_unreachable_blob_link_not_its_target(layout: Path, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_bytes(b"keep")
+    link = layout / "blobs" / "sha256" / hashlib.sha256(b"keep").hexdigest()
+    link.symlink_to(target)
+    ops.gc(str(layout), grace=0)
+    assert not link.is_symlink()
+    assert target.read_bytes() == b"keep"
 
 
 def test_verified_reads(layout: Path) -> None:

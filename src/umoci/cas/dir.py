@@ -11,6 +11,13 @@ layouts, and removed on close even after an error.
 When we run as root, new files and directories are given the owner of the
 layout root, so ``sudo umoci ...`` on a user's layout does not leave
 root-owned blobs behind.
+
+``blobs/`` and ``blobs/<alg>/`` may be symlinks (a blob pool shared between
+layouts): reads follow them, since every blob read is verified against its
+digest.  Blobs are stored and deleted only through a descriptor of
+``blobs/<alg>/`` opened inside the layout (:func:`open_dir_inside`), so a
+link leading out of the layout is refused rather than written or swept
+through.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import errno
 import fcntl
 import io
 import os
+import stat
 
 from umoci.cas import locks
 from umoci.cas.layoutcheck import (
@@ -29,6 +37,7 @@ from umoci.cas.layoutcheck import (
     blob_entries,
     check_layout,
     describe,
+    open_dir_inside,
     open_regular,
     read_index_bytes,
 )
@@ -64,6 +73,8 @@ class DirStore(Closing):
     def __init__(self, path: str) -> None:
         self.path = path
         self._temp_dir: str | None = None
+        # blobs/<alg>/ descriptors (see _blob_dir), and those with new entries to fsync.
+        self._blob_dirs: dict[str, int] = {}
         self._dirty_dirs: set[str] = set()
         self._temp_fd: int | None = None
         self._blob_lock: locks.Lock | None = None
@@ -80,6 +91,9 @@ class DirStore(Closing):
         if self._temp_fd is not None:
             os.close(self._temp_fd)
             self._temp_fd = None
+        for fd in self._blob_dirs.values():
+            os.close(fd)
+        self._blob_dirs.clear()
         if self._blob_lock is not None:
             self._blob_lock.release()
             self._blob_lock = None
@@ -117,17 +131,46 @@ class DirStore(Closing):
             self._temp_dir, self._temp_fd = temp_dir, fd
         return self._temp_dir
 
-    def _own(self, path: str) -> None:
+    def _own(self, path: str, dir_fd: int | None = None) -> None:
         if self._owner is not None:
-            st = os.lstat(path)
+            st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
             if (st.st_uid, st.st_gid) != self._owner:
-                os.lchown(path, *self._owner)
+                os.chown(path, *self._owner, dir_fd=dir_fd, follow_symlinks=False)
 
     # -- blobs ------------------------------------------------------------
 
     def blob_path(self, digest: str) -> str:
         algorithm, encoded = digests.split(digest)
         return os.path.join(self.path, BLOBS_DIR, algorithm, encoded)
+
+    def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
+        """The (cached) fd of ``blobs/<algorithm>/``, which must lie inside the layout.
+
+        LayoutError if it leads outside (see :func:`open_dir_inside`);
+        OSError if it cannot be opened (or, with *create*, made).
+        """
+        fd = self._blob_dirs.get(algorithm)
+        if fd is not None:
+            return fd
+        where = f"{BLOBS_DIR}/{algorithm}"
+        try:
+            fd = open_dir_inside(self.path, where)
+        except FileNotFoundError:
+            if not create:
+                raise
+            blobs = open_dir_inside(self.path, BLOBS_DIR)
+            try:
+                try:
+                    os.mkdir(algorithm, 0o755, dir_fd=blobs)
+                except FileExistsError:
+                    pass  # made meanwhile (or a dangling link: refused just below)
+                else:
+                    self._own(algorithm, dir_fd=blobs)
+            finally:
+                os.close(blobs)
+            fd = open_dir_inside(self.path, where)
+        self._blob_dirs[algorithm] = fd
+        return fd
 
     def open_blob(self, descriptor: Descriptor) -> VerifiedReader:
         """Stream a blob; its size and digest are checked as it is read.
@@ -178,31 +221,46 @@ class DirStore(Closing):
     def blob_writer(self) -> BlobWriter:
         return BlobWriter(self)
 
-    def _install(self, temp_path: str, final_path: str) -> None:
-        directory = os.path.dirname(final_path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-            self._own(directory)
+    def _install(self, temp_path: str, digest: str) -> None:
+        algorithm, encoded = digests.split(digest)
+        directory = self._blob_dir(algorithm, create=True)
         self._own(temp_path)
-        os.replace(temp_path, final_path)
+        os.replace(temp_path, encoded, dst_dir_fd=directory)
         # The directory entry is made durable in one go before index.json
         # (the only thing that makes a blob reachable) is replaced.
-        self._dirty_dirs.add(directory)
+        self._dirty_dirs.add(algorithm)
 
     def list_blobs(self) -> Iterator[str]:
-        """Digests of the files under ``blobs/<alg>/`` whose names are valid digests."""
+        """Digests of the entries under ``blobs/<alg>/`` whose names are valid digests.
+
+        Regular files and symlinks (a symlink is never read as a blob, and
+        deleting it removes the link, not its target).  A ``blobs/<alg>/``
+        leading outside the layout is refused (LayoutError) before any of
+        its entries is yielded, so a sweep of this list stays inside the layout.
+        """
         for algorithm, name in blob_entries(self.path):
             digest = f"{algorithm}:{name}"
             try:
                 digests.split(digest)
             except BlobInvalidError:
                 continue  # not ours to judge: leave unknown files alone
-            if os.path.isfile(os.path.join(self.path, BLOBS_DIR, algorithm, name)):
+            try:
+                mode = self.stat_blob(digest).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
                 yield digest
 
+    def stat_blob(self, digest: str) -> os.stat_result:
+        """``lstat`` of a blob's entry, inside the layout (see :meth:`list_blobs`)."""
+        algorithm, encoded = digests.split(digest)
+        return os.stat(encoded, dir_fd=self._blob_dir(algorithm), follow_symlinks=False)
+
     def delete_blob(self, digest: str) -> None:
+        """Unlink a blob's entry relative to its ``blobs/<alg>/`` fd (never through a link)."""
+        algorithm, encoded = digests.split(digest)
         try:
-            os.unlink(self.blob_path(digest))
+            os.unlink(encoded, dir_fd=self._blob_dir(algorithm))
         except FileNotFoundError:
             pass
 
@@ -218,8 +276,8 @@ class DirStore(Closing):
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""
         try:
-            for directory in sorted(self._dirty_dirs):
-                _fsync_dir(directory)
+            for algorithm in sorted(self._dirty_dirs):
+                _fsync_fd(self._blob_dirs[algorithm])
             self._dirty_dirs.clear()
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
@@ -343,7 +401,7 @@ class BlobWriter:
                 raise self._writeback_errors[0]
             os.fsync(self._file.fileno())
             self._file.close()
-            self._store._install(self._temp_path, self._store.blob_path(digest))
+            self._store._install(self._temp_path, digest)
         except OSError as err:
             raise LayoutError(
                 f"store blob {digest} in {self._store.path}: {describe(err)}"
@@ -374,12 +432,17 @@ def _writeback(fd: int, errors: list[OSError]) -> None:
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fsync(fd)
+        _fsync_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_fd(directory_fd: int) -> None:
+    try:
+        os.fsync(directory_fd)
     except OSError as err:  # some filesystems refuse fsync on directories
         if err.errno not in (errno.EINVAL, errno.EROFS):
             raise
-    finally:
-        os.close(fd)
 
 
 def open_layout(path: str) -> DirStore:

@@ -25,6 +25,8 @@ BLOBS_DIR = "blobs"
 # index.json is read whole; anything larger is not a plausible index.
 MAX_INDEX_BYTES = 64 << 20
 
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 def describe(err: OSError) -> str:
     return err.strerror or str(err)
@@ -51,12 +53,41 @@ def open_regular(path: str, *, follow: bool = True) -> int:
     return fd
 
 
+def open_dir_inside(layout: str, rel: str) -> int:
+    """An ``O_DIRECTORY`` fd of *rel* (e.g. ``blobs/sha256``), which must lie inside *layout*.
+
+    Symlinks on the way are allowed while they resolve inside the layout
+    (LayoutError if they lead out of it: we never write or delete through
+    such a link).  The resolved path is then opened one component at a time
+    from the layout's own fd with ``O_NOFOLLOW``, so a link swapped in after
+    the check fails the open instead of leading elsewhere.  OSError for
+    anything else (ENOENT, ENOTDIR ...).
+    """
+    root = os.path.realpath(layout)
+    target = os.path.realpath(os.path.join(root, rel))
+    inside = os.path.relpath(target, root)
+    if inside == os.pardir or inside.startswith(os.pardir + os.sep):
+        raise LayoutError(f"{rel} leads outside the layout (to {target})")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in [] if inside == os.curdir else inside.split(os.sep):
+            child = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def check_layout(path: str) -> None:
     """Raise LayoutError unless *path* holds a layout of the version we support.
 
     The Go umoci's checks: ``oci-layout`` with ``imageLayoutVersion`` 1.0.0,
     a ``blobs`` directory and an ``index.json`` file.  Stat, not lstat:
-    ``blobs/`` or ``blobs/sha256`` may be symlinks (shared blob pools).
+    ``blobs/`` or ``blobs/sha256`` may be symlinks (shared blob pools), which
+    reads follow; writes and ``gc`` refuse one leading outside the layout
+    (:func:`open_dir_inside`).
     """
     what = f"open layout {path}"
     try:

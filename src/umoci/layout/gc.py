@@ -19,17 +19,22 @@ less than that many seconds ago are kept: a writer that takes no umoci lock
 ``blobs/`` whose names are not digests, and everything outside ``blobs/``,
 are left alone; stale ``.umoci-*`` temporary directories (no live umoci
 holds their lock) are removed.
+
+Nothing outside the layout is ever deleted: every blob is unlinked relative
+to a descriptor of its ``blobs/<alg>/`` opened inside the layout, and if
+``blobs/`` or a ``blobs/<alg>/`` is a symlink leading out of it (a shared
+pool, or a planted link to a victim directory) gc refuses before deleting
+anything.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 from umoci import jsontext, progress
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
-from umoci.errors import BlobInvalidError, BlobNotFoundError, UmociError
+from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError, UmociError
 from umoci.layout.refs import read_index_blob, read_manifest
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor
@@ -97,7 +102,7 @@ def reachable(store: DirStore) -> set[str]:
 
 def _younger_than(store: DirStore, digest: str, seconds: float, now: float) -> bool:
     try:
-        st = os.stat(store.blob_path(digest))
+        st = store.stat_blob(digest)
     except FileNotFoundError:
         return False
     return now - st.st_mtime < seconds
@@ -109,12 +114,18 @@ def collect(store: DirStore, *, grace: float = 0.0) -> list[str]:
         marked = reachable(store)
     except BlobNotFoundError as err:
         raise BlobNotFoundError(f"{err} (nothing was deleted)") from None
+    try:
+        # Listed whole before the first deletion: a blob directory that leads
+        # out of the layout is refused while nothing is deleted yet.
+        candidates = list(store.list_blobs())
+    except LayoutError as err:
+        raise LayoutError(f"{err} (nothing was deleted)") from None
     now = time.time()
     deleted = []
     kept = 0
     line = progress.current()
     line.start("blobs")
-    for digest in list(store.list_blobs()):
+    for digest in candidates:
         line.add(entries=1)
         if digest in marked:
             continue
