@@ -21,6 +21,7 @@ from umoci.mtree import (
     go_date,
     parse,
 )
+from umoci.mtree.spec import MAX_LINE
 
 
 def vector_mtree(vectors: Path) -> Path:
@@ -241,6 +242,16 @@ def test_deep_and_long_inputs_stay_cheap() -> None:
     parse(b"f a=" + b"\\" * 200_000 + b"\n" * 200_000)
     parse(b"f a=" + b"x" * 1_000_000 + b"\n")
     assert time.monotonic() - start < 20
+
+
+def test_lines_longer_than_max_line_are_refused() -> None:
+    longest = b"f a=" + b"x" * (MAX_LINE - 4)
+    assert next(parse(longest + b"\n").entries()).get("a") == "x" * (MAX_LINE - 4)
+    with pytest.raises(MtreeError, match=f"line 2: longer than {MAX_LINE} bytes"):
+        parse(b". type=dir\n" + longest + b"x\n")
+    # Continuations join short lines into one that is too long.
+    with pytest.raises(MtreeError, match="longer than"):
+        parse(b"f a=" + (b"x" * (1 << 20) + b"\\\n") * 17 + b"\n")
 
 
 def test_node_types_are_exported() -> None:

@@ -1,11 +1,13 @@
 """The checks that make a directory an OCI image layout we can open.
 
 Kept free of heavy imports (only ``os`` and :mod:`umoci.jsontext`): ``umoci ls`` runs
-them without loading the blob store or the models.
+them without loading the blob store or the models.  :func:`open_regular` and
+:func:`read_regular` are also how a bundle's metadata files are read.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -25,6 +27,7 @@ BLOBS_DIR = "blobs"
 # index.json is read whole; anything larger is not a plausible index.
 MAX_INDEX_BYTES = 64 << 20
 
+_CHUNK = 1 << 20
 _DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -32,18 +35,20 @@ def describe(err: OSError) -> str:
     return err.strerror or str(err)
 
 
-def open_regular(path: str, *, follow: bool = True) -> int:
+def open_regular(path: str, *, follow: bool = True, pipe: bool = False) -> int:
     """A read-only fd of *path*, which must be a regular file (OSError otherwise).
 
     Opened with ``O_NONBLOCK`` so that a FIFO (or a device) planted where a
     file should be cannot block us in ``open``; blocking mode is restored
     for the reads.  ``follow=False`` refuses a symlink as the last component.
+    ``pipe=True`` also accepts a pipe, for a file named on the command line
+    (``<(...)``, ``/dev/stdin``): a FIFO that no one writes reads as empty.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     fd = os.open(path, flags)
     try:
         mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        if not (stat.S_ISREG(mode) or (pipe and stat.S_ISFIFO(mode))):
             kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
             raise OSError(0, f"{kind}", path)
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
@@ -78,6 +83,30 @@ def open_dir_inside(layout: str, rel: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def read_regular(path: str, limit: int, *, pipe: bool = False) -> bytes:
+    """The bytes of the regular file *path* (see :func:`open_regular`), at most *limit*.
+
+    OSError for every problem, a file over *limit* bytes included (EFBIG),
+    so callers report them all the same way.
+    """
+    with open(open_regular(path, pipe=pipe), "rb") as f:
+        # read(n) allocates n bytes up front: ask for what the file holds,
+        # then read on in chunks (a pipe, or a file that grew meanwhile).
+        want = min(os.fstat(f.fileno()).st_size, limit) + 1
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = f.read(want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = min(_CHUNK, limit + 1 - total)
+    if total > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", path)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def check_layout(path: str) -> None:
@@ -115,15 +144,9 @@ def check_layout(path: str) -> None:
 def read_index_bytes(path: str) -> bytes:
     """The bytes of ``index.json`` (size-capped)."""
     try:
-        with open(open_regular(os.path.join(path, INDEX_FILE)), "rb") as f:
-            # read(n) allocates n bytes up front: ask for what the file holds.
-            size = os.fstat(f.fileno()).st_size
-            data = f.read(min(size, MAX_INDEX_BYTES) + 1)
+        return read_regular(os.path.join(path, INDEX_FILE), MAX_INDEX_BYTES)
     except OSError as err:
         raise LayoutError(f"read {INDEX_FILE}: {describe(err)}") from None
-    if len(data) > MAX_INDEX_BYTES:
-        raise LayoutError(f"read {INDEX_FILE}: file is too large")
-    return data
 
 
 def blob_entries(layout: str) -> Iterator[tuple[str, str]]:

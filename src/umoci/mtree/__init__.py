@@ -51,6 +51,7 @@ from umoci.mtree.spec import (
     dump_to,
     go_date,
     parse,
+    read_spec_file,
 )
 from umoci.mtree.walker import (
     RACY_NS,
@@ -99,6 +100,7 @@ __all__ = [
     "mask_filter",
     "parse",
     "parse_keyword_arg",
+    "read_spec_file",
     "simplify_filter",
     "spec_from_infos",
     "walk",

@@ -32,8 +32,10 @@ components, absolute paths, NUL bytes) we raise :class:`MtreeError`; so we do
 for a path longer than ``MAX_PATH`` (go-mtree cannot walk one) and when all
 paths together exceed ``MAX_TOTAL_PATH``, so that hostile nesting cannot make
 a small file cost unbounded memory.  Unlike Go's line scanner we accept lines
-longer than 64 KiB (big xattr values).  Escapes are decoded while parsing,
-so a malformed one fails here rather than at comparison time.
+longer than 64 KiB (big xattr values), up to ``MAX_LINE``; an mtree file is
+read (:func:`read_spec_file`) only if it is a regular file of at most
+``MAX_SPEC_BYTES``.  Escapes are decoded while parsing, so a malformed one
+fails here rather than at comparison time.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 
+from umoci.cas.layoutcheck import read_regular
 from umoci.errors import MtreeError
 from umoci.mtree.escape import clean, unvis
 from umoci.mtree.keywords import KeyVal, canonical, prefix
@@ -71,6 +74,7 @@ __all__ = [
     "format_keyvals",
     "go_date",
     "parse",
+    "read_spec_file",
 ]
 
 _ENC = "utf-8"
@@ -368,6 +372,30 @@ def _keyvals(tokens: list[str]) -> tuple[KeyVal, ...]:
     )
 
 
+#: Longest line (after joining ``\`` continuations) accepted.  The longest
+#: lines we write carry xattrs: Linux caps one value at 64 KiB, ~88 KiB in
+#: base64, so 16 MiB holds far more big attributes than any file has, while
+#: a line of garbage (``/dev/zero``) fails fast.
+MAX_LINE = 16 << 20
+#: Largest mtree file read: a line is ~150 bytes, so 1 GiB is ~7 million
+#: entries, ten times the largest rootfs we know of; a bigger file is not one
+#: an unpack wrote, and reading it whole could exhaust memory.
+MAX_SPEC_BYTES = 1 << 30
+
+
+def read_spec_file(path: str, *, pipe: bool = False) -> bytes:
+    """The bytes of an mtree file: a regular file (*pipe*: or a pipe) of at most ``MAX_SPEC_BYTES``.
+
+    OSError if it is anything else (a FIFO, a device, a directory ...), so
+    a planted one can neither block nor feed us without end.
+    """
+    return read_regular(path, MAX_SPEC_BYTES, pipe=pipe)
+
+
+def _too_long(number: int) -> MtreeError:
+    return MtreeError(f"parse mtree: line {number}: longer than {MAX_LINE} bytes")
+
+
 class _Lines:
     """Lines as Go's ``bufio.ScanLines`` yields them (one trailing CR dropped)."""
 
@@ -397,7 +425,11 @@ class _Lines:
         """
         pieces = []
         current = first
+        length = 0
         while True:
+            length += len(current)
+            if length > MAX_LINE:
+                raise _too_long(self.pos)
             trailing = len(current) - len(current.rstrip("\\"))
             if not trailing:
                 pieces.append(current)
@@ -461,6 +493,8 @@ def parse(data: bytes) -> Spec:
     )
     raw_lines = lines._lines
     count = len(raw_lines)
+    if len(text) > MAX_LINE and max(map(len, raw_lines)) > MAX_LINE:
+        raise _too_long(next(i for i, line in enumerate(raw_lines, 1) if len(line) > MAX_LINE))
     nodes: list[Node] = []
     append = nodes.append
     cur_set: tuple[KeyVal, ...] | None = None

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from umoci import log as umoci_log
 from umoci import mtree
+from umoci.cas.layoutcheck import describe
 from umoci.errors import BundleError, MtreeError, RefNotFoundError
 from umoci.layer.changes import ChangeKind
 from umoci.layer.generate import GenerateOptions, generate_layer
@@ -64,12 +65,11 @@ def _mtree_path(bundle: str, manifest: Descriptor) -> str:
 
 def _read_mtree(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return mtree.read_spec_file(path)
     except FileNotFoundError:
         raise BundleError(f"bundle mtree {os.path.basename(path)} is missing") from None
     except OSError as err:
-        raise BundleError(f"read {path}: {err.strerror}") from None
+        raise BundleError(f"read {path}: {describe(err)}") from None
 
 
 def _parse_spec(path: str, data: bytes) -> mtree.Spec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from umoci import mtree
+from umoci.cas.layoutcheck import describe
 from umoci.errors import MtreeError, UsageError
 from umoci.mtree.keywords import parse_keyword_arg
 
@@ -24,10 +25,10 @@ def mtree_validate(
     rootless: bool,
 ) -> list[str]:
     try:
-        with open(spec_path, "rb") as f:
-            spec = mtree.parse(f.read())
+        # A pipe too: the spec may come from ``<(gomtree -c ...)``.
+        spec = mtree.parse(mtree.read_spec_file(spec_path, pipe=True))
     except OSError as err:
-        raise UsageError(f"read spec {spec_path}: {err.strerror}") from None
+        raise UsageError(f"read spec {spec_path}: {describe(err)}") from None
     keywords = mtree.keywords_for_validate(
         spec,
         use=_keywords(use_keywords) if use_keywords else None,

@@ -45,16 +45,24 @@ import hashlib
 import os
 from collections.abc import Mapping
 
+from umoci import log as umoci_log
+from umoci.cas.layoutcheck import describe, read_regular
 from umoci.errors import MtreeError
 from umoci.mtree import CachedFile, Entry, Spec
 from umoci.mtree.escape import unvis, vis
+from umoci.mtree.spec import MAX_LINE
 from umoci.mtree.walker import Observed, unpack_observed
 
 CACHE_NAME = "umoci-statcache"
 _MAGIC = "umoci-statcache 3"
 RACY_MARGIN_NS = 50_000_000
+# A line is an mtree entry's (at most mtree.MAX_LINE) plus five numbers and
+# the path; the file, like the mtree it describes, is capped at 1 GiB.
+_MAX_LINE = MAX_LINE + (64 << 10)
 _MAX_CACHE_BYTES = 1 << 30
 _DIGEST = "sha256digest="
+
+log = umoci_log.get()
 
 #: What the snapshot knows about one path: inode number and ctime (the
 #: inode is -1 when the entry may not be trusted), and the rest of its line:
@@ -167,15 +175,25 @@ class CacheWriter:
 
 
 def read_cache(bundle: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
-    """The bundle's stat cache if it describes this very mtree (else None)."""
+    """The bundle's stat cache if it describes this very mtree (else None).
+
+    A cache we cannot use only costs speed (everything is compared and
+    hashed), so every problem means None, including one planted to hurt: a
+    FIFO or a device is never read (it could block or never end), a file is
+    read only up to its size cap, and a line longer than any mtree line is
+    malformed.
+    """
     path = os.path.join(bundle, CACHE_NAME)
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            if os.fstat(f.fileno()).st_size > _MAX_CACHE_BYTES:
-                return None
-            return _parse(f.read(), mtree_name, mtree_data)
-    except (OSError, ValueError, MtreeError):
-        # A broken cache only costs speed: compare and hash everything.
+        data = read_regular(path, _MAX_CACHE_BYTES)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        log.warning("ignoring the stat cache %s: %s", path, describe(err))
+        return None
+    try:
+        return _parse(data.decode("utf-8", "surrogateescape"), mtree_name, mtree_data)
+    except (ValueError, MtreeError):
         return None
 
 
@@ -188,6 +206,8 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     lines = body.split("\n")  # not splitlines(): that also splits at \x1c, \x85 ...
     if lines[-1] == "":
         lines.pop()
+    if len(body) > _MAX_LINE and max(map(len, lines)) > _MAX_LINE:
+        return None
     for line in lines:
         ino_s, ctime_s, name, rest = line.split(" ", 3)
         ino, ctime_ns = int(ino_s), int(ctime_s)

@@ -24,9 +24,9 @@ import base64
 import binascii
 import json
 import os
-import stat
 from collections.abc import Mapping, Sequence
 
+from umoci.cas.layoutcheck import describe, read_regular
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
 from umoci.oci.gojson import dumps_blob
@@ -225,11 +225,10 @@ def write_bundle_meta(bundle: str, meta: BundleMeta) -> None:
 
 
 def read_bundle_meta(bundle: str) -> BundleMeta:
-    """Read and parse ``<bundle>/umoci.json`` (size-capped)."""
+    """Read and parse ``<bundle>/umoci.json`` (a regular file, size-capped)."""
     path = os.path.join(bundle, META_NAME)
     try:
-        # Non-blocking so a FIFO planted in the bundle cannot hang us.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        data = read_regular(path, MAX_META_BYTES)
     except FileNotFoundError:
         if os.path.isdir(os.path.join(bundle, "rootfs")):
             # umoci.json is the last file unpack writes: without it the
@@ -241,11 +240,5 @@ def read_bundle_meta(bundle: str) -> BundleMeta:
             ) from None
         raise BundleError(f"open metadata: {path}: {os.strerror(2)}") from None
     except OSError as e:
-        raise BundleError(f"open metadata: {path}: {e.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise BundleError(f"open metadata: {path}: not a regular file")
-        data = f.read(MAX_META_BYTES + 1)
-    if len(data) > MAX_META_BYTES:
-        raise BundleError(f"decode umoci.json: {path} is larger than {MAX_META_BYTES} bytes")
+        raise BundleError(f"open metadata: {path}: {describe(e)}") from None
     return parse_umoci_json(data)

@@ -6,6 +6,7 @@ import json
 import os
 
 from umoci import mtree
+from umoci.cas.layoutcheck import describe, read_regular
 from umoci.errors import UmociError
 from umoci.validate.findings import Report
 
@@ -55,6 +56,9 @@ _RUNTIME_CONFIG: dict[str, Any] = {
 }
 
 _MAX_REPORTED = 50  # rootfs differences listed one by one before a summary
+# config.json holds the process, mounts and annotations: a few KiB; a file
+# thousands of times larger is not a runtime config, and is not read whole.
+_MAX_CONFIG_BYTES = 64 << 20
 
 
 def check_bundle(bundle: str, report: Report) -> None:
@@ -62,11 +66,12 @@ def check_bundle(bundle: str, report: Report) -> None:
 
     config_path = os.path.join(bundle, "config.json")
     try:
-        with open(config_path, "rb") as f:
-            config = json.loads(f.read(64 << 20))
+        config = json.loads(read_regular(config_path, _MAX_CONFIG_BYTES))
     except FileNotFoundError:
         report.error("bundle-config", "config.json", "missing")
-    except (OSError, ValueError, RecursionError) as err:
+    except OSError as err:
+        report.error("bundle-config", "config.json", f"unreadable: {describe(err)}")
+    except (ValueError, RecursionError) as err:
         report.error("bundle-config", "config.json", f"unreadable: {err}")
     else:
         for error in jsonschema.Draft7Validator(_RUNTIME_CONFIG).iter_errors(config):
@@ -86,12 +91,14 @@ def check_bundle(bundle: str, report: Report) -> None:
     digest = str(meta.descriptor_walk[-1].get("digest", ""))
     name = f"{digest.replace(':', '_')}.mtree"
     try:
-        with open(os.path.join(bundle, name), "rb") as f:
-            spec = mtree.parse(f.read())
+        spec = mtree.parse(mtree.read_spec_file(os.path.join(bundle, name)))
     except FileNotFoundError:
         report.error("bundle-mtree", name, "missing")
         return
-    except (OSError, UmociError) as err:
+    except OSError as err:
+        report.error("bundle-mtree", name, describe(err))
+        return
+    except UmociError as err:
         report.error("bundle-mtree", name, str(err))
         return
     rootfs = os.path.join(bundle, "rootfs")
