@@ -139,6 +139,24 @@ def test_repack_ignores_a_hostile_stat_cache(
     assert (check / "rootfs" / "added").read_text() == "a change for repack"
 
 
+def test_repack_refresh_writes_through_no_planted_link(
+    layout: Path, bundle: Path, tmp_path: Path
+) -> None:
+    # The names the stat cache and the new mtree were once written under.
+    change(bundle)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (bundle / "umoci-statcache.tmp").symlink_to(victim)
+    (mtree,) = bundle.glob("*.mtree")
+    Path(f"{mtree}.tmp").symlink_to(victim)
+    result = umoci("repack", "--refresh-bundle", "--image", f"{layout}:b", bundle)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious"
+    assert (bundle / "umoci-statcache").is_file()
+    assert not (bundle / "umoci-statcache").is_symlink()
+    assert not [p for p in bundle.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+
+
 @pytest.mark.parametrize("kind", ["dev-zero", "huge"])
 def test_mtree_validate_refuses_a_hostile_spec(bundle: Path, kind: str) -> None:
     spec = metadata(bundle, "mtree")

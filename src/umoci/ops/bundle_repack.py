@@ -43,6 +43,7 @@ from umoci.ops.new_layer import (
 from umoci.ops.options import RepackOptions
 from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
+from umoci.runtime.atomic import create_temp
 from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
 from umoci.structs import replace
 
@@ -247,10 +248,15 @@ def _refresh(
 ) -> None:
     """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
-    temp = new_mtree + ".tmp"
-    with open(temp, "wb") as f:
-        mtree_sha256 = mtree.dump_to(new_spec, f)
-    os.replace(temp, new_mtree)
+    fd, temp = create_temp(new_mtree)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            mtree_sha256 = mtree.dump_to(new_spec, f)
+        os.replace(temp, new_mtree)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
     write_cache(bundle, os.path.basename(new_mtree), mtree_sha256, new_spec, new_stats)
     write_bundle_meta(
         bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))

@@ -52,6 +52,7 @@ from umoci.mtree import CachedFile, Entry, Spec
 from umoci.mtree.escape import unvis, vis
 from umoci.mtree.spec import MAX_LINE
 from umoci.mtree.walker import Observed, unpack_observed
+from umoci.runtime.atomic import create_temp
 
 CACHE_NAME = "umoci-statcache"
 _MAGIC = "umoci-statcache 3"
@@ -139,8 +140,8 @@ class CacheWriter:
 
     def __init__(self, bundle: str, mtree_name: str) -> None:
         self._path = os.path.join(bundle, CACHE_NAME)
-        self._temp = self._path + ".tmp"
-        self._file = open(self._temp, "wb")  # noqa: SIM115 -- closed by finish or __exit__
+        fd, self._temp = create_temp(self._path)
+        self._file = os.fdopen(fd, "wb")
         head = f"{_MAGIC} {vis(os.fsencode(mtree_name))} ".encode("utf-8", "surrogateescape")
         self._digest_at = len(head)
         self._file.write(head + b"0" * 64 + b"\n")
