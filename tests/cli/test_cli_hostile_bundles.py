@@ -139,6 +139,27 @@ def test_repack_ignores_a_hostile_stat_cache(
     assert (check / "rootfs" / "added").read_text() == "a change for repack"
 
 
+@pytest.mark.parametrize(
+    ("line", "flags"),
+    [
+        ("1 2 ghost x", []),  # no size, mtime and keywords (the fast path's scan)
+        ("5 6 file x y sha256digest=" + "0" * 64, ["--refresh-bundle"]),  # the walk's digests
+    ],
+)
+def test_repack_survives_a_malformed_stat_cache_line(
+    layout: Path, bundle: Path, tmp_path: Path, line: str, flags: list[str]
+) -> None:
+    change(bundle)
+    with (bundle / "umoci-statcache").open("a") as cache:
+        cache.write(line + "\n")
+    result = umoci("repack", *flags, "--image", f"{layout}:b", bundle)
+    assert result.returncode == 0, result.stderr
+    check = tmp_path / "check"
+    umoci_ok("unpack", "--image", f"{layout}:b", check)
+    assert (check / "rootfs" / "added").read_text() == "a change for repack"
+    assert (check / "rootfs" / "file").read_text() == "content"
+
+
 def test_repack_refresh_writes_through_no_planted_link(
     layout: Path, bundle: Path, tmp_path: Path
 ) -> None:

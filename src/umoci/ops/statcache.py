@@ -34,8 +34,9 @@ ignored if either does not match, or if it is malformed in any way.  Format::
     umoci-statcache 3 <vis(mtree name)> <mtree sha256>
     <ino> <ctime ns> <vis(path)> <size> <mtime ns> <keyword=value ...>
 
-Loading converts only what every repack needs (path, inode, ctime); the
-rest of a line is split only for the few entries that are looked at.
+Loading converts only what every repack needs (path, inode, ctime) and
+checks that the rest of a line has its three fields; the rest is split only
+for the few entries that are looked at.
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ class Snapshot:
             digest = rest[at + len(_DIGEST) : at + len(_DIGEST) + 64]
             if len(digest) == 64:
                 size, mtime_ns, _ = rest.split(" ", 2)
-                out[path] = CachedFile(ino, int(size), int(mtime_ns), ctime_ns, digest)
+                try:
+                    out[path] = CachedFile(ino, int(size), int(mtime_ns), ctime_ns, digest)
+                except ValueError:
+                    continue  # not numbers: the file is hashed again
         return out
 
 
@@ -212,6 +216,8 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
     for line in lines:
         ino_s, ctime_s, name, rest = line.split(" ", 3)
         ino, ctime_ns = int(ino_s), int(ctime_s)
+        if rest.count(" ") < 2:
+            return None  # no size, mtime and keywords to split later
         key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
         if key != b"." and not _confined(key):
             return None  # the mtree parser refuses such paths; so do we
