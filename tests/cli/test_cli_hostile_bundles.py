@@ -201,3 +201,22 @@ def test_mtree_validate_reads_a_spec_from_a_pipe(bundle: Path) -> None:
     spec = metadata(bundle, "mtree").read_bytes()
     result = umoci("raw", "mtree-validate", "-f", "/dev/stdin", "-p", bundle / "rootfs", stdin=spec)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_rootfs_that_is_a_symlink_is_neither_packed_nor_walked(
+    layout: Path, bundle: Path, tmp_path: Path
+) -> None:
+    """rootfs -> a directory outside: repack would put its files in a layer (0.6 crashes)."""
+    outside = tmp_path / "outside"
+    (outside / "etc").mkdir(parents=True)
+    (outside / "etc" / "shadow").write_text("root:secret\n")
+    os.rename(bundle / "rootfs", tmp_path / "real-rootfs")
+    (bundle / "rootfs").symlink_to(outside)
+    before = snapshot(layout), snapshot(bundle)
+    result = umoci("repack", "--image", f"{layout}:b", bundle)
+    assert result.returncode == 1
+    assert "rootfs: is a symlink" in one_line(result.stderr, "umoci: repack: ")
+    assert (snapshot(layout), snapshot(bundle)) == before
+    result = umoci("validate", "--bundle", bundle)
+    assert result.returncode == 1
+    assert b"rootfs: is a symlink" in result.stdout + result.stderr

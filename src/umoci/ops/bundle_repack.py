@@ -44,14 +44,15 @@ from umoci.ops.options import RepackOptions
 from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
 from umoci.runtime.atomic import create_temp
-from umoci.runtime.bundle_meta import BundleMeta, read_bundle_meta, write_bundle_meta
+from umoci.runtime.bundle_meta import (
+    BundleMeta,
+    bundle_rootfs,
+    read_bundle_meta,
+    write_bundle_meta,
+)
 from umoci.structs import replace
 
 log = umoci_log.get()
-
-#: The bundle's root filesystem directory (``bundle_unpack.ROOTFS``; not
-#: imported from there, which would load the whole extractor at start-up).
-ROOTFS = "rootfs"
 
 _KIND = {
     DeltaType.EXTRA: ChangeKind.ADDED,
@@ -122,9 +123,7 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
     if target is None:
         raise BundleError("the unpacked image had no tag: give one with --image PATH:TAG")
     check_tag(target)
-    rootfs = os.path.join(bundle, ROOTFS)
-    if not os.path.isdir(rootfs):
-        raise BundleError(f"{rootfs}: missing or not a directory")
+    rootfs = bundle_rootfs(bundle)
     old_mtree = _mtree_path(bundle, source.descriptor)
     mtree_data = _read_mtree(old_mtree)
     snapshot = (

@@ -29,12 +29,11 @@ from umoci.ops.layer_pipeline import DEFAULT_DEPTH
 from umoci.ops.options import MapOptions
 from umoci.ops.statcache import CacheWriter
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
-from umoci.runtime.bundle_meta import umoci_json
+from umoci.runtime.bundle_meta import ROOTFS, umoci_json
 from umoci.structs import replace
 
 log = umoci_log.get()
 
-ROOTFS = "rootfs"
 CONFIG_JSON = "config.json"
 UMOCI_JSON = "umoci.json"
 

@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 
 from umoci.cas.layoutcheck import describe, read_regular
@@ -242,3 +243,28 @@ def read_bundle_meta(bundle: str) -> BundleMeta:
     except OSError as e:
         raise BundleError(f"open metadata: {path}: {describe(e)}") from None
     return parse_umoci_json(data)
+
+
+#: A bundle's root filesystem directory, beside config.json and umoci.json.
+ROOTFS = "rootfs"
+
+
+def bundle_rootfs(bundle: str) -> str:
+    """The path of *bundle*'s rootfs, refused unless it is a real directory.
+
+    A ``rootfs`` that is a symlink would make repack pack (and validate walk)
+    whatever it points at, ``/etc`` included, into a layer; the Go umoci 0.6
+    crashes on it.  Nothing in a bundle we unpacked is ever a link there.
+    """
+    rootfs = os.path.join(bundle, ROOTFS)
+    try:
+        st = os.lstat(rootfs)
+    except FileNotFoundError:
+        raise BundleError(f"{rootfs}: missing") from None
+    except OSError as err:
+        raise BundleError(f"{rootfs}: {describe(err)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise BundleError(f"{rootfs}: is a symlink, not the bundle's own directory")
+    if not stat.S_ISDIR(st.st_mode):
+        raise BundleError(f"{rootfs}: not a directory")
+    return rootfs

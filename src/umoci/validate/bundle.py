@@ -7,7 +7,7 @@ import os
 
 from umoci import mtree
 from umoci.cas.layoutcheck import describe, read_regular
-from umoci.errors import UmociError
+from umoci.errors import BundleError, UmociError
 from umoci.validate.findings import Report
 
 TYPE_CHECKING = False
@@ -78,7 +78,7 @@ def check_bundle(bundle: str, report: Report) -> None:
             where = ".".join(str(p) for p in error.absolute_path) or "(document)"
             report.error("bundle-config", "config.json", f"{where}: {error.message}")
 
-    from umoci.runtime.bundle_meta import read_bundle_meta
+    from umoci.runtime.bundle_meta import bundle_rootfs, read_bundle_meta
 
     try:
         meta = read_bundle_meta(bundle)
@@ -101,9 +101,10 @@ def check_bundle(bundle: str, report: Report) -> None:
     except UmociError as err:
         report.error("bundle-mtree", name, str(err))
         return
-    rootfs = os.path.join(bundle, "rootfs")
-    if not os.path.isdir(rootfs):
-        report.error("bundle-rootfs", "rootfs", "missing or not a directory")
+    try:
+        rootfs = bundle_rootfs(bundle)
+    except BundleError as err:
+        report.error("bundle-rootfs", "rootfs", str(err))
         return
     try:
         now = mtree.walk(rootfs, rootless=meta.rootless)
