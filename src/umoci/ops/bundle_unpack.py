@@ -252,5 +252,7 @@ def raw_runtime_config(
     maps = effective_maps(maps)
     with opened(layout) as store:
         image = load_image(store, tag, platform)
-        spec = _runtime_config(image, rootfs, maps, root_path_for(ROOTFS))
+        # root.path is the --rootfs directory's name, as Go's filepath.Base
+        # gives it ("." without --rootfs).
+        spec = _runtime_config(image, rootfs, maps, root_path_for(rootfs or ""))
         write_config(config_path, spec)
