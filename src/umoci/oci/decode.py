@@ -222,49 +222,99 @@ def is_array(value: object) -> bool:
     return isinstance(value, list | tuple) and not isinstance(value, Pairs)
 
 
-class _Unkeepable(Exception):
-    """A number Python cannot carry exactly (e.g. ``1e400``) in an unknown field."""
+def plain(value: object) -> object:
+    """A parsed value as plain JSON data: dicts (the last duplicate wins), lists, scalars.
 
-
-def _plain(value: object) -> object:
-    """An unknown field's value as plain JSON data (dicts; the last duplicate wins)."""
+    For what wants ordinary JSON (``validate`` runs the image-spec's JSON
+    schemas on it); strings are as Go decodes them.
+    """
     if isinstance(value, str):
         return go_string(value)
     if isinstance(value, Pairs):
-        return {go_string(k): _plain(v) for k, v in value}
+        return {go_string(k): plain(v) for k, v in value}
     if isinstance(value, dict):
-        return {go_string(k): _plain(v) for k, v in value.items()}
+        return {go_string(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        raise _Unkeepable
+        return [plain(v) for v in value]
     return value
+
+
+def _writable(value: object) -> bool:
+    """Can *value* (plain) be written back as the JSON it was (no number beyond a float)?"""
+    if isinstance(value, dict):
+        return all(_writable(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_writable(v) for v in value)
+    return not (isinstance(value, float) and value in (float("inf"), float("-inf")))
 
 
 # -- decoding into Go types ----------------------------------------------------------
 
 
-class Context:
-    """One document being decoded: how errors name it, and where notes go.
+class Problem:
+    """Something a lenient decode found: its kind, the field's path, and what is wrong.
 
-    *notes*, when given, collects what a strict reader would read
-    differently (keys matched only case-insensitively, a field given more
-    than once): ``validate`` reports them.
+    Kinds: ``type`` (a value of the wrong type or out of range: Go refuses
+    the document), ``time`` (not an RFC 3339 time: refused too),
+    ``base64`` (embedded data that is not base64: refused too),
+    ``forbidden`` (a manifest with ``manifests``, an index with ``config``
+    or ``layers``: 0.6 refuses it as malicious), and two that are no error
+    at all: ``key`` (a key only Go's case-insensitive match reads: strict
+    readers miss it) and ``duplicate`` (a field given more than once).
     """
 
-    __slots__ = ("error", "notes", "what")
+    __slots__ = ("kind", "message", "path")
 
-    def __init__(self, what: str, error: ErrorType, notes: list[str] | None = None) -> None:
+    def __init__(self, kind: str, path: str, message: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Problem({self.kind!r}, {self.path!r}, {self.message!r})"
+
+
+class Context:
+    """One document being decoded: how errors name it, and whether it is decoded leniently.
+
+    By default (strict) the first problem raises *error* ("<what>: <path>:
+    <why>"), and the models apply umoci's own refusals on top (digests,
+    sizes, schemaVersion).  With a *problems* list (``validate``), decoding
+    goes on as Go's decoder does after a type error, keeping the value the
+    field had; every problem is recorded, and the models' own refusals are
+    left to the caller, which reports them its own way.
+    """
+
+    __slots__ = ("error", "problems", "what")
+
+    def __init__(self, what: str, error: ErrorType, problems: list[Problem] | None = None) -> None:
         self.what = what
         self.error = error
-        self.notes = notes
+        self.problems = problems
+
+    @property
+    def strict(self) -> bool:
+        return self.problems is None
 
     def fail(self, path: str, message: str) -> UmociError:
+        """The error to raise for a refusal at *path*."""
         where = f"{self.what}: {path}" if path else self.what
         return self.error(f"{where}: {message}")
 
-    def mismatch(self, path: str, expected: str, value: object) -> UmociError:
-        return self.fail(path, f"expected {expected}, got {kind_of(value)}")
+    def refuse(self, kind: str, path: str, message: str, old: object) -> object:
+        """Refuse a value: raise (strict), or record it and keep *old* (lenient)."""
+        if self.problems is None:
+            raise self.fail(path, message)
+        self.problems.append(Problem(kind, path, message))
+        return old
+
+    def mismatch(self, path: str, expected: str, value: object, old: object) -> object:
+        return self.refuse("type", path, f"expected {expected}, got {kind_of(value)}", old)
+
+    def note(self, kind: str, path: str, message: str) -> None:
+        """Record something that is not an error (lenient decoding only)."""
+        if self.problems is not None:
+            self.problems.append(Problem(kind, path, message))
 
 
 class Kind:
@@ -292,7 +342,7 @@ class _String(Kind):
         if value is None:
             return old
         if not isinstance(value, str):
-            raise ctx.mismatch(path, "string", value)
+            return ctx.mismatch(path, "string", value, old)
         return go_string(value)
 
 
@@ -306,7 +356,7 @@ class _Bool(Kind):
         if value is None:
             return old
         if not isinstance(value, bool):
-            raise ctx.mismatch(path, "bool", value)
+            return ctx.mismatch(path, "bool", value, old)
         return value
 
 
@@ -326,11 +376,11 @@ class Integer(Kind):
         if value is None:
             return old
         if isinstance(value, float):
-            raise ctx.fail(path, f"expected integer, got number {value!r}")
+            return ctx.refuse("type", path, f"expected integer, got number {value!r}", old)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ctx.mismatch(path, "integer", value)
+            return ctx.mismatch(path, "integer", value, old)
         if not self.lo <= value <= self.hi:
-            raise ctx.fail(path, f"number {value} out of range")
+            return ctx.refuse("type", path, f"number {value} out of range", old)
         return value
 
 
@@ -343,13 +393,13 @@ class _Time(Kind):
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ctx.mismatch(path, "string", value)
+            return ctx.mismatch(path, "string", value, old)
         from umoci.oci.timefmt import parse_time  # only configs carry times: ls never loads it
 
         try:
             return parse_time(go_string(value))
         except ValueError as err:
-            raise ctx.fail(path, str(err)) from None
+            return ctx.refuse("time", path, str(err), old)
 
 
 class _Bytes(Kind):
@@ -361,7 +411,7 @@ class _Bytes(Kind):
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ctx.mismatch(path, "base64 string", value)
+            return ctx.mismatch(path, "base64 string", value, old)
         import binascii
 
         try:
@@ -369,7 +419,7 @@ class _Bytes(Kind):
                 value.replace("\r", "").replace("\n", "").encode("ascii"), strict_mode=True
             )
         except (binascii.Error, UnicodeEncodeError):
-            raise ctx.fail(path, "invalid base64 data") from None
+            return ctx.refuse("base64", path, "invalid base64 data", old)
 
 
 class _Raw(Kind):
@@ -403,7 +453,7 @@ class Slice(Kind):
         if value is None:
             return None
         if not is_array(value):
-            raise ctx.mismatch(path, "array", value)
+            return ctx.mismatch(path, "array", value, old)
         assert isinstance(value, list | tuple)
         if not value:
             return _Slice([], 0)  # Go makes a new empty slice
@@ -441,7 +491,7 @@ class Map(Kind):
             return None
         found = members(value)
         if found is None:
-            raise ctx.mismatch(path, "object", value)
+            return ctx.mismatch(path, "object", value, old)
         out: dict[str, object] = old if isinstance(old, dict) else {}
         elem = self.elem
         for key, item in found:
@@ -459,7 +509,7 @@ class _Empty(Kind):
 
     def decode(self, value: object, old: object, path: str, ctx: Context) -> object:
         if value is not None and members(value) is None:
-            raise ctx.mismatch(path, "object", value)
+            return ctx.mismatch(path, "object", value, old)
         return None
 
 
@@ -494,8 +544,8 @@ class Struct(Kind):
     """A Go struct: its JSON field names (in struct order), each with an attribute and a kind.
 
     Decoding builds the keyword arguments of a model (``extra`` holds the
-    unknown members); *make* turns them into the model, checking what the
-    model needs beyond types (raise with ``ctx.fail(path, ...)``).
+    unknown members); *make* turns them into the model, with umoci's own
+    refusals beyond Go's types when ``ctx.strict`` (raise ``ctx.fail(...)``).
     """
 
     __slots__ = ("_exact", "_folded", "make")
@@ -521,9 +571,9 @@ class Struct(Kind):
             return old
         found = members(value)
         if found is None:
-            raise ctx.mismatch(path, "object", value)
+            return ctx.mismatch(path, "object", value, old)
         out: dict[str, object] = old if isinstance(old, dict) else {}
-        notes = ctx.notes
+        lenient = not ctx.strict
         seen: set[str] = set()
         prefix = f"{path}." if path else ""
         for key, item in found:
@@ -534,12 +584,13 @@ class Struct(Kind):
                 if spec is None:
                     _keep_unknown(out, key, item)
                     continue
-                if notes is not None:
-                    notes.append(f"{prefix}{spec[0]}: key {key!r} matches only case-insensitively")
+                if lenient:
+                    message = f"key {key!r} matches {spec[0]!r} only case-insensitively"
+                    ctx.note("key", prefix + spec[0], message)
             name, attr, kind = spec
-            if notes is not None:
+            if lenient:
                 if attr in seen:
-                    notes.append(f"{prefix}{name}: given more than once (the last one wins)")
+                    ctx.note("duplicate", prefix + name, "given more than once (the last one wins)")
                 seen.add(attr)
             previous = out[attr] if attr in out else kind.zero()
             out[attr] = kind.decode(item, previous, prefix + name, ctx)
@@ -583,9 +634,10 @@ def _keep_unknown(out: dict[str, object], key: str, value: object) -> None:
     if not isinstance(extra, dict):
         extra = out["extra"] = {}
     key = go_string(key)
-    try:
-        extra[key] = _plain(value)
-    except _Unkeepable:
+    value = plain(value)
+    if _writable(value):
+        extra[key] = value
+    else:
         # Go drops every unknown field on a rewrite; we drop only this one,
-        # which could not be written back as the number it is.
+        # which could not be written back as the number it is (e.g. 1e400).
         extra.pop(key, None)

@@ -34,6 +34,7 @@ from umoci.oci.decode import (
     Context,
     Kind,
     Pointer,
+    Problem,
     Slice,
     Struct,
 )
@@ -56,12 +57,13 @@ def _put_map(out: JSON, key: str, value: dict[str, str]) -> None:
         out[key] = {k: value[k] for k in sorted(value)}
 
 
-def _checked_digest(value: str, path: str, ctx: Context) -> str:
+def _check_digest(value: str, path: str, ctx: Context) -> None:
+    if not ctx.strict:
+        return  # validate judges digests itself
     try:
         digests.split(value)
     except BlobInvalidError as err:
         raise ctx.fail(path, str(err)) from None
-    return value
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,14 @@ class Descriptor:
 
     @classmethod
     def from_json(
-        cls, value: object, what: str = "descriptor", error: ErrorType = BlobInvalidError
+        cls,
+        value: object,
+        what: str = "descriptor",
+        error: ErrorType = BlobInvalidError,
+        problems: list[Problem] | None = None,
     ) -> Descriptor:
-        """Decode a descriptor from parsed JSON (or a plain dict)."""
-        descriptor = DESCRIPTOR_STRUCT.document(value, Context(what, error))
+        """Decode a descriptor from parsed JSON (or a plain dict); see :class:`Context`."""
+        descriptor = DESCRIPTOR_STRUCT.document(value, Context(what, error, problems))
         assert isinstance(descriptor, Descriptor)
         return descriptor
 
@@ -172,17 +178,17 @@ class Descriptor:
 
 
 def _make_descriptor(kw: dict[str, object], path: str, ctx: Context) -> Descriptor:
-    digest = kw.get("digest")
-    if not isinstance(digest, str):
-        raise ctx.fail(path, "missing digest")
-    _checked_digest(digest, f"{path}.digest" if path else "digest", ctx)
-    size = kw.get("size")
-    if not isinstance(size, int):
-        raise ctx.fail(path, "missing size")
-    if size < 0:
-        raise ctx.fail(path, f"negative size {size}")
-    kw.setdefault("media_type", "")
-    return Descriptor(**kw)  # type: ignore[arg-type]
+    if ctx.strict:
+        digest = kw.get("digest")
+        if not isinstance(digest, str):
+            raise ctx.fail(path, "missing digest")
+        _check_digest(digest, f"{path}.digest" if path else "digest", ctx)
+        size = kw.get("size")
+        if not isinstance(size, int):
+            raise ctx.fail(path, "missing size")
+        if size < 0:
+            raise ctx.fail(path, f"negative size {size}")
+    return Descriptor(**{"media_type": "", "digest": "", "size": 0, **kw})  # type: ignore[arg-type]
 
 
 DESCRIPTOR_STRUCT = Struct(
@@ -211,8 +217,8 @@ def _check_media_type(media_type: str, expected: str, what: str) -> None:
 def _check_schema_version(kw: dict[str, object], path: str, ctx: Context) -> None:
     # Go reads any int here; the image-spec allows only 2 (see the README's
     # deliberate differences).
-    version = kw.get("schema_version", 0)
-    if version != 2:
+    version = kw.setdefault("schema_version", 0)
+    if ctx.strict and version != 2:
         raise ctx.fail(path, f"unsupported schemaVersion {version}")
 
 
@@ -229,12 +235,17 @@ class Manifest:
 
     @classmethod
     def from_json(
-        cls, value: object, descriptor_media_type: str, what: str = "manifest"
+        cls,
+        value: object,
+        descriptor_media_type: str,
+        what: str = "manifest",
+        problems: list[Problem] | None = None,
     ) -> Manifest:
         """Decode a manifest reached through a descriptor of *descriptor_media_type*."""
-        manifest = _MANIFEST.document(value, Context(what, BlobInvalidError))
+        manifest = _MANIFEST.document(value, Context(what, BlobInvalidError, problems))
         assert isinstance(manifest, Manifest)
-        _check_media_type(manifest.media_type, descriptor_media_type, what)
+        if problems is None:
+            _check_media_type(manifest.media_type, descriptor_media_type, what)
         return manifest
 
     @classmethod
@@ -255,11 +266,13 @@ class Manifest:
 
 def _make_manifest(kw: dict[str, object], path: str, ctx: Context) -> Manifest:
     if kw.pop("forbidden", False):
-        # An index in disguise (also as null, as in Go): refusing it closes
-        # the type confusion.
-        raise ctx.fail(path, "manifest has a 'manifests' field")
+        # An index in disguise (also as null, as 0.6 has it): refusing it
+        # closes the type confusion.
+        ctx.refuse("forbidden", path, "manifest has a 'manifests' field", None)
     if "config" not in kw:
-        raise ctx.fail(path, "missing config descriptor")
+        if ctx.strict:
+            raise ctx.fail(path, "missing config descriptor")
+        kw["config"] = Descriptor(media_type="", digest="", size=0)
     _check_schema_version(kw, path, ctx)
     kw.setdefault("media_type", "")
     return Manifest(**kw)  # type: ignore[arg-type]
@@ -297,14 +310,16 @@ class Index:
         descriptor_media_type: str,
         what: str = "index",
         error: ErrorType = BlobInvalidError,
+        problems: list[Problem] | None = None,
     ) -> Index:
         """Decode an index reached through a descriptor of *descriptor_media_type*."""
-        index = _INDEX.document(value, Context(what, error))
+        index = _INDEX.document(value, Context(what, error, problems))
         assert isinstance(index, Index)
-        try:
-            _check_media_type(index.media_type, descriptor_media_type, what)
-        except BlobInvalidError as err:
-            raise error(str(err)) from None
+        if problems is None:
+            try:
+                _check_media_type(index.media_type, descriptor_media_type, what)
+            except BlobInvalidError as err:
+                raise error(str(err)) from None
         return index
 
     @classmethod
@@ -341,8 +356,9 @@ class Index:
 
 
 def _make_index(kw: dict[str, object], path: str, ctx: Context) -> Index:
-    if kw.pop("forbidden", False):
-        raise ctx.fail(path, "index has a 'config' or 'layers' field")
+    has_config, has_layers = kw.pop("has_config", False), kw.pop("has_layers", False)
+    if has_config or has_layers:
+        ctx.refuse("forbidden", path, "index has a 'config' or 'layers' field", None)
     _check_schema_version(kw, path, ctx)
     kw.setdefault("media_type", "")
     return Index(**kw)  # type: ignore[arg-type]
@@ -356,8 +372,8 @@ _INDEX = Struct(
         ("manifests", "manifests", Slice(DESCRIPTOR_STRUCT)),
         ("subject", "subject", Pointer(DESCRIPTOR_STRUCT)),
         ("annotations", "annotations", STRING_MAP),
-        ("config", "forbidden", RAW),
-        ("layers", "forbidden", RAW),
+        ("config", "has_config", RAW),
+        ("layers", "has_layers", RAW),
     ),
     _make_index,
 )
@@ -535,7 +551,7 @@ def _make_rootfs(kw: dict[str, object], path: str, ctx: Context) -> dict[str, ob
     diff_ids = kw.get("diff_ids", ())
     assert isinstance(diff_ids, tuple)
     for i, diff_id in enumerate(diff_ids):
-        _checked_digest(diff_id, f"{path}.diff_ids[{i}]", ctx)
+        _check_digest(diff_id, f"{path}.diff_ids[{i}]", ctx)
     return {
         "rootfs_type": kw.get("type", ""),
         "diff_ids": diff_ids,
@@ -568,9 +584,11 @@ class ImageConfig:
     rootfs_extra: JSON = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_json(cls, value: object, what: str = "config") -> ImageConfig:
-        """Decode an image config from parsed JSON (or a plain dict)."""
-        config = _IMAGE_CONFIG.document(value, Context(what, BlobInvalidError))
+    def from_json(
+        cls, value: object, what: str = "config", problems: list[Problem] | None = None
+    ) -> ImageConfig:
+        """Decode an image config from parsed JSON (or a plain dict); see :class:`Context`."""
+        config = _IMAGE_CONFIG.document(value, Context(what, BlobInvalidError, problems))
         assert isinstance(config, ImageConfig)
         return config
 
