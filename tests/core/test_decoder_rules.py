@@ -594,6 +594,18 @@ def test_blobs_are_read_to_their_first_value_and_index_json_whole(tmp_path: Path
     )
 
 
+def test_stat_json_cannot_embed_a_blob_with_trailing_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0.6 reads the config (json.Decoder) but fails to embed it in --json.
+    image = write_image(tmp_path / "L", CAPITALISED_CONFIG + " {}")
+    assert run(capsys, "stat", "--image", image)[0] == 0
+    status, out, err = run(capsys, "stat", "--json", "--image", image)
+    assert (status, out) == (1, "")
+    assert err.startswith("umoci: stat: config sha256:")
+    assert err.endswith(": data after the JSON value: --json cannot embed it\n")
+
+
 @pytest.mark.parametrize("extra", [',"config":null', ',"Layers":[]'])
 def test_index_blob_with_manifest_fields_is_refused(extra: str) -> None:
     with pytest.raises(BlobInvalidError, match="'config' or 'layers'"):

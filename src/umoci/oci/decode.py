@@ -79,7 +79,7 @@ def _parse_int(text: str) -> object:
         return int(text)
     except ValueError:
         # More digits than int() converts by default: out of every integer
-        # field's range anyway, and kept as an infinite float (see _plain).
+        # field's range anyway, and kept as an infinite float (see _writable).
         return float(text)
 
 

@@ -64,10 +64,7 @@ _PROBLEM_FINDINGS = {
     "key": ("warning", "schema"),
     "duplicate": ("warning", "schema"),
 }
-_PROBLEM_HINTS = {
-    "key": " (the Go umoci reads it; strict readers do not)",
-    "duplicate": "",
-}
+_PROBLEM_HINTS = {"key": " (the Go umoci reads it; strict readers do not)"}
 
 
 def _path(parts: list[str | int]) -> str:
@@ -260,7 +257,7 @@ class LayoutValidator:
             # Blobs are read as Go's json.Decoder reads them: the first value.
             return decode.parse(data, f"blob {descriptor.digest}", first_value=True)
         except UmociError as err:
-            self.report.error("schema", where, f"{err}".replace("invalid JSON", "is not JSON", 1))
+            self.report.error("schema", where, str(err))
             return None
 
     def _read_small(self, descriptor: Descriptor, where: str) -> bytes | None:
