@@ -242,7 +242,7 @@ class Bundle:
             from umoci.runtime.bundle_meta import read_bundle_meta
 
             walk = read_bundle_meta(os.fspath(self.path)).descriptor_walk
-            tag = walk[0].get("annotations", {}).get("org.opencontainers.image.ref.name")
+            tag = walk[0].ref_name
         return Image(layout, tag or "latest")
 
 
@@ -304,8 +304,8 @@ class ConfigBuilder:
         with opened(self._image.layout.path) as store:
             path = resolve(store, self._image.ref, self._image.platform)
             manifest = read_manifest(store, path.descriptor)
-            raw = store.read_json(manifest.config, "config")
-        config = ImageConfig.from_json(raw, f"config {manifest.config.digest}")
+            raw = store.read_blob(manifest.config)
+        config = ImageConfig.from_bytes(raw, f"config {manifest.config.digest}")
         c = config.config
         self.env = dict(e.partition("=")[::2] for e in c.env)
         self.labels = dict(c.labels)

@@ -67,8 +67,8 @@ class Mutator:
                     f"manifest {self.path.descriptor.digest}: config media type "
                     f"{descriptor.media_type!r} is not an image config"
                 )
-            self._config = ImageConfig.from_json(
-                self.store.read_json(descriptor, "config"), f"config {descriptor.digest}"
+            self._config = ImageConfig.from_bytes(
+                self.store.read_blob(descriptor), f"config {descriptor.digest}"
             )
         return self._config
 

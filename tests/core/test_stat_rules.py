@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from umoci.oci.models import Descriptor
+from umoci.oci.models import Descriptor, ImageConfig
 from umoci.ops.stat_image import (
     _data_lines,
     compact_json,
@@ -36,13 +36,18 @@ VALUE_WORD_CELL = [
     ("😀", "😀", "😀", "😀"),
     ("<lt>&", "<lt>&", "<lt>&", "<lt>&"),
     ("#hash;semi:colon=eq", "#hash;semi:colon=eq", "#hash;semi:colon=eq", "#hash;semi:colon=eq"),
-    ("\ud800", "\ufffd", "\ufffd", "\ufffd"),  # Go decodes a lone surrogate as U+FFFD
 ]
 
 
 @pytest.mark.parametrize(("text", "value", "word", "cell"), VALUE_WORD_CELL)
 def test_quoting_strengths(text: str, value: str, word: str, cell: str) -> None:
     assert (quote_value(text), quote_word(text), quote_cell(text)) == (value, word, cell)
+
+
+def test_lone_surrogates_reach_stat_as_replacement_characters() -> None:
+    # Go decodes a lone surrogate escape as U+FFFD; so does the one decoder.
+    text = ImageConfig.from_bytes(b'{"author":"\\ud800"}').author
+    assert (quote_value(text), quote_word(text), quote_cell(text)) == ("\ufffd",) * 3
 
 
 def test_compact_json_keeps_order_and_escapes_html() -> None:

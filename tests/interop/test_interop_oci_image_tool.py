@@ -25,6 +25,8 @@ pytestmark = pytest.mark.goumoci
 MISSED_BY_OCI_IMAGE_TOOL = {
     "manifest-media-type-disagrees",
     "manifest-with-manifests-field",
+    "manifest-media-type-capitalised",
+    "manifest-with-Manifests-field",
     "embedded-data",
     "annotation-empty-key",
     "ref-name",
@@ -47,6 +49,7 @@ HANGS_OCI_IMAGE_TOOL = {"blob-type-fifo"}
 #: Not errors (warnings for us, accepted by both).
 WARNINGS_ONLY = {
     "annotation-key-style",
+    "config-key-given-twice",
     "layer-hardlink",
     "layer-symlink",
     "unreferenced-blob",

@@ -11,6 +11,7 @@ import pytest
 
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
+from umoci.oci.models import Descriptor
 from umoci.runtime import (
     BundleMeta,
     parse_umoci_json,
@@ -18,7 +19,6 @@ from umoci.runtime import (
     umoci_json,
     write_bundle_meta,
 )
-from umoci.runtime.bundle_meta import normalize_descriptor
 
 DIGEST = "sha256:" + "ab" * 32
 MANIFEST = {
@@ -27,6 +27,7 @@ MANIFEST = {
     "size": 458,
     "annotations": {"org.opencontainers.image.ref.name": "latest"},
 }
+WALK = (Descriptor.from_json(MANIFEST),)
 
 
 def meta_doc(**overrides: Any) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def meta_doc(**overrides: Any) -> dict[str, Any]:
 
 
 def test_shape_and_nulls() -> None:
-    data = umoci_json([MANIFEST], rootless=False, uid_maps=(), gid_maps=())
+    data = umoci_json(WALK, rootless=False, uid_maps=(), gid_maps=())
     assert data.endswith(b"}\n")
     assert data.count(b"\n") == 1
     assert b'"map_options":{"uid_mappings":null,"gid_mappings":null,"rootless":false}' in data
@@ -48,7 +49,7 @@ def test_shape_and_nulls() -> None:
 
 def test_maps_written_in_order() -> None:
     maps = (IdMap(0, 1000, 1), IdMap(1, 100000, 65536))
-    data = umoci_json([MANIFEST], rootless=True, uid_maps=maps, gid_maps=())
+    data = umoci_json(WALK, rootless=True, uid_maps=maps, gid_maps=())
     doc = json.loads(data)
     assert doc["map_options"] == {
         "uid_mappings": [
@@ -73,7 +74,9 @@ def test_descriptor_goes_through_go_struct() -> None:
         "mediaType": "m",
         "artifactType": "",
     }
-    assert list(normalize_descriptor(raw).items()) == [
+    data = umoci_json([Descriptor.from_json(raw)], rootless=False, uid_maps=(), gid_maps=())
+    written = json.loads(data)["from_descriptor_path"]["descriptor_walk"][0]
+    assert list(written.items()) == [
         ("mediaType", "m"),
         ("digest", DIGEST),
         ("size", 3),
@@ -81,7 +84,7 @@ def test_descriptor_goes_through_go_struct() -> None:
         ("data", "aGk="),
         ("platform", {"architecture": "amd64", "os": "linux"}),
     ]
-    assert list(normalize_descriptor(raw)["annotations"]) == ["a", "b"]
+    assert list(written["annotations"]) == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -99,15 +102,21 @@ def test_descriptor_goes_through_go_struct() -> None:
         {"platform": "linux"},
     ],
 )
-def test_bad_descriptor_refused_on_write(descriptor: Any) -> None:
+def test_bad_descriptor_refused(descriptor: Any) -> None:
+    # umoci_json() writes typed descriptors: a shape Go refuses never gets
+    # that far, neither from a blob nor from umoci.json itself.
+    value = {**MANIFEST, **descriptor} if isinstance(descriptor, dict) else descriptor
     with pytest.raises(BlobInvalidError):
-        umoci_json([descriptor], rootless=False, uid_maps=(), gid_maps=())
+        Descriptor.from_json(value)
+    bad = meta_doc(from_descriptor_path={"descriptor_walk": [value]})
+    with pytest.raises(BundleError, match="descriptor_walk"):
+        parse_umoci_json(json.dumps(bad).encode())
 
 
 def test_parse_round_trip_and_first_value_only() -> None:
-    data = umoci_json([MANIFEST], rootless=False, uid_maps=(), gid_maps=())
+    data = umoci_json(WALK, rootless=False, uid_maps=(), gid_maps=())
     meta = parse_umoci_json(b" \n" + data + b"trailing garbage")
-    assert meta == BundleMeta(descriptor_walk=(MANIFEST,))
+    assert meta == BundleMeta(descriptor_walk=WALK)
     assert meta.to_json() == data
 
 
@@ -152,13 +161,13 @@ def test_parse_is_case_insensitive_like_go() -> None:
     meta = parse_umoci_json(json.dumps(doc).encode())
     assert meta.rootless
     assert meta.uid_maps == (IdMap(1, 2, 0),)
-    assert meta.descriptor_walk == (MANIFEST,)
+    assert meta.descriptor_walk == WALK
 
 
 def test_read_and_write(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="open metadata"):
         read_bundle_meta(str(tmp_path))
-    meta = BundleMeta(descriptor_walk=(MANIFEST,), rootless=True, uid_maps=(IdMap(0, 5, 1),))
+    meta = BundleMeta(descriptor_walk=WALK, rootless=True, uid_maps=(IdMap(0, 5, 1),))
     write_bundle_meta(str(tmp_path), meta)
     assert read_bundle_meta(str(tmp_path)) == meta
     assert sorted(os.listdir(tmp_path)) == ["umoci.json"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from umoci.errors import BlobInvalidError
+from umoci.oci.models import ImageConfig
 from umoci.runtime import rootfs_opener, runtime_config
 
 GO_UMOCI = shutil.which("umoci")  # installed by scripts/test (Debian package)
@@ -80,7 +81,7 @@ def test_user_matches_go(spec: str, go_results: dict[str, Any], tmp_path: Path) 
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/passwd").write_bytes(PASSWD)
     (tmp_path / "etc/group").write_bytes(GROUP)
-    config = {"os": "linux", "config": {"User": spec}}
+    config = ImageConfig.from_json({"os": "linux", "config": {"User": spec}})
     expected = go_results[spec]
     if expected is None:
         with pytest.raises(BlobInvalidError):

@@ -1,11 +1,22 @@
-"""Go's time parsing/formatting for ``created`` (cases checked against the Go umoci)."""
+"""The image config as the runtime conversion reads it: Go's ``created`` time and zero values.
+
+The config is decoded by the one decoder (:mod:`umoci.oci.models`); these
+cases, checked against the Go umoci, pin what reaches ``config.json``.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from umoci.errors import BlobInvalidError
-from umoci.runtime.imageconfig import ImageConfig, format_go_time, parse_image_config
+from umoci.oci.models import ImageConfig
+from umoci.runtime.spec import CREATED_ANNOTATION, runtime_config
+
+
+def format_go_time(text: str) -> str:
+    """The created annotation unpack writes for a config created at *text*."""
+    config = ImageConfig.from_json({"os": "linux", "created": text})
+    return str(runtime_config(config, rootfs_opener=None)["annotations"][CREATED_ANNOTATION])
 
 
 @pytest.mark.parametrize(
@@ -62,11 +73,18 @@ def test_refused_times(text: str) -> None:
 
 
 def test_parse_defaults() -> None:
-    assert parse_image_config(None) == ImageConfig()
-    assert parse_image_config({}) == ImageConfig()
-    cfg = parse_image_config(
+    # null is Go's zero Image, as is {}: rootfs.type too is empty.
+    assert ImageConfig.from_json(None) == ImageConfig(rootfs_type="")
+    assert ImageConfig.from_json({}) == ImageConfig(rootfs_type="")
+    cfg = ImageConfig.from_json(
         {"created": None, "config": {"Volumes": {"/b": {}, "/a": {}}, "ExposedPorts": None}}
     )
     assert cfg.created is None
-    assert cfg.volumes == ("/a", "/b")
-    assert cfg.exposed_ports == ()
+    assert cfg.config.volumes == ("/a", "/b")
+    assert cfg.config.exposed_ports == ()
+
+
+def test_no_created_time_is_go_zero_time() -> None:
+    config = ImageConfig.from_json({"os": "linux"})
+    annotations = runtime_config(config, rootfs_opener=None)["annotations"]
+    assert annotations[CREATED_ANNOTATION] == "0001-01-01T00:00:00Z"

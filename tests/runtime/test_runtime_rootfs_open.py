@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from umoci.errors import BlobInvalidError, BundleError, UnsafePathError
+from umoci.oci.models import ImageConfig
 from umoci.runtime import open_in_root, rootfs_opener, runtime_config
 from umoci.runtime.rootfs_open import MAX_SYMLINKS
 
@@ -159,7 +160,7 @@ def test_missing_rootfs_is_bundle_error(tmp_path: Path) -> None:
 def test_runtime_config_never_reads_host_passwd(root: Path, host_secret: Path) -> None:
     (root / "etc/passwd").symlink_to(host_secret)
     (root / "etc/group").symlink_to("../../../../../../" + str(host_secret))
-    config = {"os": "linux", "config": {"User": "evil"}}
+    config = ImageConfig.from_json({"os": "linux", "config": {"User": "evil"}})
     with pytest.raises(BlobInvalidError, match="unable to find user evil"):
         runtime_config(config, rootfs_opener=rootfs_opener(str(root)))
     # The same file placed inside the rootfs is used.

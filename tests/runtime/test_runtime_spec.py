@@ -12,6 +12,7 @@ import pytest
 
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
+from umoci.oci.models import ImageConfig
 from umoci.runtime import (
     config_bytes,
     root_path_for,
@@ -38,7 +39,7 @@ def files(passwd: bytes | None = None, group: bytes | None = None) -> RootfsOpen
 
 def convert(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("rootfs_opener", files())
-    return runtime_config({"os": "linux", **config}, **kwargs)
+    return runtime_config(ImageConfig.from_json({"os": "linux", **config}), **kwargs)
 
 
 def image(**config: Any) -> dict[str, Any]:
@@ -192,9 +193,9 @@ def test_volumes_are_sorted_tmpfs_mounts() -> None:
 
 def test_unsupported_os() -> None:
     with pytest.raises(BlobInvalidError, match="unsupported OS: windows"):
-        runtime_config({"os": "windows"}, rootfs_opener=None)
+        runtime_config(ImageConfig.from_json({"os": "windows"}), rootfs_opener=None)
     with pytest.raises(BlobInvalidError, match="unsupported OS: Linux"):
-        runtime_config({"os": "Linux"}, rootfs_opener=None)
+        runtime_config(ImageConfig.from_json({"os": "Linux"}), rootfs_opener=None)
 
 
 def test_empty_os_is_linux_with_one_warning() -> None:
@@ -205,7 +206,8 @@ def test_empty_os_is_linux_with_one_warning() -> None:
     logger = logging.getLogger("umoci.runtime.spec")
     logger.addHandler(handler)
     try:
-        spec = runtime_config({"architecture": "amd64"}, rootfs_opener=None)
+        config = ImageConfig.from_json({"architecture": "amd64"})
+        spec = runtime_config(config, rootfs_opener=None)
     finally:
         logger.removeHandler(handler)
     assert spec["process"]["args"] == ["sh"]
@@ -334,11 +336,11 @@ def test_output_escapes_like_go() -> None:
 )
 def test_malformed_config_is_blob_invalid(config: Any) -> None:
     with pytest.raises(BlobInvalidError):
-        runtime_config(config, rootfs_opener=None)
+        ImageConfig.from_json(config)
 
 
 def test_go_decoding_quirks() -> None:
-    spec = runtime_config(
+    config = ImageConfig.from_json(
         {
             "OS": "linux",
             "config": {
@@ -349,16 +351,17 @@ def test_go_decoding_quirks() -> None:
                 "Unknown": {"ignored": True},
                 "\u0131\u0130\u0131\u0130\u0131\u0130\u0131\u0130": None,
                 "Us\u0131\u0130": "no",  # extra letters: not a field
-                "STOPS\u0130GNAL": "SIGKILL",
+                "STOPS\u0130GNAL": "SIGKILL",  # 0.6: U+0130 does not fold to i
+                "Stop\u017fignal": "SIGTERM",  # ... but U+017F folds to s
             },
             "history": [None],
-        },
-        rootfs_opener=None,
+        }
     )
+    spec = runtime_config(config, rootfs_opener=None)
     assert spec["process"]["args"] == ["a", ""]
     assert spec["process"]["cwd"] == "/kelvin"
     assert spec["annotations"]["x"] == ""
-    assert spec["annotations"]["org.opencontainers.image.stopSignal"] == "SIGKILL"
+    assert spec["annotations"]["org.opencontainers.image.stopSignal"] == "SIGTERM"
     assert spec["process"]["user"] == {"uid": 0, "gid": 0}
     assert spec["annotations"]["bad\ufffd"] == "lone"
     config_bytes(spec)  # encodable

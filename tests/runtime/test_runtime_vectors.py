@@ -11,6 +11,7 @@ import pytest
 
 from conftest import VECTORS as ALL_VECTORS
 from umoci.idmap import IdMap
+from umoci.oci.models import Descriptor, ImageConfig
 from umoci.runtime import (
     config_bytes,
     parse_umoci_json,
@@ -34,16 +35,15 @@ def _blob(digest: str) -> Any:
 
 
 @pytest.fixture
-def manifest_descriptor() -> dict[str, Any]:
+def manifest_descriptor() -> Descriptor:
     index = json.loads((VECTORS / "image" / "index.json").read_bytes())
-    descriptor: dict[str, Any] = index["manifests"][0]
-    return descriptor
+    return Descriptor.from_json(index["manifests"][0])
 
 
 @pytest.fixture
-def image_config(manifest_descriptor: dict[str, Any]) -> Any:
-    manifest = _blob(manifest_descriptor["digest"])
-    return _blob(manifest["config"]["digest"])
+def image_config(manifest_descriptor: Descriptor) -> ImageConfig:
+    manifest = _blob(manifest_descriptor.digest)
+    return ImageConfig.from_json(_blob(manifest["config"]["digest"]))
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_config_json_rootless(image_config: Any, rootfs: Path) -> None:
     assert config_bytes(spec) == (VECTORS / "config-rootless.json").read_bytes()
 
 
-def test_umoci_json_rootful(manifest_descriptor: dict[str, Any], tmp_path: Path) -> None:
+def test_umoci_json_rootful(manifest_descriptor: Descriptor, tmp_path: Path) -> None:
     data = umoci_json([manifest_descriptor], rootless=False, uid_maps=(), gid_maps=())
     expected = (VECTORS / "umoci.json").read_bytes()
     assert data == expected
@@ -87,7 +87,7 @@ def test_umoci_json_rootful(manifest_descriptor: dict[str, Any], tmp_path: Path)
     assert read_bundle_meta(str(tmp_path)) == meta
 
 
-def test_umoci_json_rootless(manifest_descriptor: dict[str, Any]) -> None:
+def test_umoci_json_rootless(manifest_descriptor: Descriptor) -> None:
     data = umoci_json(
         [manifest_descriptor], rootless=True, uid_maps=ROOTLESS_MAP, gid_maps=ROOTLESS_MAP
     )

@@ -238,3 +238,18 @@ def test_raw_runtime_config_matches_unpack(
     assert "without a rootfs" in res.err
     user = json.loads((tmp_path / "nofs.json").read_bytes())["process"]["user"]
     assert (user["uid"], user["gid"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("rootfs", "path"), [(None, "."), ("myroot", "myroot"), ("a/b/", "b")])
+def test_raw_runtime_config_root_path_names_the_rootfs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rootfs: str | None, path: str
+) -> None:
+    # 0.6 writes filepath.Base(--rootfs) as root.path: "." when it is not given.
+    image = image_of(tmp_path / "image", *layers())
+    given = [] if rootfs is None else ["--rootfs", tmp_path / rootfs]
+    if rootfs is not None:
+        (tmp_path / rootfs).mkdir(parents=True)
+    out = tmp_path / "config.json"
+    res = umoci(capsys, "raw", "runtime-config", "--image", image.ref, *given, out)
+    assert res.status == 0, res.err
+    assert json.loads(out.read_bytes())["root"] == {"path": path}

@@ -95,7 +95,7 @@ class Layout:
     def config(self, position: int = 0) -> dict[str, Any]:
         return self.read(self.manifest(position)["config"]["digest"])
 
-    def replace_config(self, config: dict[str, Any], position: int = 0) -> None:
+    def replace_config(self, config: dict[str, Any] | bytes, position: int = 0) -> None:
         manifest = self.manifest(position)
         old = manifest["config"]["digest"]
         new = self.put(config, manifest["config"]["mediaType"])
@@ -211,6 +211,42 @@ def _(lay: Layout) -> None:
 
 
 # (Image a stays reachable through the index "multi" in the digest cases.)
+# Documents read as the Go umoci reads them (umoci.oci.decode): keys match
+# case-insensitively, so a capitalised key is the field -- a finding where the
+# field is wrong, and a warning that strict readers miss it.
+# Each spelling that is not the field's own is one warning, and a field given
+# twice another.
+@_d("manifest-media-type-capitalised", [(E, "media-type", A), (W, "schema", A), (W, "schema", A)])
+def _(lay: Layout) -> None:
+    manifest = lay.manifest()
+    manifest["MediaType"] = OCI_INDEX  # after "mediaType": the later one wins
+    lay.replace_manifest(manifest)
+
+
+@_d("manifest-with-Manifests-field", [(E, "media-type", A), (W, "schema", A)])
+def _(lay: Layout) -> None:
+    manifest = lay.manifest()
+    manifest["Manifests"] = None  # present, even as null: 0.6 refuses it
+    lay.replace_manifest(manifest)
+
+
+@_d(
+    "descriptor-type-under-another-spelling",
+    [(E, "schema", A), (W, "schema", A), (W, "schema", A)],
+)
+def _(lay: Layout) -> None:
+    manifest = lay.manifest()
+    manifest["subject"] = dict(manifest["config"], SIZE="7")  # the schema sees no "SIZE"
+    lay.replace_manifest(manifest)
+
+
+@_d("config-key-given-twice", [(W, "schema", A + " → config")])
+def _(lay: Layout) -> None:
+    text = json.dumps(lay.config())
+    assert text.endswith("}")
+    lay.replace_config((text[:-1] + ', "os": "linux"}').encode())
+
+
 @_d("digest-grammar", [(E, "digest", A)])
 def _(lay: Layout) -> None:
     lay.set_entry(0, {"digest": "sha256:NOT-HEX"})

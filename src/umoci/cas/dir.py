@@ -46,7 +46,6 @@ from umoci.closing import Closing
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
-from umoci.oci.jsonfields import loads_object
 from umoci.oci.models import Descriptor, Index
 
 # try/except/pass instead of contextlib.suppress: importing contextlib costs every
@@ -179,7 +178,7 @@ class DirStore(Closing):
         as the Go umoci does, after the same checks.
         """
         if descriptor.data is not None:
-            embedded = io.BytesIO(descriptor.embedded_data())
+            embedded = io.BytesIO(descriptor.data)
             return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
         path = self.blob_path(descriptor.digest)
         try:
@@ -201,9 +200,6 @@ class DirStore(Closing):
             )
         with self.open_blob(descriptor) as reader:
             return reader.read_all_verified()
-
-    def read_json(self, descriptor: Descriptor, what: str) -> dict[str, object]:
-        return loads_object(self.read_blob(descriptor), f"{what} {descriptor.digest}")
 
     def has_blob(self, digest: str) -> bool:
         return os.path.isfile(self.blob_path(digest))
@@ -267,11 +263,9 @@ class DirStore(Closing):
     # -- index ------------------------------------------------------------
 
     def read_index(self) -> Index:
+        # Go reads index.json with json.Unmarshal: nothing may follow the object.
         data = read_index_bytes(self.path)
-        try:
-            return Index.from_json(loads_object(data, INDEX_FILE), mediatypes.INDEX, INDEX_FILE)
-        except BlobInvalidError as err:
-            raise LayoutError(str(err)) from None
+        return Index.from_bytes(data, mediatypes.INDEX, INDEX_FILE, LayoutError, whole=True)
 
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""

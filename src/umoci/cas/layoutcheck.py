@@ -1,8 +1,10 @@
 """The checks that make a directory an OCI image layout we can open.
 
-Kept free of heavy imports (only ``os`` and :mod:`umoci.jsontext`): ``umoci ls`` runs
-them without loading the blob store or the models.  :func:`open_regular` and
-:func:`read_regular` are also how a bundle's metadata files are read.
+Kept free of heavy imports: ``umoci ls`` runs them without loading the blob
+store.  ``oci-layout`` is decoded by its model (:mod:`umoci.oci.models`),
+as the Go umoci decodes it (``json.Unmarshal`` into ``ImageLayout``).
+:func:`open_regular` and :func:`read_regular` are also how a bundle's
+metadata files are read.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import fcntl
 import os
 import stat
 
-from umoci import jsontext
 from umoci.errors import LayoutError
+from umoci.oci.models import ImageLayout
 
 TYPE_CHECKING = False  # typing is for mypy only: collections.abc costs start-up ~2 ms
 if TYPE_CHECKING:
@@ -128,11 +130,7 @@ def check_layout(path: str) -> None:
         raise LayoutError(f"{what}: not an OCI layout: {LAYOUT_FILE} is missing") from None
     except OSError as err:
         raise LayoutError(f"{what}: read {LAYOUT_FILE}: {describe(err)}") from None
-    try:
-        layout = jsontext.loads_bytes(data)
-    except (ValueError, UnicodeDecodeError):
-        raise LayoutError(f"{what}: {LAYOUT_FILE} is not valid JSON") from None
-    version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None
+    version = ImageLayout.from_bytes(data, f"{what}: {LAYOUT_FILE}").version
     if version != LAYOUT_VERSION:
         raise LayoutError(f"{what}: unsupported {LAYOUT_FILE} version {version!r}")
     if not os.path.isdir(os.path.join(path, BLOBS_DIR)):

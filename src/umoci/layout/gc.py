@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import time
 
-from umoci import jsontext, progress
 from umoci import log as umoci_log
+from umoci import progress
 from umoci.cas.dir import DirStore
-from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError, UmociError
+from umoci.errors import BlobNotFoundError, LayoutError, UmociError
 from umoci.layout.refs import read_index_blob, read_manifest
 from umoci.oci import mediatypes
-from umoci.oci.models import Descriptor
+from umoci.oci.models import Descriptor, referenced_descriptors
 
 log = umoci_log.get()
 
@@ -51,26 +51,10 @@ def _children_by_content(store: DirStore, descriptor: Descriptor) -> list[Descri
     if descriptor.size > _SNIFF_LIMIT or not store.has_blob(descriptor.digest):
         return []
     try:
-        document = jsontext.loads_bytes(store.read_blob(descriptor, limit=_SNIFF_LIMIT))
-    except (UmociError, ValueError, RecursionError):
+        data = store.read_blob(descriptor, limit=_SNIFF_LIMIT)
+    except UmociError:
         return []
-    if not isinstance(document, dict):
-        return []
-    found: list[object] = []
-    for key in ("manifests", "layers", "blobs"):
-        value = document.get(key)
-        if isinstance(value, list):
-            found.extend(value)
-    for key in ("config", "subject"):
-        found.append(document.get(key))
-    children = []
-    for i, value in enumerate(found):
-        if isinstance(value, dict):
-            try:
-                children.append(Descriptor.from_json(value, f"blob {descriptor.digest}[{i}]"))
-            except BlobInvalidError:
-                continue
-    return children
+    return referenced_descriptors(data, f"blob {descriptor.digest}")
 
 
 def _children(store: DirStore, descriptor: Descriptor) -> list[Descriptor]:

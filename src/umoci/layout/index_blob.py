@@ -1,11 +1,11 @@
 """New versions of an index blob: entries replaced, dropped or appended.
 
 The one place an index blob is edited: by ``umoci index add|remove`` and by
-every write through an index (:mod:`umoci.mutate`).  The index is
-validated, then edited as the JSON it is stored as, so every entry left
-alone (another platform's manifest, fields we do not model) and the
-index's own fields and media type (a Docker manifest list stays one) are
-kept exactly; only the document's whitespace becomes Go's compact form.
+every write through an index (:mod:`umoci.mutate`).  The index is decoded
+into its model and written back from it, so every entry left alone (another
+platform's manifest) and the index's own fields and media type (a Docker
+manifest list stays one) are kept, fields we do not model included; the
+document takes Go's field order and compact form.
 
 An attestation manifest (BuildKit's entry annotated
 ``vnd.docker.reference.type``, whose ``vnd.docker.reference.digest`` names
@@ -42,28 +42,24 @@ def edit_entries(
     Attestations of the manifests that are gone go too.  When nothing
     changed, nothing is written and *index* itself is returned.
     """
-    parsed = read_index_blob(store, index)  # validated before its JSON is edited
-    raw = store.read_json(index, "index")
-    # A missing or null "manifests" is an index with no entries.
-    raw_entries = raw.get("manifests") or []
-    assert isinstance(raw_entries, list)  # read_index_blob checked it
-    edited: list[tuple[object, Descriptor]] = []
+    parsed = read_index_blob(store, index)
+    edited: list[Descriptor] = []
     replaced: set[str] = set()
-    for raw_entry, entry in zip(raw_entries, parsed.manifests, strict=True):
+    for entry in parsed.manifests:
         new = edit(entry)
         if new is entry:
-            edited.append((raw_entry, entry))
+            edited.append(entry)
             continue
         replaced.add(entry.digest)
         if new is not None:
-            edited.append((new.to_json(), new))
+            edited.append(new)
     if append is not None:
-        edited.append((append.to_json(), append))
+        edited.append(append)
     elif not replaced:
         return index
-    gone = replaced - {entry.digest for _, entry in edited}
-    raw["manifests"] = [raw_entry for raw_entry, entry in edited if not _attests(entry, gone)]
-    written = store.put_json(raw, index.media_type)
+    gone = replaced - {entry.digest for entry in edited}
+    kept = tuple(entry for entry in edited if not _attests(entry, gone))
+    written = store.put_json(replace(parsed, manifests=kept).to_json(), index.media_type)
     return replace(index, digest=written.digest, size=written.size)
 
 

@@ -59,8 +59,8 @@ class DescriptorPath:
 
 
 def read_index_blob(store: DirStore, descriptor: Descriptor) -> Index:
-    return Index.from_json(
-        store.read_json(descriptor, "index"), descriptor.media_type, f"index {descriptor.digest}"
+    return Index.from_bytes(
+        store.read_blob(descriptor), descriptor.media_type, f"index {descriptor.digest}"
     )
 
 
@@ -70,10 +70,8 @@ def read_manifest(store: DirStore, descriptor: Descriptor) -> Manifest:
             f"descriptor {descriptor.digest}: media type {descriptor.media_type!r} "
             "is not an image manifest"
         )
-    return Manifest.from_json(
-        store.read_json(descriptor, "manifest"),
-        descriptor.media_type,
-        f"manifest {descriptor.digest}",
+    return Manifest.from_bytes(
+        store.read_blob(descriptor), descriptor.media_type, f"manifest {descriptor.digest}"
     )
 
 
@@ -207,7 +205,9 @@ def platform_of(store: DirStore, descriptor: Descriptor) -> plat.PlatformSpec | 
         manifest = read_manifest(store, descriptor)
         if manifest.config.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
             return None
-        config = ImageConfig.from_json(store.read_json(manifest.config, "config"))
+        config = ImageConfig.from_bytes(
+            store.read_blob(manifest.config), f"config {manifest.config.digest}"
+        )
     except UmociError:
         return None
     if not config.os and not config.architecture:
@@ -266,16 +266,6 @@ def resolve_anchor(store: DirStore, ref: str, platform: str | None = None) -> De
     if len(anchors) == 1:
         return anchors[0].root
     return resolve(store, ref).root
-
-
-def list_tags(index: Index) -> list[str]:
-    """Names in index order, each once."""
-    seen: dict[str, None] = {}
-    for descriptor in index.manifests:
-        name = descriptor.ref_name
-        if name is not None:
-            seen.setdefault(name, None)
-    return list(seen)
 
 
 def with_tag(index: Index, tag: str, descriptor: Descriptor) -> Index:

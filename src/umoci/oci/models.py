@@ -1,34 +1,51 @@
-"""Index, manifest, descriptor and image-config models with Go-identical encoding.
+"""The OCI documents as models: decoded by Go's rules, encoded as Go writes them.
 
-Each model decodes untrusted JSON (type-checked, see :mod:`jsonfields`) and
-encodes to a dict whose key order is the Go struct field order of the
-image-spec, with Go's ``omitempty`` rules, so that
-``gojson.dumps_blob(model.to_json())`` gives the bytes the Go umoci writes.
-Fields we do not model are kept in ``extra`` and written after the known
-ones: the Go umoci drops them, we do not want to lose another tool's data.
+One model per document -- :class:`ImageLayout` (``oci-layout``),
+:class:`Index` (``index.json`` and index blobs), :class:`Manifest`,
+:class:`ImageConfig` (with :class:`ContainerConfig` and :class:`History`),
+:class:`Descriptor` and :class:`Platform` -- each with the Go struct it
+mirrors (image-spec v1.1) described as a :class:`~umoci.oci.decode.Struct`,
+so that :mod:`umoci.oci.decode` reads every document the way the Go umoci
+0.6 reads it (keys case-insensitively, later duplicates merged in, ``null``
+as Go treats it, type errors refusing the document).
+
+Encoding gives a dict whose key order is the Go struct's field order, with
+Go's ``omitempty`` rules, so ``gojson.dumps_blob(model.to_json())`` is the
+bytes the Go umoci writes.  Fields we do not model are kept in ``extra``
+and written after the known ones: the Go umoci drops them, we do not want
+to lose another tool's data.
 """
 
 from __future__ import annotations
 
-from umoci.errors import BlobInvalidError
+from umoci.errors import BlobInvalidError, LayoutError, UmociError
+from umoci.oci import decode, mediatypes
 from umoci.oci import digest as digests
-from umoci.oci import mediatypes
-from umoci.oci.jsonfields import (
-    extra_fields,
-    get_bool,
-    get_int,
-    get_obj,
-    get_set_map,
-    get_str,
-    get_str_list,
-    get_str_map,
+from umoci.oci.decode import (
+    BOOL,
+    BYTES,
+    INT,
+    RAW,
+    STRING,
+    STRING_LIST,
+    STRING_MAP,
+    STRING_SET,
+    TIME,
+    Context,
+    Kind,
+    Pointer,
+    Problem,
+    Slice,
+    Struct,
 )
-from umoci.oci.timefmt import GoTime, parse_time
 from umoci.structs import dataclass, field, replace
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
+
+    from umoci.oci.decode import ErrorType
+    from umoci.oci.timefmt import GoTime
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 
@@ -40,23 +57,35 @@ def _put_map(out: JSON, key: str, value: dict[str, str]) -> None:
         out[key] = {k: value[k] for k in sorted(value)}
 
 
-def _obj_list(d: JSON, key: str, what: str) -> list[JSON]:
-    value = d.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise BlobInvalidError(f"{what}: field {key!r} must be a list of objects")
-    return value
-
-
-def _time(d: JSON, key: str, what: str) -> GoTime | None:
-    text = get_str(d, key, what)
-    if text is None:
-        return None
+def _check_digest(value: str, path: str, ctx: Context) -> None:
+    if not ctx.strict:
+        return  # validate judges digests itself
     try:
-        return parse_time(text)
-    except ValueError as err:
-        raise BlobInvalidError(f"{what}: field {key!r}: {err}") from None
+        digests.split(value)
+    except BlobInvalidError as err:
+        raise ctx.fail(path, str(err)) from None
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """``oci-layout``: the layout's version."""
+
+    version: str = ""
+    extra: JSON = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str, error: ErrorType = LayoutError) -> ImageLayout:
+        """Decode ``oci-layout`` (read as ``json.Unmarshal``: nothing may follow the object)."""
+        value = decode.parse(data, what, error)
+        layout = _IMAGE_LAYOUT.document(value, Context(what, error))
+        assert isinstance(layout, ImageLayout)
+        return layout
+
+
+_IMAGE_LAYOUT = Struct(
+    (("imageLayoutVersion", "version", STRING),),
+    lambda kw, path, ctx: ImageLayout(**kw),  # type: ignore[arg-type]
+)
 
 
 @dataclass(frozen=True)
@@ -67,19 +96,6 @@ class Platform:
     os_features: tuple[str, ...] = ()
     variant: str = ""
     extra: JSON = field(default_factory=dict, compare=False)
-
-    _KNOWN = frozenset({"architecture", "os", "os.version", "os.features", "variant"})
-
-    @classmethod
-    def from_json(cls, d: JSON, what: str) -> Platform:
-        return cls(
-            architecture=get_str(d, "architecture", what) or "",
-            os=get_str(d, "os", what) or "",
-            os_version=get_str(d, "os.version", what) or "",
-            os_features=tuple(get_str_list(d, "os.features", what) or ()),
-            variant=get_str(d, "variant", what) or "",
-            extra=extra_fields(d, cls._KNOWN),
-        )
 
     def to_json(self) -> JSON:
         out: JSON = {"architecture": self.architecture, "os": self.os}
@@ -93,6 +109,18 @@ class Platform:
         return out
 
 
+_PLATFORM = Struct(
+    (
+        ("architecture", "architecture", STRING),
+        ("os", "os", STRING),
+        ("os.version", "os_version", STRING),
+        ("os.features", "os_features", STRING_LIST),
+        ("variant", "variant", STRING),
+    ),
+    lambda kw, path, ctx: Platform(**kw),  # type: ignore[arg-type]
+)
+
+
 @dataclass(frozen=True)
 class Descriptor:
     media_type: str
@@ -100,38 +128,23 @@ class Descriptor:
     size: int
     urls: tuple[str, ...] = ()
     annotations: dict[str, str] = field(default_factory=dict)
-    data: str | None = None
+    data: bytes | None = None  # embedded content (base64 in JSON); None: absent
     platform: Platform | None = None
     artifact_type: str = ""
     extra: JSON = field(default_factory=dict, compare=False)
 
-    _KNOWN = frozenset(
-        {"mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType"}
-    )
-
     @classmethod
-    def from_json(cls, d: JSON, what: str = "descriptor") -> Descriptor:
-        digest = get_str(d, "digest", what)
-        if digest is None:
-            raise BlobInvalidError(f"{what}: missing digest")
-        digests.split(digest)
-        size = get_int(d, "size", what)
-        if size is None:
-            raise BlobInvalidError(f"{what}: missing size")
-        if size < 0:
-            raise BlobInvalidError(f"{what}: negative size {size}")
-        platform = get_obj(d, "platform", what)
-        return cls(
-            media_type=get_str(d, "mediaType", what) or "",
-            digest=digest,
-            size=size,
-            urls=tuple(get_str_list(d, "urls", what) or ()),
-            annotations=dict(get_str_map(d, "annotations", what) or {}),
-            data=get_str(d, "data", what),
-            platform=Platform.from_json(platform, what) if platform is not None else None,
-            artifact_type=get_str(d, "artifactType", what) or "",
-            extra=extra_fields(d, cls._KNOWN),
-        )
+    def from_json(
+        cls,
+        value: object,
+        what: str = "descriptor",
+        error: ErrorType = BlobInvalidError,
+        problems: list[Problem] | None = None,
+    ) -> Descriptor:
+        """Decode a descriptor from parsed JSON (or a plain dict); see :class:`Context`."""
+        descriptor = DESCRIPTOR_STRUCT.document(value, Context(what, error, problems))
+        assert isinstance(descriptor, Descriptor)
+        return descriptor
 
     def to_json(self) -> JSON:
         out: JSON = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
@@ -139,7 +152,9 @@ class Descriptor:
             out["urls"] = list(self.urls)
         _put_map(out, "annotations", self.annotations)
         if self.data:
-            out["data"] = self.data
+            import base64
+
+            out["data"] = base64.b64encode(self.data).decode("ascii")
         if self.platform is not None:
             out["platform"] = self.platform.to_json()
         if self.artifact_type:
@@ -147,17 +162,12 @@ class Descriptor:
         out.update(self.extra)
         return out
 
-    def embedded_data(self) -> bytes:
-        """The content embedded in ``data`` (base64, as Go's ``[]byte`` in JSON)."""
-        import base64
-
-        assert self.data is not None
-        try:
-            return base64.b64decode(self.data.replace("\r", "").replace("\n", ""), validate=True)
-        except ValueError:
-            raise BlobInvalidError(
-                f"descriptor {self.digest}: field 'data' is not base64"
-            ) from None
+    def go_struct(self) -> Descriptor:
+        """The descriptor as Go's struct holds it: the fields it does not know are gone."""
+        platform = self.platform
+        if platform is not None:
+            platform = replace(platform, extra={})
+        return replace(self, extra={}, platform=platform)
 
     @property
     def ref_name(self) -> str | None:
@@ -167,21 +177,49 @@ class Descriptor:
         return replace(self, annotations=annotations)
 
 
-def _descriptor_list(d: JSON, key: str, what: str) -> list[Descriptor]:
-    return [
-        Descriptor.from_json(x, f"{what}: {key}[{i}]")
-        for i, x in enumerate(_obj_list(d, key, what))
-    ]
+def _make_descriptor(kw: dict[str, object], path: str, ctx: Context) -> Descriptor:
+    if ctx.strict:
+        digest = kw.get("digest")
+        if not isinstance(digest, str):
+            raise ctx.fail(path, "missing digest")
+        _check_digest(digest, f"{path}.digest" if path else "digest", ctx)
+        size = kw.get("size")
+        if not isinstance(size, int):
+            raise ctx.fail(path, "missing size")
+        if size < 0:
+            raise ctx.fail(path, f"negative size {size}")
+    return Descriptor(**{"media_type": "", "digest": "", "size": 0, **kw})  # type: ignore[arg-type]
 
 
-def _check_media_type(d: JSON, expected: str, what: str) -> str:
+DESCRIPTOR_STRUCT = Struct(
+    (
+        ("mediaType", "media_type", STRING),
+        ("digest", "digest", STRING),
+        ("size", "size", INT),
+        ("urls", "urls", STRING_LIST),
+        ("annotations", "annotations", STRING_MAP),
+        ("data", "data", BYTES),
+        ("platform", "platform", Pointer(_PLATFORM)),
+        ("artifactType", "artifact_type", STRING),
+    ),
+    _make_descriptor,
+)
+
+
+def _check_media_type(media_type: str, expected: str, what: str) -> None:
     """The blob's own mediaType must agree with how it was reached (CVE-2021-41190)."""
-    media_type = get_str(d, "mediaType", what) or ""
     if media_type and expected and media_type != expected:
         raise BlobInvalidError(
             f"{what}: mediaType {media_type!r} does not match descriptor media type {expected!r}"
         )
-    return media_type
+
+
+def _check_schema_version(kw: dict[str, object], path: str, ctx: Context) -> None:
+    # Go reads any int here; the image-spec allows only 2 (see the README's
+    # deliberate differences).
+    version = kw.setdefault("schema_version", 0)
+    if ctx.strict and version != 2:
+        raise ctx.fail(path, f"unsupported schemaVersion {version}")
 
 
 @dataclass(frozen=True)
@@ -195,23 +233,28 @@ class Manifest:
     annotations: dict[str, str] = field(default_factory=dict)
     extra: JSON = field(default_factory=dict, compare=False)
 
-    _KNOWN = frozenset(
-        {"schemaVersion", "mediaType", "artifactType", "config", "layers", "subject", "annotations"}
-    )
+    @classmethod
+    def from_json(
+        cls,
+        value: object,
+        descriptor_media_type: str,
+        what: str = "manifest",
+        problems: list[Problem] | None = None,
+    ) -> Manifest:
+        """Decode a manifest reached through a descriptor of *descriptor_media_type*."""
+        manifest = _MANIFEST.document(value, Context(what, BlobInvalidError, problems))
+        assert isinstance(manifest, Manifest)
+        if problems is None:
+            _check_media_type(manifest.media_type, descriptor_media_type, what)
+        return manifest
 
     @classmethod
-    def from_json(cls, d: JSON, descriptor_media_type: str, what: str = "manifest") -> Manifest:
-        if "manifests" in d:
-            # An index in disguise: refusing it closes the type confusion.
-            raise BlobInvalidError(f"{what}: manifest has a 'manifests' field")
-        config = get_obj(d, "config", what)
-        if config is None:
-            raise BlobInvalidError(f"{what}: missing config descriptor")
-        return cls(
-            config=Descriptor.from_json(config, f"{what}: config"),
-            layers=tuple(_descriptor_list(d, "layers", what)),
-            **_envelope(d, descriptor_media_type, what, cls._KNOWN),
-        )
+    def from_bytes(
+        cls, data: bytes, descriptor_media_type: str, what: str = "manifest"
+    ) -> Manifest:
+        """Decode a manifest blob (its first JSON value, as Go's ``json.Decoder`` reads it)."""
+        value = decode.parse(data, what, BlobInvalidError, first_value=True)
+        return cls.from_json(value, descriptor_media_type, what)
 
     def to_json(self) -> JSON:
         body = {
@@ -219,6 +262,35 @@ class Manifest:
             "layers": [layer.to_json() for layer in self.layers],
         }
         return _envelope_json(self, body)
+
+
+def _make_manifest(kw: dict[str, object], path: str, ctx: Context) -> Manifest:
+    if kw.pop("forbidden", False):
+        # An index in disguise (also as null, as 0.6 has it): refusing it
+        # closes the type confusion.
+        ctx.refuse("forbidden", path, "manifest has a 'manifests' field", None)
+    if "config" not in kw:
+        if ctx.strict:
+            raise ctx.fail(path, "missing config descriptor")
+        kw["config"] = Descriptor(media_type="", digest="", size=0)
+    _check_schema_version(kw, path, ctx)
+    kw.setdefault("media_type", "")
+    return Manifest(**kw)  # type: ignore[arg-type]
+
+
+_MANIFEST = Struct(
+    (
+        ("schemaVersion", "schema_version", INT),
+        ("mediaType", "media_type", STRING),
+        ("artifactType", "artifact_type", STRING),
+        ("config", "config", DESCRIPTOR_STRUCT),
+        ("layers", "layers", Slice(DESCRIPTOR_STRUCT)),
+        ("subject", "subject", Pointer(DESCRIPTOR_STRUCT)),
+        ("annotations", "annotations", STRING_MAP),
+        ("manifests", "forbidden", RAW),
+    ),
+    _make_manifest,
+)
 
 
 @dataclass(frozen=True)
@@ -231,18 +303,51 @@ class Index:
     annotations: dict[str, str] = field(default_factory=dict)
     extra: JSON = field(default_factory=dict, compare=False)
 
-    _KNOWN = frozenset(
-        {"schemaVersion", "mediaType", "artifactType", "manifests", "subject", "annotations"}
-    )
+    @classmethod
+    def from_json(
+        cls,
+        value: object,
+        descriptor_media_type: str,
+        what: str = "index",
+        error: ErrorType = BlobInvalidError,
+        problems: list[Problem] | None = None,
+    ) -> Index:
+        """Decode an index reached through a descriptor of *descriptor_media_type*."""
+        index = _INDEX.document(value, Context(what, error, problems))
+        assert isinstance(index, Index)
+        if problems is None:
+            try:
+                _check_media_type(index.media_type, descriptor_media_type, what)
+            except BlobInvalidError as err:
+                raise error(str(err)) from None
+        return index
 
     @classmethod
-    def from_json(cls, d: JSON, descriptor_media_type: str, what: str = "index") -> Index:
-        if "config" in d or "layers" in d:
-            raise BlobInvalidError(f"{what}: index has a 'config' or 'layers' field")
-        return cls(
-            manifests=tuple(_descriptor_list(d, "manifests", what)),
-            **_envelope(d, descriptor_media_type, what, cls._KNOWN),
-        )
+    def from_bytes(
+        cls,
+        data: bytes,
+        descriptor_media_type: str,
+        what: str = "index",
+        error: ErrorType = BlobInvalidError,
+        *,
+        whole: bool = False,
+    ) -> Index:
+        """Decode an index blob (its first JSON value), or ``index.json`` with *whole*.
+
+        Go reads blobs with ``json.Decoder`` and ``index.json`` with
+        ``json.Unmarshal``, which refuses anything after the object.
+        """
+        value = decode.parse(data, what, error, first_value=not whole)
+        return cls.from_json(value, descriptor_media_type, what, error)
+
+    def tag_names(self) -> list[str]:
+        """The entries' tag names (ref.name annotations) in index order, each once."""
+        seen: dict[str, None] = {}
+        for descriptor in self.manifests:
+            name = descriptor.ref_name
+            if name is not None:
+                seen.setdefault(name, None)
+        return list(seen)
 
     def to_json(self) -> JSON:
         # Go writes "manifests": null for an empty slice; the schema wants an
@@ -250,21 +355,28 @@ class Index:
         return _envelope_json(self, {"manifests": [m.to_json() for m in self.manifests]})
 
 
-def _envelope(d: JSON, descriptor_media_type: str, what: str, known: frozenset[str]) -> JSON:
-    """The fields manifests and indexes share, checked, as constructor arguments."""
-    media_type = _check_media_type(d, descriptor_media_type, what)
-    schema_version = get_int(d, "schemaVersion", what)
-    if schema_version != 2:
-        raise BlobInvalidError(f"{what}: unsupported schemaVersion {schema_version}")
-    subject = get_obj(d, "subject", what)
-    return {
-        "media_type": media_type,
-        "schema_version": schema_version,
-        "artifact_type": get_str(d, "artifactType", what) or "",
-        "subject": Descriptor.from_json(subject, f"{what}: subject") if subject else None,
-        "annotations": dict(get_str_map(d, "annotations", what) or {}),
-        "extra": extra_fields(d, known),
-    }
+def _make_index(kw: dict[str, object], path: str, ctx: Context) -> Index:
+    has_config, has_layers = kw.pop("has_config", False), kw.pop("has_layers", False)
+    if has_config or has_layers:
+        ctx.refuse("forbidden", path, "index has a 'config' or 'layers' field", None)
+    _check_schema_version(kw, path, ctx)
+    kw.setdefault("media_type", "")
+    return Index(**kw)  # type: ignore[arg-type]
+
+
+_INDEX = Struct(
+    (
+        ("schemaVersion", "schema_version", INT),
+        ("mediaType", "media_type", STRING),
+        ("artifactType", "artifact_type", STRING),
+        ("manifests", "manifests", Slice(DESCRIPTOR_STRUCT)),
+        ("subject", "subject", Pointer(DESCRIPTOR_STRUCT)),
+        ("annotations", "annotations", STRING_MAP),
+        ("config", "has_config", RAW),
+        ("layers", "has_layers", RAW),
+    ),
+    _make_index,
+)
 
 
 def _envelope_json(blob: Manifest | Index, body: JSON) -> JSON:
@@ -279,6 +391,64 @@ def _envelope_json(blob: Manifest | Index, body: JSON) -> JSON:
         out["subject"] = blob.subject.to_json()
     _put_map(out, "annotations", blob.annotations)
     out.update(blob.extra)
+    return out
+
+
+class _LastValue(Kind):
+    """Any JSON value, kept as parsed (null leaves the earlier one): for sniffing."""
+
+    __slots__ = ()
+
+    def decode(self, value: object, old: object, path: str, ctx: Context) -> object:
+        return old if value is None else value
+
+
+_LAST = _LastValue()
+
+# The fields of a manifest, an index or an artefact manifest (``blobs``) that
+# hold descriptors, read with the same key rules as every other document.
+_DESCRIPTOR_HOLDER = Struct(
+    (
+        ("manifests", "manifests", _LAST),
+        ("layers", "layers", _LAST),
+        ("blobs", "blobs", _LAST),
+        ("config", "config", _LAST),
+        ("subject", "subject", _LAST),
+    ),
+    lambda kw, path, ctx: kw,
+)
+
+
+def referenced_descriptors(data: bytes, what: str) -> list[Descriptor]:
+    """The descriptors a JSON blob of unknown type holds, if it holds any.
+
+    For ``gc``: a blob whose media type we were not told may still be an
+    index or a manifest.  Anything that is not a JSON object, and every
+    member that is not a valid descriptor, is passed over.
+    """
+    ctx = Context(what, BlobInvalidError)
+    try:
+        document = decode.parse(data, what, first_value=True)
+        if decode.members(document) is None:
+            return []
+        found = _DESCRIPTOR_HOLDER.document(document, ctx)
+    except UmociError:
+        return []
+    assert isinstance(found, dict)
+    candidates: list[object] = []
+    for key in ("manifests", "layers", "blobs"):
+        value = found.get(key)
+        if decode.is_array(value):
+            assert isinstance(value, list)
+            candidates.extend(value)
+    candidates += [found.get("config"), found.get("subject")]
+    out = []
+    for value in candidates:
+        if decode.members(value) is not None:
+            try:
+                out.append(Descriptor.from_json(value, what))
+            except UmociError:
+                continue
     return out
 
 
@@ -297,37 +467,6 @@ class ContainerConfig:
     stop_signal: str = ""
     args_escaped: bool = False
     extra: JSON = field(default_factory=dict, compare=False)
-
-    _KNOWN = frozenset(
-        {
-            "User",
-            "ExposedPorts",
-            "Env",
-            "Entrypoint",
-            "Cmd",
-            "Volumes",
-            "WorkingDir",
-            "Labels",
-            "StopSignal",
-            "ArgsEscaped",
-        }
-    )
-
-    @classmethod
-    def from_json(cls, d: JSON, what: str) -> ContainerConfig:
-        return cls(
-            user=get_str(d, "User", what) or "",
-            exposed_ports=tuple(get_set_map(d, "ExposedPorts", what) or ()),
-            env=tuple(get_str_list(d, "Env", what) or ()),
-            entrypoint=tuple(get_str_list(d, "Entrypoint", what) or ()),
-            cmd=tuple(get_str_list(d, "Cmd", what) or ()),
-            volumes=tuple(get_set_map(d, "Volumes", what) or ()),
-            working_dir=get_str(d, "WorkingDir", what) or "",
-            labels=dict(get_str_map(d, "Labels", what) or {}),
-            stop_signal=get_str(d, "StopSignal", what) or "",
-            args_escaped=bool(get_bool(d, "ArgsEscaped", what)),
-            extra=extra_fields(d, cls._KNOWN),
-        )
 
     def to_json(self) -> JSON:
         out: JSON = {}
@@ -354,6 +493,23 @@ class ContainerConfig:
         return out
 
 
+_CONTAINER_CONFIG = Struct(
+    (
+        ("User", "user", STRING),
+        ("ExposedPorts", "exposed_ports", STRING_SET),
+        ("Env", "env", STRING_LIST),
+        ("Entrypoint", "entrypoint", STRING_LIST),
+        ("Cmd", "cmd", STRING_LIST),
+        ("Volumes", "volumes", STRING_SET),
+        ("WorkingDir", "working_dir", STRING),
+        ("Labels", "labels", STRING_MAP),
+        ("StopSignal", "stop_signal", STRING),
+        ("ArgsEscaped", "args_escaped", BOOL),
+    ),
+    lambda kw, path, ctx: ContainerConfig(**kw),  # type: ignore[arg-type]
+)
+
+
 @dataclass(frozen=True)
 class History:
     created: GoTime | None = None
@@ -362,19 +518,6 @@ class History:
     comment: str = ""
     empty_layer: bool = False
     extra: JSON = field(default_factory=dict, compare=False)
-
-    _KNOWN = frozenset({"created", "created_by", "author", "comment", "empty_layer"})
-
-    @classmethod
-    def from_json(cls, d: JSON, what: str) -> History:
-        return cls(
-            created=_time(d, "created", what),
-            created_by=get_str(d, "created_by", what) or "",
-            author=get_str(d, "author", what) or "",
-            comment=get_str(d, "comment", what) or "",
-            empty_layer=bool(get_bool(d, "empty_layer", what)),
-            extra=extra_fields(d, cls._KNOWN),
-        )
 
     def to_json(self) -> JSON:
         out: JSON = {}
@@ -390,6 +533,36 @@ class History:
             out["empty_layer"] = True
         out.update(self.extra)
         return out
+
+
+_HISTORY = Struct(
+    (
+        ("created", "created", TIME),
+        ("created_by", "created_by", STRING),
+        ("author", "author", STRING),
+        ("comment", "comment", STRING),
+        ("empty_layer", "empty_layer", BOOL),
+    ),
+    lambda kw, path, ctx: History(**kw),  # type: ignore[arg-type]
+)
+
+
+def _make_rootfs(kw: dict[str, object], path: str, ctx: Context) -> dict[str, object]:
+    diff_ids = kw.get("diff_ids", ())
+    assert isinstance(diff_ids, tuple)
+    for i, diff_id in enumerate(diff_ids):
+        _check_digest(diff_id, f"{path}.diff_ids[{i}]", ctx)
+    return {
+        "rootfs_type": kw.get("type", ""),
+        "diff_ids": diff_ids,
+        "rootfs_extra": kw.get("extra", {}),
+    }
+
+
+_ROOTFS = Struct(
+    (("type", "type", STRING), ("diff_ids", "diff_ids", STRING_LIST)),
+    _make_rootfs,
+)
 
 
 @dataclass(frozen=True)
@@ -410,50 +583,19 @@ class ImageConfig:
     extra: JSON = field(default_factory=dict, compare=False)
     rootfs_extra: JSON = field(default_factory=dict, compare=False)
 
-    _KNOWN = frozenset(
-        {
-            "created",
-            "author",
-            "architecture",
-            "os",
-            "os.version",
-            "os.features",
-            "variant",
-            "config",
-            "rootfs",
-            "history",
-        }
-    )
+    @classmethod
+    def from_json(
+        cls, value: object, what: str = "config", problems: list[Problem] | None = None
+    ) -> ImageConfig:
+        """Decode an image config from parsed JSON (or a plain dict); see :class:`Context`."""
+        config = _IMAGE_CONFIG.document(value, Context(what, BlobInvalidError, problems))
+        assert isinstance(config, ImageConfig)
+        return config
 
     @classmethod
-    def from_json(cls, d: JSON, what: str = "config") -> ImageConfig:
-        config = get_obj(d, "config", what) or {}
-        rootfs = get_obj(d, "rootfs", what) or {}
-        diff_ids = get_str_list(rootfs, "diff_ids", f"{what}: rootfs") or []
-        for i, diff_id in enumerate(diff_ids):
-            try:
-                digests.split(diff_id)
-            except BlobInvalidError as err:
-                raise BlobInvalidError(f"{what}: rootfs.diff_ids[{i}]: {err}") from None
-        history = [
-            History.from_json(h, f"{what}: history[{i}]")
-            for i, h in enumerate(_obj_list(d, "history", what))
-        ]
-        return cls(
-            architecture=get_str(d, "architecture", what) or "",
-            os=get_str(d, "os", what) or "",
-            created=_time(d, "created", what),
-            author=get_str(d, "author", what) or "",
-            os_version=get_str(d, "os.version", what) or "",
-            os_features=tuple(get_str_list(d, "os.features", what) or ()),
-            variant=get_str(d, "variant", what) or "",
-            config=ContainerConfig.from_json(config, f"{what}: config"),
-            rootfs_type=get_str(rootfs, "type", f"{what}: rootfs") or "",
-            diff_ids=tuple(diff_ids),
-            history=tuple(history),
-            extra=extra_fields(d, cls._KNOWN),
-            rootfs_extra=extra_fields(rootfs, frozenset({"type", "diff_ids"})),
-        )
+    def from_bytes(cls, data: bytes, what: str = "config") -> ImageConfig:
+        """Decode a config blob (its first JSON value, as Go's ``json.Decoder`` reads it)."""
+        return cls.from_json(decode.parse(data, what, first_value=True), what)
 
     def to_json(self) -> JSON:
         out: JSON = {}
@@ -476,3 +618,27 @@ class ImageConfig:
             out["history"] = [h.to_json() for h in self.history]
         out.update(self.extra)
         return out
+
+
+def _make_image_config(kw: dict[str, object], path: str, ctx: Context) -> ImageConfig:
+    rootfs = kw.pop("rootfs", None)
+    # An absent rootfs is Go's zero RootFS: an empty type.
+    kw.update(rootfs if isinstance(rootfs, dict) else {"rootfs_type": ""})
+    return ImageConfig(**kw)  # type: ignore[arg-type]
+
+
+_IMAGE_CONFIG = Struct(
+    (
+        ("created", "created", TIME),
+        ("author", "author", STRING),
+        ("architecture", "architecture", STRING),
+        ("os", "os", STRING),
+        ("os.version", "os_version", STRING),
+        ("os.features", "os_features", STRING_LIST),
+        ("variant", "variant", STRING),
+        ("config", "config", _CONTAINER_CONFIG),
+        ("rootfs", "rootfs", _ROOTFS),
+        ("history", "history", Slice(_HISTORY)),
+    ),
+    _make_image_config,
+)

@@ -84,12 +84,7 @@ def _parse_spec(path: str, data: bytes) -> mtree.Spec:
 def _source_path(meta: BundleMeta) -> DescriptorPath:
     if not meta.descriptor_walk:
         raise BundleError("umoci.json has an empty descriptor walk")
-    return DescriptorPath(
-        tuple(
-            Descriptor.from_json(dict(d), f"umoci.json: descriptor_walk[{i}]")
-            for i, d in enumerate(meta.descriptor_walk)
-        )
-    )
+    return DescriptorPath(meta.descriptor_walk)
 
 
 def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bool]:
@@ -257,9 +252,7 @@ def _refresh(
             os.unlink(temp)
         raise
     write_cache(bundle, os.path.basename(new_mtree), mtree_sha256, new_spec, new_stats)
-    write_bundle_meta(
-        bundle, replace(meta, descriptor_walk=tuple(d.to_json() for d in new_path.walk))
-    )
+    write_bundle_meta(bundle, replace(meta, descriptor_walk=new_path.walk))
     if old_mtree != new_mtree:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(old_mtree)

@@ -122,11 +122,13 @@ def _write_file(path: str, data: bytes) -> None:
         f.write(data)
 
 
-def _runtime_config(image: Image, rootfs: str | None, maps: MapOptions) -> dict[str, object]:
+def _runtime_config(
+    image: Image, rootfs: str | None, maps: MapOptions, root_path: str
+) -> dict[str, object]:
     return runtime_config(
-        image.raw_config,
+        image.config,
         rootfs_opener=rootfs_opener(rootfs) if rootfs is not None else None,
-        root_path=root_path_for(ROOTFS),
+        root_path=root_path,
         rootless=maps.rootless,
         uid_maps=maps.uid_maps,
         gid_maps=maps.gid_maps,
@@ -188,9 +190,10 @@ def unpack_into(
     apply_image_layers(store, image, extractor, read_ahead=read_ahead, depth=depth)
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
     _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, digests)
-    write_config(os.path.join(bundle, CONFIG_JSON), _runtime_config(image, rootfs, maps))
+    spec = _runtime_config(image, rootfs, maps, root_path_for(ROOTFS))
+    write_config(os.path.join(bundle, CONFIG_JSON), spec)
     meta = umoci_json(
-        [d.to_json() for d in image.path.walk],
+        image.path.walk,
         rootless=maps.rootless,
         uid_maps=maps.uid_maps,
         gid_maps=maps.gid_maps,
@@ -247,4 +250,7 @@ def raw_runtime_config(
     maps = effective_maps(maps)
     with opened(layout) as store:
         image = load_image(store, tag, platform)
-        write_config(config_path, _runtime_config(image, rootfs, maps))
+        # root.path is the --rootfs directory's name, as Go's filepath.Base
+        # gives it ("." without --rootfs).
+        spec = _runtime_config(image, rootfs, maps, root_path_for(rootfs or ""))
+        write_config(config_path, spec)

@@ -27,7 +27,7 @@ log = umoci_log.get()
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class Image:
     path: DescriptorPath
     manifest: Manifest
     config: ImageConfig
-    raw_config: dict[str, Any]
 
 
 def load_image(store: DirStore, ref: str, platform: str | None = None) -> Image:
@@ -54,8 +53,7 @@ def load_image(store: DirStore, ref: str, platform: str | None = None) -> Image:
             f"{goquote.quote(artifact_type)}, not an image: its config "
             f"{goquote.quote(descriptor.media_type)} is not an image config"
         )
-    raw = store.read_json(descriptor, "config")
-    config = ImageConfig.from_json(raw, f"config {descriptor.digest}")
+    config = ImageConfig.from_bytes(store.read_blob(descriptor), f"config {descriptor.digest}")
     if config.rootfs_type == "":
         # Some tools leave rootfs.type empty; "layers" is the only type there is.
         log.warning("config %s: empty rootfs.type: reading it as 'layers'", descriptor.digest)
@@ -71,7 +69,7 @@ def load_image(store: DirStore, ref: str, platform: str | None = None) -> Image:
         )
     for layer in manifest.layers:
         codec_for_media_type(layer.media_type)  # refuse unknown layer types up front
-    return Image(path, manifest, config, raw)
+    return Image(path, manifest, config)
 
 
 def apply_image_layers(

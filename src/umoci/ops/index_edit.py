@@ -74,8 +74,8 @@ def _config_platform(store: DirStore, descriptor: Descriptor) -> Platform | None
     manifest = read_manifest(store, descriptor)
     if manifest.config.media_type not in mediatypes.IMAGE_CONFIG_TYPES:
         return None
-    config = ImageConfig.from_json(
-        store.read_json(manifest.config, "config"), f"config {manifest.config.digest}"
+    config = ImageConfig.from_bytes(
+        store.read_blob(manifest.config), f"config {manifest.config.digest}"
     )
     if not config.os and not config.architecture:
         return None

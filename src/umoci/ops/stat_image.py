@@ -36,7 +36,7 @@ from umoci.cas.dir import DirStore
 from umoci.errors import BlobInvalidError
 from umoci.layout.refs import find_anchors, leaves, resolve
 from umoci.oci import gojson, mediatypes
-from umoci.oci.jsonfields import loads_object
+from umoci.oci.decode import has_trailing_data
 from umoci.oci.models import Descriptor, History, ImageConfig, Manifest, Platform
 from umoci.ops.basic import opened
 from umoci.structs import dataclass, replace
@@ -63,16 +63,8 @@ def human_size(size: int) -> str:
 # -- quoting -------------------------------------------------------------------
 
 
-def _go_text(text: str) -> str:
-    # Go decodes a lone surrogate escape in JSON ("\ud800") as U+FFFD.
-    if text.isascii():
-        return text
-    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
-
-
 def quote_value(text: str) -> str:
     """A value: quoted when empty or with a space, a comma or an escape."""
-    text = _go_text(text)
     if text == "" or " " in text or "," in text or goquote.needs_quoting(text):
         return goquote.quote(text)
     return text
@@ -80,7 +72,6 @@ def quote_value(text: str) -> str:
 
 def quote_word(text: str) -> str:
     """A list item or map key: as :func:`quote_value`, but a comma stays bare."""
-    text = _go_text(text)
     if text == "" or " " in text or goquote.needs_quoting(text):
         return goquote.quote(text)
     return text
@@ -88,7 +79,7 @@ def quote_word(text: str) -> str:
 
 def quote_cell(text: str) -> str:
     """A history table cell: quoted only when something must be escaped."""
-    return goquote.quote_if_needed(_go_text(text))
+    return goquote.quote_if_needed(text)
 
 
 # -- collecting ----------------------------------------------------------------
@@ -102,7 +93,7 @@ class HistoryRow:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "layer": go_descriptor(self.layer).to_json() if self.layer is not None else None,
+            "layer": self.layer.go_struct().to_json() if self.layer is not None else None,
             "diff_id": self.diff_id,
         }
         out.update(replace(self.history, extra={}).to_json())
@@ -114,7 +105,6 @@ class ImageStat:
     manifest_descriptor: Descriptor
     manifest: Manifest
     manifest_raw: bytes
-    manifest_media_type: str  # the manifest's own field ("" when it has none)
     config_raw: bytes
     config: ImageConfig | None  # None: not an image config
     config_is_empty: bool  # the OCI empty descriptor's "{}"
@@ -124,31 +114,23 @@ class ImageStat:
         """0.6's ``stat --json`` document (no trailing newline)."""
         parts = [
             '{"manifest":{"descriptor":',
-            gojson.dumps(go_descriptor(self.manifest_descriptor).to_json()),
+            gojson.dumps(self.manifest_descriptor.go_struct().to_json()),
             ',"blob":',
-            compact_json(self.manifest_raw),
+            compact_json(self.manifest_raw, f"manifest {self.manifest_descriptor.digest}"),
             "}",
         ]
         if self.config is not None or self.config_is_empty:
             parts += [
                 ',"config":{"descriptor":',
-                gojson.dumps(go_descriptor(self.manifest.config).to_json()),
+                gojson.dumps(self.manifest.config.go_struct().to_json()),
                 ',"blob":',
-                compact_json(self.config_raw),
+                compact_json(self.config_raw, f"config {self.manifest.config.digest}"),
                 "}",
             ]
         if self.config is not None:
             parts += [',"history":', gojson.dumps([row.to_json() for row in self.history])]
         parts.append("}")
         return "".join(parts)
-
-
-def go_descriptor(descriptor: Descriptor) -> Descriptor:
-    """The descriptor as Go's struct holds it: fields it does not know are gone."""
-    platform = descriptor.platform
-    if platform is not None:
-        platform = replace(platform, extra={})
-    return replace(descriptor, extra={}, platform=platform)
 
 
 _JSON_TOKEN = rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+'  # a string, or whitespace between tokens
@@ -162,13 +144,17 @@ _HTML_ESCAPES = {
 _HTML_UNSAFE = b"[<>&]|\xe2\x80\xa8|\xe2\x80\xa9"
 
 
-def compact_json(raw: bytes) -> str:
+def compact_json(raw: bytes, what: str = "blob") -> str:
     """A JSON blob as Go embeds a ``json.RawMessage``: compacted, HTML-escaped.
 
     The blob has already been parsed, so it is valid JSON: only whitespace
     outside strings goes, and ``< > &`` U+2028 U+2029 inside strings are
-    escaped; everything else (key order, other escapes) is kept.
+    escaped; everything else (key order, other escapes) is kept.  A blob
+    with data after its JSON value (which Go's decoder, and so ours, does
+    not read) cannot be embedded: 0.6 fails there too.
     """
+    if has_trailing_data(raw):
+        raise BlobInvalidError(f"{what}: data after the JSON value: --json cannot embed it")
     import re  # only stat --json gets here: re costs every other run ~6 ms to import
 
     unsafe = re.compile(_HTML_UNSAFE)
@@ -223,26 +209,22 @@ def collect_from(store: DirStore, descriptor: Descriptor) -> ImageStat:
             "is not an image manifest"
         )
     manifest_raw = store.read_blob(descriptor)
-    manifest_json = loads_object(manifest_raw, f"manifest {descriptor.digest}")
-    manifest = Manifest.from_json(
-        manifest_json, descriptor.media_type, f"manifest {descriptor.digest}"
+    manifest = Manifest.from_bytes(
+        manifest_raw, descriptor.media_type, f"manifest {descriptor.digest}"
     )
-    own_media_type = manifest_json.get("mediaType")
-    manifest_media_type = own_media_type if isinstance(own_media_type, str) else ""
     config_descriptor = manifest.config
     # 0.6 reads the config blob whatever its type: a missing one is an error.
     config_raw = store.read_blob(config_descriptor)
     config: ImageConfig | None = None
     if _is_image_config(descriptor.media_type, config_descriptor.media_type):
         what = f"config {config_descriptor.digest}"
-        config = ImageConfig.from_json(loads_object(config_raw, what), what)
+        config = ImageConfig.from_bytes(config_raw, what)
     is_empty = config_descriptor.media_type == mediatypes.EMPTY and config_raw == _EMPTY_BLOB
     history = _history_rows(manifest, config) if config is not None else ()
     return ImageStat(
         descriptor,
         manifest,
         manifest_raw,
-        manifest_media_type,
         config_raw,
         config,
         is_empty,
@@ -324,7 +306,7 @@ def descriptor_lines(descriptor: Descriptor, depth: int) -> list[str]:
         lines.append(f"{pad}\tAnnotations:")
         lines += map_lines(descriptor.annotations, pad + "\t\t")
     if descriptor.data is not None:
-        lines += _data_lines(descriptor.embedded_data(), pad + "\t")
+        lines += _data_lines(descriptor.data, pad + "\t")
     return lines
 
 
@@ -407,7 +389,7 @@ def format_text(info: ImageStat) -> str:
     lines = [
         "== MANIFEST ==",
         f"Schema Version: {manifest.schema_version}",
-        f"Media Type: {quote_value(info.manifest_media_type)}",
+        f"Media Type: {quote_value(manifest.media_type)}",
     ]
     if manifest.artifact_type:
         lines.append(f"Artifact Type: {quote_value(manifest.artifact_type)}")

@@ -25,7 +25,6 @@ from umoci.oci.models import Descriptor, Index, Platform
 from umoci.ops.stat_image import (
     compact_json,
     descriptor_lines,
-    go_descriptor,
     human_size,
     map_lines,
     quote_value,
@@ -89,9 +88,9 @@ def stat_index(store: DirStore, anchor: DescriptorPath, *, as_json: bool) -> str
     if as_json:
         return (
             '{"index":{"descriptor":'
-            + gojson.dumps(go_descriptor(descriptor).to_json())
+            + gojson.dumps(descriptor.go_struct().to_json())
             + ',"blob":'
-            + compact_json(raw)
+            + compact_json(raw, f"index {descriptor.digest}")
             + "}}\n"
         )
     lines = [

@@ -9,9 +9,9 @@
 * :func:`umoci_json` / :func:`parse_umoci_json` write and read ``umoci.json``.
 
 Modules: ``spec`` (conversion), ``template`` (the Go defaults),
-``imageconfig`` (validating the untrusted config blob), ``users``
-(passwd/group), ``rootfs_open`` (confined open), ``bundle_meta``
-(umoci.json), ``godecode`` (Go JSON decoding rules), ``atomic`` (writes).
+``users`` (passwd/group), ``rootfs_open`` (confined open), ``bundle_meta``
+(the umoci.json file), ``atomic`` (writes).  The image config and
+umoci.json are decoded by :mod:`umoci.oci` (the one JSON decoder).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         umoci_json,
         write_bundle_meta,
     )
-    from umoci.runtime.imageconfig import ImageConfig, parse_image_config
     from umoci.runtime.rootfs_open import RootfsOpener, open_in_root, rootfs_opener
     from umoci.runtime.spec import (
         config_bytes,
@@ -51,7 +50,6 @@ _HOMES = {
         "umoci_json",
         "write_bundle_meta",
     ),
-    "imageconfig": ("ImageConfig", "parse_image_config"),
     "rootfs_open": ("RootfsOpener", "open_in_root", "rootfs_opener"),
     "spec": (
         "config_bytes",
@@ -78,11 +76,9 @@ __all__ = [
     "META_NAME",
     "BundleMeta",
     "ExecUser",
-    "ImageConfig",
     "RootfsOpener",
     "config_bytes",
     "open_in_root",
-    "parse_image_config",
     "parse_umoci_json",
     "read_bundle_meta",
     "resolve_user",

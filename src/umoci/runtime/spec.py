@@ -35,9 +35,9 @@ from umoci import log as umoci_log
 from umoci.errors import BlobInvalidError, BundleError
 from umoci.idmap import IdMap
 from umoci.oci.gojson import dumps_indent
+from umoci.oci.models import ImageConfig
 from umoci.runtime import template
 from umoci.runtime.atomic import write_atomic
-from umoci.runtime.imageconfig import ZERO_TIME, ImageConfig, parse_image_config
 from umoci.runtime.rootfs_open import RootfsOpener
 from umoci.runtime.users import ExecUser, resolve_user
 
@@ -74,6 +74,9 @@ _LOCKED_FLAGS = (
 
 _UINT32 = 0xFFFFFFFF
 
+# time.Time{}.Format(time.RFC3339Nano): the created annotation when the config has no time.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
 
 def unprivileged_mount_flags(path: str) -> list[str]:
     """Mount options locked on the host mount holding ``path`` (Go's getUnprivilegedMountFlags).
@@ -100,7 +103,7 @@ def root_path_for(rootfs: str) -> str:
 
 
 def runtime_config(
-    image_config: object,
+    image_config: ImageConfig,
     *,
     rootfs_opener: RootfsOpener | None,
     root_path: str = "rootfs",
@@ -109,7 +112,7 @@ def runtime_config(
     gid_maps: Sequence[IdMap] = (),
     mount_flags: MountFlagsProbe = unprivileged_mount_flags,
 ) -> dict[str, Any]:
-    """Build the runtime config for an image config (a decoded blob or an :class:`ImageConfig`).
+    """Build the runtime config for an image config (decoded by :mod:`umoci.oci.models`).
 
     ``rootfs_opener`` opens files inside the unpacked rootfs (see
     :func:`umoci.runtime.rootfs_open.rootfs_opener`); ``None`` means there is
@@ -121,21 +124,19 @@ def runtime_config(
     the host's ``/etc/resolv.conf`` for rootless configs; tests inject a
     fixed answer.
 
-    Raises :class:`BlobInvalidError` for configs the Go umoci refuses (bad
-    types, OS other than linux, ``Env`` entries without ``=``, unknown users).
+    Raises :class:`BlobInvalidError` for configs the Go umoci refuses (an
+    OS other than linux, ``Env`` entries without ``=``, unknown users).
     """
-    cfg = (
-        image_config if isinstance(image_config, ImageConfig) else parse_image_config(image_config)
-    )
-    if cfg.os == "":
+    container = image_config.config
+    if image_config.os == "":
         # Buildpacks (imgutil, pack) write configs without an os; they are
         # Linux images, which the Go umoci refuses to unpack.
         log.warning("image config has no os: taking it to be linux")
-    elif cfg.os != "linux":
-        raise BlobInvalidError(f"generate config.json: unsupported OS: {cfg.os}")
+    elif image_config.os != "linux":
+        raise BlobInvalidError(f"generate config.json: unsupported OS: {image_config.os}")
 
     env = list(template.DEFAULT_ENV)
-    for entry in cfg.env:
+    for entry in container.env:
         name, sep, value = entry.partition("=")
         if not sep:
             raise BlobInvalidError(
@@ -148,14 +149,15 @@ def runtime_config(
                 f"environment variable must have non-empty name: {entry}"
             )
         _set_env(env, name, value, clobber=True)
-    args = [*cfg.entrypoint, *cfg.cmd] or list(template.DEFAULT_ARGS)
+    args = [*container.entrypoint, *container.cmd] or list(template.DEFAULT_ARGS)
 
-    user = _exec_user(cfg.user, rootfs_opener)
+    user = _exec_user(container.user, rootfs_opener)
     if user.home:
         _set_env(env, "HOME", user.home, clobber=False)
 
     mounts = template.default_mounts()
-    mounts += [template.mount(v, "tmpfs", "none", template.VOLUME_OPTIONS) for v in cfg.volumes]
+    volumes = sorted(container.volumes)
+    mounts += [template.mount(v, "tmpfs", "none", template.VOLUME_OPTIONS) for v in volumes]
     namespaces = list(template.NAMESPACES)
     sgids = [g & _UINT32 for g in user.sgids]
     resources: dict[str, Any] | None = template.device_cgroup()
@@ -189,7 +191,7 @@ def runtime_config(
             "user": process_user,
             "args": args,
             "env": env,
-            "cwd": cfg.working_dir or "/",
+            "cwd": container.working_dir or "/",
             "capabilities": template.capabilities(),
             "rlimits": template.rlimits(),
             "noNewPrivileges": True,
@@ -199,7 +201,7 @@ def runtime_config(
         "mounts": mounts,
         # Never empty (the os annotation is always set), so Go's omitempty
         # never drops it.
-        "annotations": _annotations(cfg),
+        "annotations": _annotations(image_config),
         "linux": linux,
     }
 
@@ -222,12 +224,12 @@ def _annotations(cfg: ImageConfig) -> dict[str, str]:
         ARCH_ANNOTATION: cfg.architecture,
         VARIANT_ANNOTATION: cfg.variant,
         AUTHOR_ANNOTATION: cfg.author,
-        CREATED_ANNOTATION: cfg.created if cfg.created is not None else ZERO_TIME,
-        STOP_SIGNAL_ANNOTATION: cfg.stop_signal,
-        EXPOSED_PORTS_ANNOTATION: ",".join(cfg.exposed_ports),
+        CREATED_ANNOTATION: cfg.created.format() if cfg.created is not None else ZERO_TIME,
+        STOP_SIGNAL_ANNOTATION: cfg.config.stop_signal,
+        EXPOSED_PORTS_ANNOTATION: ",".join(sorted(cfg.config.exposed_ports)),
     }
     out = {k: v for k, v in implicit.items() if v}
-    out.update(cfg.labels)  # labels win, even with an empty value
+    out.update(cfg.config.labels)  # labels win, even with an empty value
     return dict(sorted(out.items()))
 
 

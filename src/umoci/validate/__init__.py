@@ -72,7 +72,7 @@ def validate_image(
         from umoci.errors import RefNotFoundError
 
         raise RefNotFoundError(f"tag not found: {ref}")
-    validator.run_entries([(a.to_json(), entry_where(index, a.digest)) for a in anchors])
+    validator.run_entries([(a, entry_where(index, a.digest)) for a in anchors])
     return report
 
 

@@ -88,7 +88,7 @@ def check_bundle(bundle: str, report: Report) -> None:
     if not meta.descriptor_walk:
         report.error("bundle-meta", "umoci.json", "empty descriptor walk")
         return
-    digest = str(meta.descriptor_walk[-1].get("digest", ""))
+    digest = meta.descriptor_walk[-1].digest
     name = f"{digest.replace(':', '_')}.mtree"
     try:
         spec = mtree.parse(mtree.read_spec_file(os.path.join(bundle, name)))

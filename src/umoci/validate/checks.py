@@ -6,7 +6,11 @@ from __future__ import annotations
 CHECKS = {
     "oci-layout": "oci-layout exists, is JSON, and names image layout version 1.0.0",
     "index-json": "index.json exists and is a JSON object",
-    "schema": "index, manifest, config and descriptors follow the image-spec schemas",
+    "schema": (
+        "index, manifest, config and descriptors follow the image-spec schemas and decode "
+        "as the Go umoci decodes them (warning: keys only its case-insensitive match reads, "
+        "fields given twice)"
+    ),
     "media-type": "a blob's own mediaType agrees with the descriptor that reaches it",
     "digest": "digests follow the grammar and use a registered algorithm (sha256, sha512)",
     "blob-missing": "every descriptor's blob is in the layout",
