@@ -295,8 +295,9 @@ def test_version(capsys: pytest.CaptureFixture[str], flag: str) -> None:
     assert (status, err) == (0, "")
     assert out == (
         f"umoci version {umoci.__version__}\n"
-        f"image-spec: {umoci.IMAGE_SPEC_VERSION}\n"
-        f"runtime-spec: {umoci.RUNTIME_SPEC_VERSION}\n"
+        f"image spec: {umoci.IMAGE_SPEC_VERSION}\n"
+        f"runtime spec: {umoci.RUNTIME_SPEC_VERSION}\n"
+        f"python: {sys.version.split()[0]}\n"
     )
     assert out.startswith("umoci version 0.6.0\n")
 

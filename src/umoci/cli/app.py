@@ -88,8 +88,10 @@ def help_text(chain: Sequence[Command]) -> str:
 def version_text() -> str:
     return (
         f"umoci version {__version__}\n"
-        f"image-spec: {IMAGE_SPEC_VERSION}\n"
-        f"runtime-spec: {RUNTIME_SPEC_VERSION}\n"
+        f"image spec: {IMAGE_SPEC_VERSION}\n"
+        f"runtime spec: {RUNTIME_SPEC_VERSION}\n"
+        # The Go umoci's last line names its toolchain ("go: go1.27.3"): ours.
+        f"python: {sys.version.split()[0]}\n"
     )
 
 

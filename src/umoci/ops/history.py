@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from umoci import log as umoci_log
 from umoci.errors import UsageError
 from umoci.oci.models import History
 from umoci.oci.timefmt import GoTime, default_now, parse_time
 from umoci.ops.options import HistoryOptions
+
+log = umoci_log.get()
 
 
 def parse_user_time(text: str, flag: str) -> GoTime:
@@ -29,8 +32,15 @@ def check_history(options: HistoryOptions) -> None:
 def history_entry(
     options: HistoryOptions, *, created_by: str, author: str, empty_layer: bool
 ) -> History | None:
-    """The entry to append, or None with ``--no-history``; defaults as the Go umoci's."""
+    """The entry to append, or None with ``--no-history``; defaults as the Go umoci's.
+
+    A new layer without an entry gets the Go umoci's warning (scripts and
+    users see the same line): image tools pair layers with the history
+    entries that are not ``empty_layer``, and this one has none.
+    """
     if not options.enabled:
+        if not empty_layer:
+            log.warning("new layer has no history entry -- this will confuse many tools!")
         return None
     created = (
         parse_user_time(options.created, "--history.created")
