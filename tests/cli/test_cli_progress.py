@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ptykit import under_pty
 from umoci.cli import main
 from umoci.progress import ProgressLine
 
@@ -43,31 +42,6 @@ def image(tmp_path: Path) -> Path:
     (tmp_path / "data").write_bytes(os.urandom(1 << 20))
     assert main(["insert", "--image", f"{layout}:a", str(tmp_path / "data"), "/data"]) == 0
     return layout
-
-
-def under_pty(argv: list[str]) -> bytes:
-    """Run our umoci with stderr on a pseudo-terminal; everything the terminal got."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "umoci", *argv], stdin=subprocess.DEVNULL, stdout=follower,
-        stderr=follower,
-    )  # fmt: skip
-    os.close(follower)
-    output = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the follower side closed: the process is gone
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    assert process.wait(timeout=30) == 0, output
-    return output
 
 
 def test_unpack_on_a_terminal_draws_and_clears_the_line(image: Path, tmp_path: Path) -> None:

@@ -14,8 +14,12 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +175,93 @@ def run(*argv: str | Path, stdin: bytes | None = None) -> str:
     )
     assert proc.returncode == 0, f"{argv}: {proc.stderr.decode(errors='replace')}"
     return proc.stdout.decode(errors="replace")
+
+
+class Podman:
+    """podman with a private vfs store under one directory (nothing of the host's is touched)."""
+
+    def __init__(self, root: Path) -> None:
+        exe = shutil.which("podman")
+        if exe is None:
+            pytest.skip("podman is not installed (scripts/test installs it with apt)")
+        if os.geteuid() != 0:
+            pytest.skip("podman's vfs storage is used as root here")
+        self.root = root
+        self.argv = [
+            exe,
+            "--storage-driver",
+            "vfs",
+            "--root",
+            str(root / "storage"),
+            "--runroot",
+            str(root / "run"),
+            "--tmpdir",
+            str(root / "tmp"),
+            "--events-backend",
+            "none",
+            "--cgroup-manager",
+            "cgroupfs",
+        ]
+
+    def __call__(self, *argv: str | Path) -> str:
+        return run(*self.argv, *argv)
+
+    def inspect(self, image: str) -> dict[str, Any]:
+        (value,) = json.loads(self("image", "inspect", image))
+        assert isinstance(value, dict)
+        return value
+
+
+@pytest.fixture
+def podman() -> Iterator[Podman]:
+    # Not under tmp_path: podman refuses a run root longer than 50 characters.
+    root = Path(tempfile.mkdtemp(prefix="umoci-podman-"))
+    try:
+        yield Podman(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def podman_service() -> Iterator[tuple[Podman, str]]:
+    """podman's Docker-compatible API on a unix socket: (the podman of its store, DOCKER_HOST)."""
+    root = Path(tempfile.mkdtemp(prefix="umoci-podman-"))
+    engine = Podman(root)
+    socket_path = root / "api.sock"
+    service = subprocess.Popen(
+        [*engine.argv, "system", "service", "--time=0", f"unix://{socket_path}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(socket_path):
+            if service.poll() is not None or time.monotonic() > deadline:
+                stderr = service.stderr.read() if service.stderr else b""
+                pytest.fail(f"podman system service did not start: {stderr.decode()}")
+            time.sleep(0.1)
+        yield engine, f"unix://{socket_path}"
+    finally:
+        service.terminate()
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+            service.wait()
+        if service.stderr is not None:
+            service.stderr.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _answers(socket_path: Path) -> bool:
+    """Does the engine API at *socket_path* answer ``GET /_ping``?"""
+    if not socket_path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.settimeout(5)
+            sock.connect(str(socket_path))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.")
+        except OSError:
+            return False

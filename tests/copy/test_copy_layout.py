@@ -129,19 +129,24 @@ def test_destination_names_a_tag(
 def test_a_corrupt_blob_fails_and_leaves_the_destination_as_it_was(
     source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The first layer is good and the second is not: not even the good one stays behind."""
     dest = two_layer_image(tmp_path, tmp_path / "dest", "keep")
     layer = blob_path(source, manifest(source, "v1")["layers"][1]["digest"])
     data = bytearray(layer.read_bytes())
     data[len(data) // 2] ^= 0xFF
     layer.write_bytes(bytes(data))
-    index_before = (dest / "index.json").read_bytes()
+    before = tree(dest)
     line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:keep")
     assert "digest mismatch" in line
-    assert (dest / "index.json").read_bytes() == index_before
-    assert [p.name for p in dest.iterdir() if p.name.startswith(".umoci-")] == []
+    assert tree(dest) == before
     # A layout the copy created is removed again.
-    line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{tmp_path / 'fresh'}:x")
+    copy_fails(capsys, f"oci:{source}:v1", f"oci:{tmp_path / 'fresh'}:x")
     assert not (tmp_path / "fresh").exists()
+    # And so are blobs staged in a shared blob directory.
+    shared = tmp_path / "shared"
+    copy_fails(capsys, "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{dest}:keep")
+    assert tree(shared) == {}
+    assert tree(dest) == before
 
 
 def test_shared_blob_directories(source: Path, tmp_path: Path) -> None:

@@ -1,11 +1,16 @@
 """``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
 
 A destination layout is created when PATH does not exist (and removed
-again if the copy fails); an existing one is written as the other verbs
-write it: blobs first (through :class:`~umoci.cas.dir.DirStore`, under the
-shared blob lock so ``gc`` waits), then ``index.json`` under its lock, in
-one change that points each tag at the copy -- replacing the entries the
-tag named, so no untagged manifest is left behind.
+again if the copy fails).  Blobs are first written, through the usual
+:class:`~umoci.cas.dir.DirStore` writers, into a private staging directory
+inside the layout (``.umoci-*``, locked so a concurrent ``gc`` leaves it
+alone); only once every blob has been copied and verified are they renamed
+into ``blobs/``, and then ``index.json`` is changed under its lock, in one
+change that points each tag at the copy -- replacing the entries the tag
+named, so no untagged manifest is left behind.  A copy that fails
+therefore leaves the layout exactly as it was, stray blobs included
+(an archive with one bad blob among many good ones is a case in point).
+The whole copy holds the shared blob lock, so ``gc`` waits for it.
 
 ``--src-shared-blob-dir`` / ``--dest-shared-blob-dir`` keep the blobs in a
 separate directory (``DIR/sha256/HEX``) shared by several layouts, as
@@ -16,9 +21,17 @@ and an empty ``blobs/``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 
-from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
+from umoci.cas.dir import (
+    TEMP_PREFIX,
+    BlobWriter,
+    DirStore,
+    create_layout,
+    fsync_dir,
+    open_layout,
+)
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayoutError, TransportError, UsageError
 from umoci.layout.refs import with_tag
@@ -105,6 +118,7 @@ class LayoutDestination(Destination):
         self._tags = tuple(dict.fromkeys((*([tag] if tag else []), *additional_tags)))
         path = os.path.normpath(name.path)
         self._created: str | None = None
+        self._staged: _Staging | None = None
         if not os.path.lexists(path):
             create_layout(path)
             self._created = path
@@ -123,8 +137,16 @@ class LayoutDestination(Destination):
             self.close()
             raise
 
+    def _staging(self) -> _Staging:
+        if self._staged is None:
+            self._staged = _Staging.create(self._blobs.path, self.name)
+        return self._staged
+
     def has_blob(self, descriptor: Descriptor) -> bool:
-        return self._blobs.has_blob(descriptor.digest)
+        digest = descriptor.digest
+        return self._blobs.has_blob(digest) or (
+            self._staged is not None and self._staged.has_blob(digest)
+        )
 
     def put_blob(self, descriptor: Descriptor, stream: ByteReader) -> None:
         algorithm, _ = digests.split(descriptor.digest)
@@ -132,7 +154,7 @@ class LayoutDestination(Destination):
             raise TransportError(
                 f"{self.name}: blob {descriptor.digest}: layouts are written with sha256 digests"
             )
-        with BlobWriter(self._blobs, size=descriptor.size) as writer:
+        with BlobWriter(self._staging(), size=descriptor.size) as writer:
             while chunk := stream.read(CHUNK_SIZE):
                 writer.write(chunk)
             written = writer.commit(descriptor.media_type)
@@ -141,10 +163,12 @@ class LayoutDestination(Destination):
         assert written.digest == descriptor.digest, (written.digest, descriptor.digest)
 
     def new_blob(self) -> BlobWriter:
-        return self._blobs.blob_writer()
+        return self._staging().blob_writer()
 
     def commit(self, result: CopyResult) -> None:
         root = result.root
+        if self._staged is not None:
+            self._staged.publish(self._blobs)
 
         def change(index: Index) -> Index:
             for tag in self._tags:
@@ -158,7 +182,13 @@ class LayoutDestination(Destination):
         self._store.update_index(change)
 
     def abort(self) -> None:
+        self._drop_staging()
         self._remove_created()
+
+    def _drop_staging(self) -> None:
+        if self._staged is not None:
+            self._staged.close()
+            self._staged = None
 
     def _remove_created(self) -> None:
         if self._created is not None:
@@ -169,6 +199,69 @@ class LayoutDestination(Destination):
             self._created = None
 
     def close(self) -> None:
+        self._drop_staging()
         if self._blobs is not self._store:
             self._blobs.close()
         self._store.close()
+
+
+class _Staging(SharedBlobStore):
+    """A private ``.umoci-*`` directory of blobs, renamed into a store by :meth:`publish`.
+
+    It is locked (``flock``) for as long as it exists, so a concurrent
+    ``gc`` that cleans abandoned temporary directories leaves it alone,
+    and removed on close (a crash leaves it for ``gc`` to clean).
+    """
+
+    def __init__(self, path: str, lock: int) -> None:
+        super().__init__(path)
+        self._lock: int | None = lock
+
+    @classmethod
+    def create(cls, parent: str, what: str) -> _Staging:
+        """A new staging directory in *parent* (same filesystem: renames out of it are atomic)."""
+        for _ in range(100):
+            path = os.path.join(parent, f"{TEMP_PREFIX}copy-{os.urandom(6).hex()}")
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise LayoutError(f"{what}: create {path}: {err.strerror}") from None
+            break
+        else:
+            raise LayoutError(f"{what}: no unused temporary name in {parent}")
+        lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.geteuid() == 0:
+            # New blobs take the staging directory's owner: make it the layout's.
+            st = os.stat(parent)
+            os.chown(path, st.st_uid, st.st_gid)
+        return cls(path, lock)
+
+    def publish(self, target: DirStore) -> None:
+        """Rename every staged blob into *target*, and make the renames durable."""
+        directories: set[str] = set()
+        for algorithm in sorted(os.listdir(self.path)):
+            staged = os.path.join(self.path, algorithm)
+            if algorithm.startswith(TEMP_PREFIX) or not os.path.isdir(staged):
+                continue  # the writers' own temporary directory
+            for name in sorted(os.listdir(staged)):
+                final = target.blob_path(f"{algorithm}:{name}")
+                directory = os.path.dirname(final)
+                if directory not in directories:
+                    os.makedirs(directory, 0o755, exist_ok=True)
+                    directories.add(directory)
+                os.replace(os.path.join(staged, name), final)
+        for directory in sorted(directories):
+            fsync_dir(directory)
+
+    def close(self) -> None:
+        super().close()
+        if self._lock is not None:
+            from umoci.fs.rmtree import remove_tree
+
+            with contextlib.suppress(OSError):
+                remove_tree(self.path)
+            os.close(self._lock)
+            self._lock = None

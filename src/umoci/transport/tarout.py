@@ -21,6 +21,7 @@ import os
 import stat
 import sys
 
+from umoci.cas.dir import fsync_dir
 from umoci.cas.layoutcheck import describe
 from umoci.closing import Closing
 from umoci.compress.streams import ByteWriter
@@ -113,11 +114,7 @@ class FileOutput(Output):
             self._fd = None
             os.replace(self._temp, self._path)
             self._temp = None
-            directory = os.open(os.path.dirname(self._path) or ".", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            fsync_dir(os.path.dirname(self._path) or ".")
         except OSError as err:
             raise TransportError(f"{self._what}: write {self._path}: {describe(err)}") from None
 
