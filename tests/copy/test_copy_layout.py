@@ -242,3 +242,26 @@ def test_python_api(source: Path, tmp_path: Path) -> None:
     assert image.export(f"oci:{tmp_path / 'c'}:exported") == digest
     with pytest.raises(InvalidArgumentError, match="additional_tags"):
         api.copy(f"oci:{source}:v1", f"oci:{tmp_path / 'a'}:x", additional_tags="y")  # type: ignore[arg-type]
+
+
+def test_an_empty_directory_becomes_a_layout(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As with skopeo, ``mkdir D; copy ... oci:D:t`` works; a failed copy leaves D empty."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{empty}:x")
+    assert entry(empty, "x")["digest"] == entry(source, "v1")["digest"]
+    again = tmp_path / "again"
+    again.mkdir()
+    copy_fails(capsys, f"oci:{source}:nope", f"oci:{again}:x")
+    layer = blob_path(source, manifest(source, "v1")["layers"][0]["digest"])
+    layer.write_bytes(b"broken")
+    copy_fails(capsys, f"oci:{source}:v1", f"oci:{again}:x")
+    assert again.is_dir()
+    assert list(again.iterdir()) == []
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "file").write_text("mine")
+    assert "not an OCI layout" in copy_fails(capsys, f"oci:{tmp_path / 'empty'}:x", f"oci:{full}:x")
+    assert tree(full) == {"file": b"mine"}

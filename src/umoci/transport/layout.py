@@ -118,7 +118,13 @@ class LayoutDestination(Destination):
         self._tags = tuple(dict.fromkeys((*([tag] if tag else []), *additional_tags)))
         path = os.path.normpath(name.path)
         self._created: str | None = None
+        self._was_empty_dir = False
         self._staged: _Staging | None = None
+        if _is_empty_dir(path):
+            # skopeo makes a layout of an existing empty directory; so do we
+            # (and leave it empty again if the copy fails).
+            os.rmdir(path)
+            self._was_empty_dir = True
         if not os.path.lexists(path):
             create_layout(path)
             self._created = path
@@ -196,6 +202,8 @@ class LayoutDestination(Destination):
 
             with contextlib.suppress(OSError):  # what is left is not named anywhere
                 remove_tree(self._created)
+                if self._was_empty_dir:
+                    os.mkdir(self._created, 0o755)
             self._created = None
 
     def close(self) -> None:
@@ -203,6 +211,13 @@ class LayoutDestination(Destination):
         if self._blobs is not self._store:
             self._blobs.close()
         self._store.close()
+
+
+def _is_empty_dir(path: str) -> bool:
+    try:
+        return not os.path.islink(path) and os.path.isdir(path) and not os.listdir(path)
+    except OSError:
+        return False
 
 
 class _Staging(SharedBlobStore):
