@@ -172,8 +172,13 @@ class Destination(Closing):
         """
 
     @abc.abstractmethod
-    def new_blob(self) -> BlobSink:
-        """A writer for a blob made during the copy (a converted layer)."""
+    def new_blob(self, digest: str | None = None) -> BlobSink:
+        """A writer for a blob made during the copy (a converted layer).
+
+        *digest*, when given, is the content's digest, which the engine
+        checks itself before :meth:`BlobSink.commit`: the sink may use it
+        instead of hashing the bytes again.
+        """
 
     @abc.abstractmethod
     def commit(self, result: CopyResult) -> None:

@@ -296,25 +296,44 @@ class _Copier:
         return None if want is have else want
 
     def _convert(self, layer: Descriptor, target: Codec, diff_id: str | None) -> Descriptor:
-        """Decompress *layer* and compress it into *target*, checking its diff_id on the way."""
+        """Decompress *layer* and compress it into *target*, checking its diff_id on the way.
+
+        Nothing is hashed twice: a plain source layer is verified against
+        its own digest, which must then be the diff_id; a plain result is
+        the uncompressed stream, whose digest (the diff_id, checked here)
+        the destination is told instead of computing it again.
+        """
         if diff_id is None:
             raise TransportError(
                 f"{self.source.name}: layer {layer.digest}: no diff_id in the config to check "
                 f"the {target.name} conversion against"
             )
+        have = LAYER_MEDIA_TYPES[layer.media_type]
+        if have is NONE and layer.digest != diff_id:
+            raise TransportError(
+                f"{self.source.name}: layer {layer.digest}: a plain layer must be named by its "
+                f"diff_id, and the config says {diff_id}"
+            )
         nondistributable = "nondistributable" in layer.media_type or "foreign" in layer.media_type
         self._line.start(f"layer {_short(layer.digest)} -> {target.name}", total=layer.size)
-        with self.source.open_blob(layer) as raw, self.dest.new_blob() as sink:
-            plain = HashingReader(open_decompressor(layer.media_type, _Counted(raw, self._line)))
-            writer = open_compressor(target, sink)
-            while chunk := plain.read(CHUNK_SIZE):
-                writer.write(chunk)
-            writer.close()
+        known = diff_id if target is NONE else None
+        with self.source.open_blob(layer) as raw, self.dest.new_blob(known) as sink:
+            plain = open_decompressor(layer.media_type, _Counted(raw, self._line))
+            hashed = None if have is NONE else HashingReader(plain)
+            stream = plain if hashed is None else hashed
+            if target is NONE:
+                while chunk := stream.read(CHUNK_SIZE):
+                    sink.write(chunk)
+            else:
+                writer = open_compressor(target, sink)
+                while chunk := stream.read(CHUNK_SIZE):
+                    writer.write(chunk)
+                writer.close()
             raw.drain()  # the rest of the blob (bytes after the stream): digest and size checked
-            if plain.digest() != diff_id:
+            if hashed is not None and hashed.digest() != diff_id:
                 raise TransportError(
                     f"{self.source.name}: layer {layer.digest}: uncompressed content hashes to "
-                    f"{plain.digest()}, the config's diff_id says {diff_id}"
+                    f"{hashed.digest()}, the config's diff_id says {diff_id}"
                 )
             media_type = layer_media_type(target, nondistributable=nondistributable)
             converted = sink.commit(media_type, dict(layer.annotations))

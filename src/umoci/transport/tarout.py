@@ -153,23 +153,35 @@ class _FdWriter:
 
 
 class SpoolSink:
-    """A blob written to an unnamed temporary file, hashed; handed on by :meth:`commit`."""
+    """A blob written to an unnamed temporary file, hashed; handed on by :meth:`commit`.
 
-    def __init__(self, tmpdir: str, on_commit: Callable[[int, Descriptor], None]) -> None:
+    Given the *digest* (which the caller checks before committing), the
+    bytes are not hashed again.
+    """
+
+    def __init__(
+        self,
+        tmpdir: str,
+        on_commit: Callable[[int, Descriptor], None],
+        *,
+        digest: str | None = None,
+    ) -> None:
         try:
             self._fd: int | None = os.open(tmpdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
         except OSError as err:
             raise TransportError(f"temporary file in {tmpdir}: {describe(err)}") from None
         self._tmpdir = tmpdir
         self._on_commit = on_commit
-        self._hash = digests.hasher(digests.SHA256)
+        self._digest = digest
+        self._hash = digests.hasher(digests.SHA256) if digest is None else None
         self.size = 0
 
     def write(self, data: bytes | memoryview, /) -> int:
         assert self._fd is not None
         view = memoryview(data)
         total = len(view)
-        self._hash.update(view)
+        if self._hash is not None:
+            self._hash.update(view)
         while view:
             try:
                 n = os.write(self._fd, view)
@@ -183,7 +195,10 @@ class SpoolSink:
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
         assert self._fd is not None
-        digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        digest = self._digest
+        if digest is None:
+            assert self._hash is not None
+            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
         descriptor = Descriptor(media_type, digest, self.size, annotations=annotations or {})
         os.lseek(self._fd, 0, os.SEEK_SET)
         self._on_commit(self._fd, descriptor)
@@ -245,8 +260,8 @@ class ArchiveDestination(Destination):
             raise TransportError(f"{self.name}: {err}") from None
         self.written[descriptor.digest] = name
 
-    def new_blob(self) -> SpoolSink:
-        return SpoolSink(self._tmpdir, self._append_spooled)
+    def new_blob(self, digest: str | None = None) -> SpoolSink:
+        return SpoolSink(self._tmpdir, self._append_spooled, digest=digest)
 
     def _append_spooled(self, fd: int, descriptor: Descriptor) -> None:
         name = self.entry_name(descriptor)
