@@ -20,7 +20,7 @@ from copykit import (
     umoci_ok,
 )
 
-from multikit import three_platforms
+from multikit import DOCKER_LIST, OCI_INDEX, attestation_for, put_json, three_platforms
 from umoci import api
 from umoci.errors import InvalidArgumentError
 
@@ -265,3 +265,50 @@ def test_an_empty_directory_becomes_a_layout(
     (full / "file").write_text("mine")
     assert "not an OCI layout" in copy_fails(capsys, f"oci:{tmp_path / 'empty'}:x", f"oci:{full}:x")
     assert tree(full) == {"file": b"mine"}
+
+
+def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
+    """--all with --dest-compress-format: new manifests, and new indexes above them only.
+
+    An attestation (its layer is no image layer) is copied as it is; a Docker
+    manifest list whose children became OCI manifests becomes an OCI index.
+    """
+    multi = three_platforms(tmp_path)
+    top = entry(multi, "multi")
+    children = read_blob(multi, top["digest"])["manifests"]
+    attestation = attestation_for(multi, children[0]["digest"])
+    docker_list = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_LIST,
+        "manifests": [*children, attestation],
+    }
+    listed = put_json(multi, docker_list, DOCKER_LIST)
+    index = index_json(multi)
+    index["manifests"].append({**listed, "annotations": {REF_NAME: "list"}})
+    (multi / "index.json").write_text(json.dumps(index))
+    dest = tmp_path / "dest"
+    umoci_ok(
+        "copy", "--all", "--dest-compress-format", "zstd", f"oci:{multi}:list", f"oci:{dest}:l"
+    )
+    copied = entry(dest, "l")
+    assert copied["mediaType"] == OCI_INDEX
+    document = read_blob(dest, copied["digest"])
+    assert document["mediaType"] == OCI_INDEX
+    new_children = document["manifests"]
+    assert [c["digest"] for c in new_children[:3]] != [c["digest"] for c in children]
+    assert new_children[3] == attestation  # not an image: kept byte for byte
+    for child in new_children[:3]:
+        layers = read_blob(dest, child["digest"])["layers"]
+        assert {layer["mediaType"] for layer in layers} == {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        }
+    umoci_ok("validate", "--layout", dest)
+    # An index document need not repeat its media type: the descriptor's stands.
+    bare = put_json(multi, {"schemaVersion": 2, "manifests": children}, OCI_INDEX)
+    index["manifests"].append({**bare, "annotations": {REF_NAME: "bare"}})
+    (multi / "index.json").write_text(json.dumps(index))
+    umoci_ok(
+        "copy", "--all", "--dest-compress-format", "zstd", f"oci:{multi}:bare", f"oci:{dest}:b"
+    )
+    assert entry(dest, "b")["mediaType"] == OCI_INDEX
+    umoci_ok("validate", "--layout", dest)

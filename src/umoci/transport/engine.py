@@ -176,12 +176,13 @@ class _Copier:
         entries: list[Any] = document["manifests"]
         for entry, child in zip(entries, children, strict=True):
             entry.update(mediaType=child.media_type, digest=child.digest, size=child.size)
-        if document.get("mediaType") == mediatypes.DOCKER_MANIFEST_LIST and any(
+        media_type = descriptor.media_type
+        if media_type == mediatypes.DOCKER_MANIFEST_LIST and any(
             child.media_type == mediatypes.MANIFEST for child in children
         ):
             # A Docker list cannot hold the OCI manifests its rewritten children became.
-            document["mediaType"] = mediatypes.INDEX
-        return self._put_json(None, gojson.dumps_blob(document), str(document.get("mediaType")))
+            media_type = document["mediaType"] = mediatypes.INDEX
+        return self._put_json(None, gojson.dumps_blob(document), media_type)
 
     def _image(self, descriptor: Descriptor) -> Descriptor:
         what = f"manifest {descriptor.digest}"
