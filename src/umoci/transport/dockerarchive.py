@@ -32,6 +32,7 @@ from umoci.errors import (
     InvalidRefError,
     RefNotFoundError,
     TransportError,
+    UmociError,
     UsageError,
 )
 from umoci.layout.refs import DescriptorPath, leaves
@@ -164,16 +165,9 @@ class DockerArchiveSource(Source):
         config_bytes = self._archive.read(config_member, MAX_JSON)
         config_digest = f"{digests.SHA256}:{_sha256(config_bytes)}"
         self._members[config_digest] = config_member
-        if self._archive.has(INDEX_FILE) and self._archive.has(LAYOUT_FILE):
-            index = read_layout_index(self._archive)
-            for path in leaves(self, [DescriptorPath((d,)) for d in index.manifests]):
-                candidate = path.descriptor
-                if candidate.media_type in mediatypes.MANIFEST_TYPES:
-                    manifest = Manifest.from_json(
-                        self.read_json(candidate, "manifest"), candidate.media_type
-                    )
-                    if manifest.config.digest == config_digest:
-                        return candidate
+        own = self._oci_manifest(config_digest)
+        if own is not None:
+            return own
         config = ImageConfig.from_json(loads_object(config_bytes, f"config {image.config}"))
         if len(config.diff_ids) != len(image.layers):
             raise TransportError(
@@ -189,6 +183,34 @@ class DockerArchiveSource(Source):
         descriptor = Descriptor(mediatypes.MANIFEST, f"{digests.SHA256}:{_sha256(data)}", len(data))
         self._made[descriptor.digest] = data
         return descriptor
+
+    def _oci_manifest(self, config_digest: str) -> Descriptor | None:
+        """Docker 25+: the manifest of ``index.json`` whose config is *config_digest*, if any.
+
+        ``docker save`` of a multi-platform image lists every platform but
+        stores the blobs of one: manifests that cannot be read are passed
+        over (the files manifest.json names are used then).
+        """
+        if not (self._archive.has(INDEX_FILE) and self._archive.has(LAYOUT_FILE)):
+            return None
+        try:
+            index = read_layout_index(self._archive)
+            paths = leaves(self, [DescriptorPath((d,)) for d in index.manifests])
+        except UmociError:
+            return None
+        for path in paths:
+            candidate = path.descriptor
+            if candidate.media_type not in mediatypes.MANIFEST_TYPES:
+                continue
+            try:
+                manifest = Manifest.from_json(
+                    self.read_json(candidate, "manifest"), candidate.media_type
+                )
+            except UmociError:
+                continue
+            if manifest.config.digest == config_digest:
+                return candidate
+        return None
 
     def _layer(self, path: str, diff_id: str) -> Descriptor:
         """A layer file as a descriptor: plain (named by its diff_id) or as compressed."""

@@ -274,6 +274,8 @@ class MemberReader:
 def open_archive(path: str, *, tmpdir: str, what: str) -> TarIndex:
     """Open the archive at *path* (``-``: standard input) as a :class:`TarIndex`."""
     if path == "-":
+        if os.isatty(0):
+            raise TransportError(f"{what}: refusing to read an archive from a terminal")
         fd = os.dup(0)
     else:
         try:

@@ -91,7 +91,9 @@ class FileOutput(Output):
             except FileExistsError:
                 continue
             except OSError as err:
-                raise TransportError(f"{what}: create {temp}: {describe(err)}") from None
+                raise TransportError(
+                    f"{what}: create a temporary file in {directory}: {describe(err)}"
+                ) from None
             self._temp = temp
             break
         else:
