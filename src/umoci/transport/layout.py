@@ -96,11 +96,17 @@ class LayoutSource(Source):
         self._store.close()
 
 
-def destination_tags(ref: str | None, entry: int | None, what: str) -> str | None:
-    """The tag an OCI destination name gives (None: none), refusing ``@N`` and ``@DIGEST``."""
+def destination_tags(
+    ref: str | None, entry: int | None, additional: tuple[str, ...], what: str
+) -> tuple[str, ...]:
+    """The tags an OCI destination *what* gives the copy: its name's, then *additional*.
+
+    A destination is named by a tag (or by nothing: an untagged entry),
+    never by ``@N`` or ``@DIGEST``.
+    """
     if entry is not None or (ref is not None and is_digest_ref(ref)):
         raise UsageError(f"{what}: a destination is named by a tag, not by @N or @DIGEST")
-    return ref
+    return tuple(dict.fromkeys((*([ref] if ref else []), *additional)))
 
 
 class LayoutDestination(Destination):
@@ -114,8 +120,7 @@ class LayoutDestination(Destination):
         shared_blobs: str | None = None,
     ) -> None:
         self.name = str(name)
-        tag = destination_tags(name.ref, name.index, self.name)
-        self._tags = tuple(dict.fromkeys((*([tag] if tag else []), *additional_tags)))
+        self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)
         path = os.path.normpath(name.path)
         self._created: str | None = None
         self._was_empty_dir = False
@@ -126,7 +131,12 @@ class LayoutDestination(Destination):
             os.rmdir(path)
             self._was_empty_dir = True
         if not os.path.lexists(path):
-            create_layout(path)
+            try:
+                create_layout(path)
+            except BaseException:
+                if self._was_empty_dir:
+                    os.mkdir(path, 0o755)
+                raise
             self._created = path
         try:
             self._store = open_layout(path)

@@ -97,8 +97,7 @@ class OciArchiveDestination(ArchiveDestination):
         self, name: OciArchiveName, *, additional_tags: tuple[str, ...] = (), tmpdir: str
     ) -> None:
         self.name = str(name)
-        tag = destination_tags(name.ref, name.index, self.name)
-        self._tags = tuple(dict.fromkeys((*([tag] if tag else []), *additional_tags)))
+        self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)
         super().__init__(FileOutput(name.path, self.name), tmpdir)
         self.add_bytes(LAYOUT_FILE, gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
         self.add(dir_entry("blobs"))
