@@ -21,9 +21,9 @@ import io
 from umoci.closing import Closing
 from umoci.errors import RefNotFoundError, TransportError
 from umoci.layout.refs import find_anchors, list_tags
-from umoci.oci.jsonfields import loads_object
 from umoci.oci.models import Descriptor, Index
 from umoci.structs import dataclass
+from umoci.transport.documents import parse_object
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ class Source(Closing):
             return reader.read_all_verified()
 
     def read_json(self, descriptor: Descriptor, what: str) -> dict[str, object]:
-        return loads_object(self.read_blob(descriptor), f"{what} {descriptor.digest}")
+        """A blob as a JSON object (what :mod:`umoci.layout.refs` walks indexes with)."""
+        return parse_object(self.read_blob(descriptor), f"{what} {descriptor.digest}")
 
 
 def select_anchors(

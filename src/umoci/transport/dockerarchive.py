@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 from typing import BinaryIO, cast
 
-from umoci import jsontext
 from umoci.cas.verify import VerifiedReader
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import (
@@ -38,10 +37,10 @@ from umoci.errors import (
 from umoci.layout.refs import DescriptorPath, leaves
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
-from umoci.oci.jsonfields import get_str, get_str_list, loads_object
-from umoci.oci.models import Descriptor, ImageConfig, Manifest
+from umoci.oci.models import Descriptor, Manifest
 from umoci.structs import dataclass
 from umoci.transport.base import MAX_JSON, CopyResult, Source
+from umoci.transport.documents import parse_config, parse_json, parse_manifest, parse_object
 from umoci.transport.names import DockerReference, parse_docker_reference
 from umoci.transport.ociarchive import INDEX_FILE, LAYOUT_FILE, open_layout_blob, read_layout_index
 from umoci.transport.tarindex import Member, TarIndex, open_archive
@@ -74,10 +73,7 @@ def read_manifest_json(archive: TarIndex) -> list[ArchivedImage]:
     if not archive.has(MANIFEST_FILE):
         raise TransportError(f"{archive.what}: not a docker-archive: no {MANIFEST_FILE}")
     data = archive.read(archive.file(MANIFEST_FILE, follow=True), MAX_JSON)
-    try:
-        value = jsontext.loads_bytes(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise BlobInvalidError(f"{MANIFEST_FILE}: invalid JSON: {err}") from None
+    value = parse_json(data, MANIFEST_FILE)
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise BlobInvalidError(f"{MANIFEST_FILE}: not a list of objects")
     if len(value) > _MAX_IMAGES:
@@ -85,13 +81,24 @@ def read_manifest_json(archive: TarIndex) -> list[ArchivedImage]:
     images = []
     for i, entry in enumerate(value):
         what = f"{MANIFEST_FILE}[{i}]"
-        config = get_str(entry, "Config", what)
-        if not config:
-            raise BlobInvalidError(f"{what}: missing Config")
-        repo_tags = tuple(get_str_list(entry, "RepoTags", what) or ())
-        layers = tuple(get_str_list(entry, "Layers", what) or ())
+        config = entry.get("Config")
+        if not isinstance(config, str) or not config:
+            raise BlobInvalidError(f"{what}: Config must be a file name")
+        repo_tags, layers = (_strings(entry.get(key), f"{what}: {key}") for key in _LISTS)
         images.append(ArchivedImage(config, repo_tags, layers))
     return images
+
+
+_LISTS = ("RepoTags", "Layers")
+
+
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    """A JSON list of strings (null: none), or BlobInvalidError."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BlobInvalidError(f"{what} must be a list of strings")
+    return tuple(value)
 
 
 def _matches(repo_tag: str, reference: DockerReference) -> bool:
@@ -168,7 +175,7 @@ class DockerArchiveSource(Source):
         own = self._oci_manifest(config_digest)
         if own is not None:
             return own
-        config = ImageConfig.from_json(loads_object(config_bytes, f"config {image.config}"))
+        config = parse_config(config_bytes, f"config {image.config}")
         if len(config.diff_ids) != len(image.layers):
             raise TransportError(
                 f"{self.name}: {image.config}: {len(image.layers)} layers but "
@@ -203,8 +210,8 @@ class DockerArchiveSource(Source):
             if candidate.media_type not in mediatypes.MANIFEST_TYPES:
                 continue
             try:
-                manifest = Manifest.from_json(
-                    self.read_json(candidate, "manifest"), candidate.media_type
+                manifest = parse_manifest(
+                    self.read_blob(candidate), candidate.media_type, f"manifest {candidate.digest}"
                 )
             except UmociError:
                 continue
@@ -333,7 +340,7 @@ class DockerArchiveDestination(ArchiveDestination):
         Each ID is a digest of its parent's, the layer's and the config's,
         so it depends on everything below it and differs between images.
         """
-        config_fields = loads_object(self._configs[config.digest], f"config {config.digest}")
+        config_fields = parse_object(self._configs[config.digest], f"config {config.digest}")
         parent: str | None = None
         for i, layer_name in enumerate(layer_names):
             seed = f"{parent or ''} {layer_name} {config.digest}".encode()

@@ -49,15 +49,13 @@ from umoci.layout.refs import DescriptorPath, choose, leaves
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci import platforms as plat
-from umoci.oci.jsonfields import loads_object
-from umoci.oci.models import Descriptor, ImageConfig, Index, Manifest
+from umoci.oci.models import Descriptor
 from umoci.structs import replace
 from umoci.transport.base import CopiedImage, CopyResult, Destination, Source, untagged
+from umoci.transport.documents import parse_config, parse_index, parse_manifest
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     from umoci.compress.streams import ByteReader
 
 log = umoci_log.get()
@@ -165,36 +163,33 @@ class _Copier:
     def _index(self, descriptor: Descriptor, depth: int) -> Descriptor:
         what = f"index {descriptor.digest}"
         raw = self.source.read_blob(descriptor)
-        index = Index.from_json(loads_object(raw, what), descriptor.media_type, what)
-        children = [self.node(child, depth + 1) for child in index.manifests]
+        index = parse_index(raw, descriptor.media_type, what)
+        children = tuple(self.node(child, depth + 1) for child in index.manifests)
         if all(
             new.digest == old.digest for new, old in zip(children, index.manifests, strict=True)
         ):
             self._put_json(descriptor, raw)
             return descriptor
-        document = loads_object(raw, what)
-        entries: list[Any] = document["manifests"]
-        for entry, child in zip(entries, children, strict=True):
-            entry.update(mediaType=child.media_type, digest=child.digest, size=child.size)
+        rewritten = replace(index, manifests=children)
         media_type = descriptor.media_type
         if media_type == mediatypes.DOCKER_MANIFEST_LIST and any(
             child.media_type == mediatypes.MANIFEST for child in children
         ):
             # A Docker list cannot hold the OCI manifests its rewritten children became.
-            media_type = document["mediaType"] = mediatypes.INDEX
-        return self._put_json(None, gojson.dumps_blob(document), media_type)
+            media_type = mediatypes.INDEX
+            rewritten = replace(rewritten, media_type=media_type if index.media_type else "")
+        return self._put_json(None, gojson.dumps_blob(rewritten.to_json()), media_type)
 
     def _image(self, descriptor: Descriptor) -> Descriptor:
         what = f"manifest {descriptor.digest}"
         raw = self.source.read_blob(descriptor)
-        manifest = Manifest.from_json(loads_object(raw, what), descriptor.media_type, what)
+        manifest = parse_manifest(raw, descriptor.media_type, what)
         config = manifest.config
         diff_ids: tuple[str, ...] = ()
         config_raw: bytes | None = None
         if config.media_type in mediatypes.IMAGE_CONFIG_TYPES:
             config_raw = self.source.read_blob(config)
-            config_what = f"config {config.digest}"
-            diff_ids = ImageConfig.from_json(loads_object(config_raw, config_what)).diff_ids
+            diff_ids = parse_config(config_raw, f"config {config.digest}").diff_ids
         elif self.dest.docker_format:
             raise TransportError(
                 f"{self.dest.name}: manifest {descriptor.digest} is not a container image "
@@ -213,28 +208,17 @@ class _Copier:
         if layers == manifest.layers:
             written = self._put_json(descriptor, raw)
         else:
-            written = self._put_json(None, self._rewritten(raw, what, layers), mediatypes.MANIFEST)
+            if config.media_type == mediatypes.DOCKER_CONFIG:
+                config = replace(config, media_type=mediatypes.CONFIG)
+            # As an OCI manifest: Docker's has no media types for zstd or plain layers.
+            rewritten = replace(
+                manifest, media_type=mediatypes.MANIFEST, config=config, layers=layers
+            )
+            written = self._put_json(
+                None, gojson.dumps_blob(rewritten.to_json()), mediatypes.MANIFEST
+            )
         self.images.append(CopiedImage(written, config, layers))
         return written
-
-    @staticmethod
-    def _rewritten(raw: bytes, what: str, layers: tuple[Descriptor, ...]) -> bytes:
-        """The manifest *raw* with new layer descriptors, as an OCI manifest.
-
-        Fields other than the layers' media type, digest and size are kept
-        (annotations, ``urls`` only where the layer is unchanged).
-        """
-        document = loads_object(raw, what)
-        document["mediaType"] = mediatypes.MANIFEST
-        config: Any = document["config"]
-        if config.get("mediaType") == mediatypes.DOCKER_CONFIG:
-            config["mediaType"] = mediatypes.CONFIG
-        entries: list[Any] = document["layers"]
-        for entry, layer in zip(entries, layers, strict=True):
-            if entry.get("digest") != layer.digest:
-                entry.pop("urls", None)  # they served the old bytes
-            entry.update(mediaType=layer.media_type, digest=layer.digest, size=layer.size)
-        return gojson.dumps_blob(document)
 
     # -- blobs ---------------------------------------------------------------
 
@@ -274,7 +258,10 @@ class _Copier:
         done = self._nodes.get(key)
         if done is None:
             done = self._nodes[key] = self._convert(layer, target, diff_id)
-        return done
+        # The layer's other fields (annotations ...) stay; its urls served the old bytes.
+        return replace(
+            layer, media_type=done.media_type, digest=done.digest, size=done.size, urls=()
+        )
 
     def _target_codec(self, layer: Descriptor) -> Codec | None:
         """The codec *layer* must be stored in, or None to store it as it is."""
@@ -337,7 +324,7 @@ class _Copier:
                     f"{hashed.digest()}, the config's diff_id says {diff_id}"
                 )
             media_type = layer_media_type(target, nondistributable=nondistributable)
-            converted = sink.commit(media_type, dict(layer.annotations))
+            converted = sink.commit(media_type)
         log.info("layer %s: stored as %s %s", layer.digest, target.name, converted.digest)
         return converted
 

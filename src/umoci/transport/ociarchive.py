@@ -19,9 +19,9 @@ from umoci.errors import BlobInvalidError, TransportError
 from umoci.layout.refs import with_tag
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
-from umoci.oci.jsonfields import loads_object
 from umoci.oci.models import Descriptor, Index
 from umoci.transport.base import MAX_JSON, CopyResult, Source, select_anchors
+from umoci.transport.documents import parse_index, parse_object
 from umoci.transport.layout import destination_tags
 from umoci.transport.tarindex import open_archive
 from umoci.transport.tarout import ArchiveDestination, FileOutput, dir_entry
@@ -39,14 +39,14 @@ def read_layout_index(archive: TarIndex) -> Index:
     """The ``index.json`` of the layout inside *archive*, after checking its ``oci-layout``."""
     if not archive.has(LAYOUT_FILE):
         raise TransportError(f"{archive.what}: not an OCI layout archive: no {LAYOUT_FILE}")
-    layout = loads_object(
+    layout = parse_object(
         archive.read(archive.file(LAYOUT_FILE, follow=False), 1 << 16), LAYOUT_FILE
     )
     version = layout.get("imageLayoutVersion")
     if version != LAYOUT_VERSION:
         raise TransportError(f"{archive.what}: unsupported {LAYOUT_FILE} version {version!r}")
     data = archive.read(archive.file(INDEX_FILE, follow=False), MAX_JSON)
-    return Index.from_json(loads_object(data, INDEX_FILE), mediatypes.INDEX, INDEX_FILE)
+    return parse_index(data, mediatypes.INDEX, INDEX_FILE)
 
 
 def open_layout_blob(archive: TarIndex, descriptor: Descriptor) -> VerifiedReader:

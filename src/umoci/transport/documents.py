@@ -1,0 +1,44 @@
+"""JSON documents a copy reads: the one place :mod:`umoci.transport` turns bytes into values.
+
+Indexes, manifests and configs become the models of :mod:`umoci.oci.models`
+(which keep the fields they do not know, so a rewritten document loses
+nothing); the few documents of Docker's formats (``manifest.json``, a
+config's fields for the legacy metadata) are plain JSON, type-checked by
+their readers.  Every failure is a :class:`~umoci.errors.BlobInvalidError`
+naming the document.
+"""
+
+from __future__ import annotations
+
+from umoci import jsontext
+from umoci.errors import BlobInvalidError
+from umoci.oci.jsonfields import loads_object
+from umoci.oci.models import ImageConfig, Index, Manifest
+
+
+def parse_json(data: bytes, what: str) -> object:
+    """Any JSON document, as plain values (dicts, lists, scalars)."""
+    try:
+        return jsontext.loads_bytes(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise BlobInvalidError(f"{what}: invalid JSON: {err}") from None
+
+
+def parse_object(data: bytes, what: str) -> dict[str, object]:
+    """A JSON document that must be an object."""
+    return loads_object(data, what)
+
+
+def parse_index(data: bytes, media_type: str, what: str) -> Index:
+    """An image index reached through a descriptor of *media_type*."""
+    return Index.from_json(loads_object(data, what), media_type, what)
+
+
+def parse_manifest(data: bytes, media_type: str, what: str) -> Manifest:
+    """An image manifest reached through a descriptor of *media_type*."""
+    return Manifest.from_json(loads_object(data, what), media_type, what)
+
+
+def parse_config(data: bytes, what: str) -> ImageConfig:
+    """An image configuration."""
+    return ImageConfig.from_json(loads_object(data, what), what)
