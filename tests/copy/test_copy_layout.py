@@ -312,3 +312,16 @@ def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
     )
     assert entry(dest, "b")["mediaType"] == OCI_INDEX
     umoci_ok("validate", "--layout", dest)
+
+
+def test_many_pending_blobs_are_committed_in_batches(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pending blob holds an open file: past a bound they are committed early."""
+    from umoci.transport import layout as transport_layout
+
+    monkeypatch.setattr(transport_layout, "_MAX_PENDING", 1)
+    dest = tmp_path / "dest"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{dest}:x")
+    assert entry(dest, "x")["digest"] == entry(source, "v1")["digest"]
+    umoci_ok("validate", "--layout", dest)

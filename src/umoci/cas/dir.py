@@ -219,7 +219,7 @@ class DirStore(Closing):
         """Atomically replace ``index.json`` (always the last write of a change)."""
         try:
             for directory in sorted(self._dirty_dirs):
-                fsync_dir(directory)
+                _fsync_dir(directory)
             self._dirty_dirs.clear()
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
@@ -235,7 +235,7 @@ class DirStore(Closing):
                 os.fsync(f.fileno())
             self._own(temp_path)
             os.replace(temp_path, os.path.join(self.path, name))
-            fsync_dir(self.path)
+            _fsync_dir(self.path)
         except BaseException:
             try:
                 os.unlink(temp_path)
@@ -371,8 +371,7 @@ def _writeback(fd: int, errors: list[OSError]) -> None:
         errors.append(err)
 
 
-def fsync_dir(path: str) -> None:
-    """Make a directory's entries durable (renames into it, files created in it)."""
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

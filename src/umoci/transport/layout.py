@@ -1,16 +1,17 @@
 """``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
 
 A destination layout is created when PATH does not exist (and removed
-again if the copy fails).  Blobs are first written, through the usual
-:class:`~umoci.cas.dir.DirStore` writers, into a private staging directory
-inside the layout (``.umoci-*``, locked so a concurrent ``gc`` leaves it
-alone); only once every blob has been copied and verified are they renamed
-into ``blobs/``, and then ``index.json`` is changed under its lock, in one
-change that points each tag at the copy -- replacing the entries the tag
-named, so no untagged manifest is left behind.  A copy that fails
-therefore leaves the layout exactly as it was, stray blobs included
-(an archive with one bad blob among many good ones is a case in point).
-The whole copy holds the shared blob lock, so ``gc`` waits for it.
+again if the copy fails).  Each blob is written in full through the
+layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
+in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
+and the rename into ``blobs/`` -- waits until every blob of the copy has
+been read and verified; only then are they all committed, and then
+``index.json`` is changed under its lock, in one change that points each
+tag at the copy, replacing the entries the tag named (so no untagged
+manifest is left behind).  A copy that fails therefore leaves the layout
+exactly as it was, stray blobs included (an archive with one bad blob
+among many good ones is a case in point).  The whole copy holds the
+shared blob lock, so ``gc`` waits for it.
 
 ``--src-shared-blob-dir`` / ``--dest-shared-blob-dir`` keep the blobs in a
 separate directory (``DIR/sha256/HEX``) shared by several layouts, as
@@ -21,17 +22,9 @@ and an empty ``blobs/``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 
-from umoci.cas.dir import (
-    TEMP_PREFIX,
-    BlobWriter,
-    DirStore,
-    create_layout,
-    fsync_dir,
-    open_layout,
-)
+from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayoutError, TransportError, UsageError
 from umoci.layout.refs import with_tag
@@ -124,7 +117,8 @@ class LayoutDestination(Destination):
         path = os.path.normpath(name.path)
         self._created: str | None = None
         self._was_empty_dir = False
-        self._staged: _Staging | None = None
+        #: Blobs written and verified, committed together by :meth:`commit`.
+        self._pending: dict[str, _PendingBlob] = {}
         if _is_empty_dir(path):
             # skopeo makes a layout of an existing empty directory; so do we
             # (and leave it empty again if the copy fails).
@@ -153,16 +147,9 @@ class LayoutDestination(Destination):
             self.close()
             raise
 
-    def _staging(self) -> _Staging:
-        if self._staged is None:
-            self._staged = _Staging.create(self._blobs.path, self.name)
-        return self._staged
-
     def has_blob(self, descriptor: Descriptor) -> bool:
         digest = descriptor.digest
-        return self._blobs.has_blob(digest) or (
-            self._staged is not None and self._staged.has_blob(digest)
-        )
+        return digest in self._pending or self._blobs.has_blob(digest)
 
     def put_blob(self, descriptor: Descriptor, stream: ByteReader) -> None:
         algorithm, _ = digests.split(descriptor.digest)
@@ -170,22 +157,28 @@ class LayoutDestination(Destination):
             raise TransportError(
                 f"{self.name}: blob {descriptor.digest}: layouts are written with sha256 digests"
             )
-        with BlobWriter(self._staging(), size=descriptor.size) as writer:
+        # The stream checks the bytes against the descriptor: its digest is known.
+        with self.new_blob(descriptor.digest, descriptor.size) as blob:
             while chunk := stream.read(CHUNK_SIZE):
-                writer.write(chunk)
-            written = writer.commit(descriptor.media_type)
-        # The stream checked the bytes against the descriptor; the store
-        # hashed them again on the way to disk.  They must agree.
-        assert written.digest == descriptor.digest, (written.digest, descriptor.digest)
+                blob.write(chunk)
+            blob.commit(descriptor.media_type)
 
-    def new_blob(self, digest: str | None = None) -> BlobWriter:
-        del digest  # the store hashes what it writes whatever it is told
-        return self._staging().blob_writer()
+    def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
+        if len(self._pending) >= _MAX_PENDING:
+            # Every pending blob holds a file open: past this many, the ones
+            # so far are committed now (a failure after that may leave them
+            # behind, unreferenced, for gc).
+            self._commit_pending()
+        return _PendingBlob(BlobWriter(self._blobs, size=size), digest, self._pending)
+
+    def _commit_pending(self) -> None:
+        for digest, blob in list(self._pending.items()):
+            blob.install()
+            del self._pending[digest]
 
     def commit(self, result: CopyResult) -> None:
         root = result.root
-        if self._staged is not None:
-            self._staged.publish(self._blobs)
+        self._commit_pending()
 
         def change(index: Index) -> Index:
             for tag in self._tags:
@@ -199,13 +192,13 @@ class LayoutDestination(Destination):
         self._store.update_index(change)
 
     def abort(self) -> None:
-        self._drop_staging()
+        self._drop_pending()
         self._remove_created()
 
-    def _drop_staging(self) -> None:
-        if self._staged is not None:
-            self._staged.close()
-            self._staged = None
+    def _drop_pending(self) -> None:
+        for blob in self._pending.values():
+            blob.abort()
+        self._pending.clear()
 
     def _remove_created(self) -> None:
         if self._created is not None:
@@ -218,10 +211,69 @@ class LayoutDestination(Destination):
             self._created = None
 
     def close(self) -> None:
-        self._drop_staging()
+        self._drop_pending()
         if self._blobs is not self._store:
             self._blobs.close()
         self._store.close()
+
+
+#: Blobs a copy into a layout keeps pending (each with an open file) at most.
+_MAX_PENDING = 512
+
+
+class _PendingBlob:
+    """A blob being written through a :class:`BlobWriter` whose commit is deferred.
+
+    :meth:`commit` only records the blob (in *pending*, by digest) and
+    returns its descriptor; :meth:`install` makes it a blob of the layout.
+    The digest is the one given (which the caller verified) or, when none
+    is, hashed here as the bytes go by.
+    """
+
+    def __init__(
+        self, writer: BlobWriter, digest: str | None, pending: dict[str, _PendingBlob]
+    ) -> None:
+        self._writer = writer
+        self._digest = digest
+        self._hash = digests.hasher(digests.SHA256) if digest is None else None
+        self._pending = pending
+        self._media_type = ""
+        self.size = 0
+
+    def write(self, data: bytes | memoryview, /) -> int:
+        self._writer.write(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        digest = self._digest
+        if digest is None:
+            assert self._hash is not None
+            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        self._digest, self._media_type = digest, media_type
+        if digest in self._pending:
+            self._writer.abort()  # the same bytes are pending already
+        else:
+            self._pending[digest] = self
+        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def install(self) -> None:
+        """fsync the blob and rename it into the layout's blobs."""
+        written = self._writer.commit(self._media_type)
+        # The bytes were verified on the way in; the store hashed them again.
+        assert written.digest == self._digest, (written.digest, self._digest)
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+    def __enter__(self) -> _PendingBlob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._digest is None or self._pending.get(self._digest) is not self:
+            self._writer.abort()  # not committed (or a duplicate): drop its file
 
 
 def _is_empty_dir(path: str) -> bool:
@@ -229,65 +281,3 @@ def _is_empty_dir(path: str) -> bool:
         return not os.path.islink(path) and os.path.isdir(path) and not os.listdir(path)
     except OSError:
         return False
-
-
-class _Staging(SharedBlobStore):
-    """A private ``.umoci-*`` directory of blobs, renamed into a store by :meth:`publish`.
-
-    It is locked (``flock``) for as long as it exists, so a concurrent
-    ``gc`` that cleans abandoned temporary directories leaves it alone,
-    and removed on close (a crash leaves it for ``gc`` to clean).
-    """
-
-    def __init__(self, path: str, lock: int) -> None:
-        super().__init__(path)
-        self._lock: int | None = lock
-
-    @classmethod
-    def create(cls, parent: str, what: str) -> _Staging:
-        """A new staging directory in *parent* (same filesystem: renames out of it are atomic)."""
-        for _ in range(100):
-            path = os.path.join(parent, f"{TEMP_PREFIX}copy-{os.urandom(6).hex()}")
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                continue
-            except OSError as err:
-                raise LayoutError(f"{what}: create {path}: {err.strerror}") from None
-            break
-        else:
-            raise LayoutError(f"{what}: no unused temporary name in {parent}")
-        lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.geteuid() == 0:
-            # New blobs take the staging directory's owner: make it the layout's.
-            st = os.stat(parent)
-            os.chown(path, st.st_uid, st.st_gid)
-        return cls(path, lock)
-
-    def publish(self, target: DirStore) -> None:
-        """Rename every staged blob into *target*, and make the renames durable."""
-        directories: set[str] = set()
-        for algorithm in sorted(os.listdir(self.path)):
-            staged = os.path.join(self.path, algorithm)
-            if algorithm.startswith(TEMP_PREFIX) or not os.path.isdir(staged):
-                continue  # the writers' own temporary directory
-            for name in sorted(os.listdir(staged)):
-                final = target.blob_path(f"{algorithm}:{name}")
-                directory = os.path.dirname(final)
-                if directory not in directories:
-                    os.makedirs(directory, 0o755, exist_ok=True)
-                    directories.add(directory)
-                os.replace(os.path.join(staged, name), final)
-        for directory in sorted(directories):
-            fsync_dir(directory)
-
-    def close(self) -> None:
-        super().close()
-        if self._lock is not None:
-            from umoci.fs.rmtree import remove_tree
-
-            with contextlib.suppress(OSError):
-                remove_tree(self.path)
-            os.close(self._lock)
-            self._lock = None

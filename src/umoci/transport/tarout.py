@@ -21,7 +21,8 @@ import os
 import stat
 import sys
 
-from umoci.cas.dir import fsync_dir
+# The layout store's directory fsync (EINVAL/EROFS tolerated): one owner for it.
+from umoci.cas.dir import _fsync_dir
 from umoci.cas.layoutcheck import describe
 from umoci.closing import Closing
 from umoci.compress.streams import ByteWriter
@@ -116,7 +117,7 @@ class FileOutput(Output):
             self._fd = None
             os.replace(self._temp, self._path)
             self._temp = None
-            fsync_dir(os.path.dirname(self._path) or ".")
+            _fsync_dir(os.path.dirname(self._path) or ".")
         except OSError as err:
             raise TransportError(f"{self._what}: write {self._path}: {describe(err)}") from None
 
