@@ -21,9 +21,9 @@ import os
 import socket
 from urllib.parse import quote
 
-from umoci import jsontext
-from umoci.errors import RefNotFoundError, TransportError
+from umoci.errors import RefNotFoundError, TransportError, UmociError
 from umoci.transport.dockerarchive import DockerArchiveDestination, DockerArchiveSource, docker_tags
+from umoci.transport.documents import parse_json
 from umoci.transport.tarindex import TarIndex, spool_stream
 from umoci.transport.tarout import Output
 
@@ -132,14 +132,18 @@ class _Response:
 
 def _reply_error(response: http.client.HTTPResponse) -> str:
     """The engine's message for a failed call (``{"message": ...}``), or the HTTP status."""
-    body = response.read(_MAX_REPLY)
-    try:
-        value = jsontext.loads_bytes(body)
-    except (ValueError, UnicodeDecodeError):
-        value = None
+    value = _json_or_none(response.read(_MAX_REPLY))
     if isinstance(value, dict) and isinstance(value.get("message"), str):
         return str(value["message"])
     return f"HTTP {response.status} {response.reason}"
+
+
+def _json_or_none(data: bytes) -> object:
+    """The engine's JSON reply, or None if it is not JSON (a proxy's HTML page ...)."""
+    try:
+        return parse_json(data, "reply")
+    except UmociError:
+        return None
 
 
 class LoadUpload(Output):
@@ -182,10 +186,7 @@ class LoadUpload(Output):
             raise TransportError(f"{self._what}: the Docker engine: {err}") from None
         # The reply is a stream of JSON messages; a failed load says "error" in one.
         for line in body.splitlines():
-            try:
-                message = jsontext.loads_bytes(line)
-            except (ValueError, UnicodeDecodeError):
-                continue
+            message = _json_or_none(line)
             if isinstance(message, dict) and message.get("error"):
                 raise TransportError(f"{self._what}: the Docker engine: {message['error']}")
         self.close()
