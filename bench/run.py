@@ -68,6 +68,18 @@ RSS_LIMIT_MB = 150.0
 MIN_FREE_GB = 12
 FIXED_TIME = 1_700_000_000  # the new mtime/atime given to every path by "touch-all"
 
+#: skopeo, which ``umoci copy`` is timed against (without a signature policy, as
+#: rockcraft runs it); the copy rows are left out when it is not installed.
+SKOPEO = ("skopeo", "--insecure-policy")
+COPY_CASES = (
+    "oci -> oci-archive",
+    "oci-archive -> oci",
+    "docker-archive -> oci",
+    "oci -> docker-archive",
+)
+#: Issue 22's target: each copy in at most this fraction of skopeo's time.
+COPY_TARGET = 0.8
+
 # Files used by the "small change" scenario (paths inside the rootfs).
 ADDED_FILE = "etc/umoci-bench-added"
 CHANGED_FILE = "etc/debian_version"
@@ -476,6 +488,7 @@ class Bench:
         self.layer_tars = layer_tars  # the gunzipped one-layer tars of "base" and "tiny"
         self.python = python
         self.seq = 0
+        self._copy_inputs: dict[str, Path] = {}
 
     def scratch(self) -> Path:
         self.seq += 1
@@ -558,6 +571,44 @@ class Bench:
         image = self.fresh_image(scratch)
         return ["validate", "--image", f"{image}:{BASE_TAG}"]
 
+    # -- umoci copy against skopeo copy (issue 22) ---------------------------------
+
+    def copy_inputs(self) -> dict[str, Path]:
+        """The base image as an oci-archive and a docker-archive, written once by skopeo."""
+        if not self._copy_inputs:
+            inputs = self.work / "copy-inputs"
+            inputs.mkdir()
+            source = f"oci:{self.images['base']}:{BASE_TAG}"
+            for kind in ("oci-archive", "docker-archive"):
+                path = inputs / f"{kind}.tar"
+                reference = BASE_TAG if kind == "oci-archive" else f"bench:{BASE_TAG}"
+                run([*SKOPEO, "copy", "-q", source, f"{kind}:{path}:{reference}"])
+                self._copy_inputs[kind] = path
+        return self._copy_inputs
+
+    def copy_names(self, case: str, scratch: Path) -> list[str]:
+        """SOURCE and DESTINATION image names of one copy scenario (inputs prepared here)."""
+        if case == "oci -> oci-archive":
+            image = self.fresh_image(scratch)
+            return [f"oci:{image}:{BASE_TAG}", f"oci-archive:{scratch / 'out.tar'}:{BASE_TAG}"]
+        if case == "oci -> docker-archive":
+            image = self.fresh_image(scratch)
+            return [f"oci:{image}:{BASE_TAG}", f"docker-archive:{scratch / 'out.tar'}:bench:1"]
+        kind = case.partition(" ")[0]
+        archive = self.copy_inputs()[kind]
+        _warm(archive)
+        return [f"{kind}:{archive}", f"oci:{scratch / 'dest'}:{BASE_TAG}"]
+
+    def copy_operation(self, case: str) -> Operation:
+        def ours(impl: Impl, scratch: Path) -> list[str]:
+            return ["copy", *self.copy_names(case, scratch)]
+
+        def skopeo(scratch: Path) -> list[str]:
+            return [*SKOPEO, "copy", "-q", *self.copy_names(case, scratch)]
+
+        floor = Floor("skopeo copy", skopeo, COPY_TARGET)
+        return Operation(f"copy ({case})", ours, None, (floor,), go=False)
+
     def floor_tar(self, scratch: Path) -> list[str]:
         return _tar_into(scratch, "-xf", self.layer_tars["base"])
 
@@ -606,6 +657,7 @@ class Bench:
             Operation("config", self.prepare_config, None, (python,)),
             Operation("gc", self.prepare_gc),
             Operation("validate", self.prepare_validate, None, (hashes,), go=False),
+            *(self.copy_operation(case) for case in COPY_CASES if shutil.which(SKOPEO[0])),
         ]
 
     tiny_runs: int | None = None
@@ -619,10 +671,15 @@ def _tar_into(scratch: Path, mode: str, archive: Path) -> list[str]:
     """
     target = scratch / "rootfs"
     target.mkdir()
-    with archive.open("rb") as f:
+    _warm(archive)
+    return ["tar", mode, str(archive), "-C", str(target)]
+
+
+def _warm(path: Path) -> None:
+    """Read *path* once, so a timed command finds it in the page cache."""
+    with path.open("rb") as f:
         while f.read(1 << 20):
             pass
-    return ["tar", mode, str(archive), "-C", str(target)]
 
 
 def impl_command(op: Operation, impl: Impl) -> Callable[[Path], list[str]]:
@@ -805,7 +862,7 @@ def render(
         f"comparison only; the start-up floor is `{python} -I -c pass`; the validate floor "
         "hashes every blob and every gunzipped blob (what any validator must read).",
         "",
-        "## Targets (issue 15)",
+        "## Targets (issues 15 and 22)",
         "",
         "| target | measured | result |",
         "|---|---:|---|",
@@ -835,6 +892,10 @@ def render(
         "- gc: after `config --tag gone` and `rm --image IMAGE:gone` (untimed), "
         "`gc --layout IMAGE`.",
         "- validate: `validate --image IMAGE:base` (ours only: the Go umoci has no such verb).",
+        "- copy (A -> B): `umoci copy` against `skopeo --insecure-policy copy -q` with the same "
+        "two names (the Go umoci has no such verb): the one-layer image from a fresh layout "
+        "copy to a new oci-archive or docker-archive, or from an oci-archive or docker-archive "
+        "(written once by skopeo, untimed) to a new layout.",
         "",
         "Other measurements, each with its own script: the progress line's cost and",
         "`umoci ls` start-up (`bench/progress.py`, docs/benchmarks-api.md); `umoci validate`",

@@ -33,3 +33,7 @@ __getattr__
 _.bytes_read  # HashingReader's byte count (tests/compress/test_compress_codecs.py)
 _.is_digest  # ImageRef.is_digest (tests/core/test_platforms.py)
 apply_layer  # umoci.layer.extract's one-layer entry point (tests/layer/)
+
+# The public Python API (umoci.api): called by build tools, and by tests/copy/.
+_.import_image  # Layout.import_image
+_.export  # Image.export

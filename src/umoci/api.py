@@ -43,10 +43,10 @@ from umoci.apiargs import annotations_of, check, checked
 from umoci.errors import UsageError
 from umoci.idmap import IdMap, parse_id_map
 from umoci.oci.models import Descriptor, ImageConfig
-from umoci.ops.options import HistoryOptions, MapOptions, RepackOptions
+from umoci.ops.options import CopyOptions, HistoryOptions, MapOptions, RepackOptions
 from umoci.ops.stat_image import ImageStat
 
-__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout"]
+__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout", "copy"]
 
 
 class Layout:
@@ -111,6 +111,32 @@ class Layout:
     def remove(self, tag: str) -> None:
         """Remove a tag (``umoci rm``); the blobs stay until :meth:`gc`."""
         ops.remove_tag(self.path, tag)
+
+    @checked
+    def import_image(
+        self,
+        source: str,
+        tag: str,
+        *,
+        platform: str | None = None,
+        all_platforms: bool = False,
+        compress: str | None = None,
+    ) -> Image:
+        """Copy the image *source* names (``docker-archive:base.tar``, ...) in as *tag*.
+
+        See :func:`copy`; the tag is replaced if it exists.
+        """
+        from umoci.oci.refs import check_tag
+
+        check_tag(tag)
+        copy(
+            source,
+            _oci_name(self.path, tag),
+            platform=platform,
+            all_platforms=all_platforms,
+            compress=compress,
+        )
+        return Image(self, tag)
 
     @checked
     def gc(self, *, grace: float = 0.0) -> None:
@@ -200,6 +226,79 @@ class Image:
             platform=self.platform,
         )
         return Image(self.layout, tag or self.ref)
+
+    @checked
+    def export(
+        self,
+        destination: str,
+        *,
+        additional_tags: tuple[str, ...] = (),
+        compress: str | None = None,
+        all_platforms: bool = False,
+    ) -> str:
+        """Copy this image to *destination* (``oci-archive:app.rock:v1``, ...); see :func:`copy`.
+
+        A multi-platform image is narrowed to this image's platform (by
+        default the host's) unless *all_platforms*.
+        """
+        return copy(
+            _oci_name(self.layout.path, self.ref),
+            destination,
+            platform=self.platform,
+            all_platforms=all_platforms,
+            additional_tags=additional_tags,
+            compress=compress,
+        )
+
+
+@checked
+def copy(
+    source: str,
+    destination: str,
+    *,
+    platform: str | None = None,
+    all_platforms: bool = False,
+    additional_tags: tuple[str, ...] = (),
+    compress: str | None = None,
+    src_shared_blob_dir: str | os.PathLike[str] | None = None,
+    dest_shared_blob_dir: str | os.PathLike[str] | None = None,
+    tmpdir: str | os.PathLike[str] | None = None,
+) -> str:
+    """Copy an image between layouts, archives and the Docker engine (``umoci copy``).
+
+    *source* and *destination* use skopeo's names: ``oci:PATH[:TAG]``,
+    ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:NAME:TAG]``,
+    ``docker-daemon:NAME[:TAG]``.  *platform* picks one image of a
+    multi-platform index (default: this host's) unless *all_platforms*;
+    *additional_tags* name the copy too; *compress* (``gzip``, ``zstd``,
+    ``none``) recompresses the layers.  Returns the digest of the manifest
+    (or index) written -- for Docker's formats, the image ID.  A failed
+    copy leaves the destination as it was.
+
+    >>> copy("docker-archive:base.tar", "oci:image:base")  # doctest: +SKIP
+    'sha256:...'
+    """
+    options = CopyOptions(
+        all_platforms=all_platforms,
+        platform=platform,
+        additional_tags=tuple(additional_tags),
+        compress=compress,
+        src_shared_blob_dir=_optional_path(src_shared_blob_dir),
+        dest_shared_blob_dir=_optional_path(dest_shared_blob_dir),
+        tmpdir=_optional_path(tmpdir),
+    )
+    return ops.copy(source, destination, options=options)
+
+
+def _oci_name(path: str, ref: str) -> str:
+    """``oci:PATH:REF``, which ends PATH at its first ':' (so it may not hold one)."""
+    if ":" in path:
+        raise UsageError(f"layout path {path!r}: a copy cannot name a path holding ':'")
+    return f"oci:{path}:{ref}"
+
+
+def _optional_path(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.fspath(path)
 
 
 def _maps(maps: tuple[str | IdMap, ...]) -> tuple[IdMap, ...]:

@@ -13,7 +13,9 @@
     ├── LayerError (ValueError)         a layer archive we refuse (bad entry, whiteout)
     ├── UnsafePathError (PermissionError)  a path that would escape the rootfs
     ├── BundleError                     a bundle that is missing, not empty, or broken
-    └── MtreeError (ValueError)         an mtree spec we cannot parse
+    ├── MtreeError (ValueError)         an mtree spec we cannot parse
+    └── TransportError                  an archive, the Docker engine or a registry refused
+                                        (a hostile or broken archive, a daemon's error reply)
 
 Each message is "<what>: <why>" without a trailing newline; the CLI prefixes
 "umoci: <verb>: ".  Errors subclass the matching builtin so callers of the
@@ -69,3 +71,11 @@ class BundleError(UmociError):
 
 class MtreeError(UmociError, ValueError):
     """An mtree specification that cannot be parsed or used."""
+
+
+class TransportError(UmociError):
+    """An image source or destination outside a layout refused (``umoci copy``).
+
+    A hostile or broken archive, an image that does not fit the destination's
+    format, or an error from the Docker engine.
+    """

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
+from ptykit import under_pty
 from umoci.cli import main
 from umoci.progress import ProgressLine
 
@@ -47,32 +43,6 @@ def image(tmp_path: Path) -> Path:
     (tmp_path / "data").write_bytes(os.urandom(1 << 20))
     assert main(["insert", "--image", f"{layout}:a", str(tmp_path / "data"), "/data"]) == 0
     return layout
-
-
-def under_pty(argv: list[str], *, term: str = "xterm", columns: int = 200) -> bytes:
-    """Run our umoci with stderr on a pseudo-terminal of *columns*; everything the terminal got."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "umoci", *argv], stdin=subprocess.DEVNULL, stdout=follower,
-        stderr=follower, env={**os.environ, "TERM": term},
-    )  # fmt: skip
-    os.close(follower)
-    output = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the follower side closed: the process is gone
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    assert process.wait(timeout=30) == 0, output
-    return output
 
 
 def test_unpack_on_a_terminal_draws_and_clears_the_line(image: Path, tmp_path: Path) -> None:

@@ -618,6 +618,18 @@ def test_file_that_shrinks_or_grows_while_read(tmp_path: Path) -> None:
         os.close(fd)
 
 
+def test_streamed_file_must_hold_exactly_its_size() -> None:
+    sink = io.BytesIO()
+    with TarWriter(sink) as writer:
+        writer.add_stream(TarEntry(b"s", EntryKind.REG, size=10), io.BytesIO(b"0123456789"))
+    assert read(sink.getvalue())[0][1] == b"0123456789"
+    for data, why in ((b"01234", "5 bytes short"), (b"0123456789!", "longer than 10 bytes")):
+        with pytest.raises(LayerError, match=why):
+            TarWriter(io.BytesIO()).add_stream(
+                TarEntry(b"s", EntryKind.REG, size=10), io.BytesIO(data)
+            )
+
+
 def test_socket_is_skipped_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -230,3 +230,32 @@ def test_missing_padding_and_trailer_after_last_file_is_end_of_archive() -> None
     with pytest.raises(LayerError, match="unexpected end of stream in file data"):
         for _ in reader.chunks():
             pass
+
+
+def test_positions_and_seeking_over_data() -> None:
+    """``position`` is where each file's data starts; a seekable reader skips data unread."""
+    files = [("big", os.urandom(1 << 20)), ("n" * 150, b"long name: a PAX header"), ("e", b"")]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, body in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tf.addfile(info, io.BytesIO(body))
+    data = buf.getvalue()
+
+    class Counting(io.BytesIO):
+        taken = 0
+
+        def read(self, size: int | None = -1, /) -> bytes:
+            out = super().read(size)
+            self.taken += len(out)
+            return out
+
+    for seekable in (False, True):
+        stream = Counting(data)
+        reader = TarReader(stream, seekable=seekable, chunk_size=4096)
+        found = []
+        while (hdr := reader.next()) is not None:
+            found.append((hdr.name, data[reader.position : reader.position + hdr.size]))
+        assert found == files
+        assert (stream.taken < 64 << 10) is seekable  # the megabyte was skipped, not read

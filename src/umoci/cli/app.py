@@ -204,9 +204,11 @@ def _find_command(
 
 
 # The verbs long enough to deserve a progress line (on a terminal only).
-_PROGRESS_VERBS = frozenset({"unpack", "repack", "insert", "gc", "raw unpack", "raw add-layer"})
+_PROGRESS_VERBS = frozenset(
+    {"unpack", "repack", "insert", "gc", "copy", "raw unpack", "raw add-layer"}
+)
 # The verbs that stream layers through helper threads (umoci.cli.tuning).
-_BULK_DATA_VERBS = frozenset({"unpack", "repack", "insert", "raw unpack", "raw add-layer"})
+_BULK_DATA_VERBS = frozenset({"unpack", "repack", "insert", "copy", "raw unpack", "raw add-layer"})
 
 
 def _stderr_is_terminal() -> bool:

@@ -36,6 +36,9 @@ ROOT_FLAGS = (
     ),
     HELP_FLAG,
     bool_flag("version,v", "print the version"),
+    # skopeo's global flag, so "skopeo --insecure-policy copy ..." lines carry
+    # over; umoci has no signature policy (see copy --help).
+    bool_flag("insecure-policy", "accepted for skopeo command lines; does nothing", hidden=True),
 )
 
 
@@ -194,6 +197,47 @@ def _insert(ctx: Context) -> int:
         platform=opt.platform(ctx),
     )
     return 0
+
+
+def _copy(ctx: Context) -> int:
+    from umoci import ops
+
+    if ctx.get_bool("quiet"):
+        from umoci import progress
+
+        progress.disable()
+    options = ops.CopyOptions(
+        all_platforms=ctx.get_bool("all"),
+        platform=_copy_platform(ctx),
+        additional_tags=ctx.get_strings("additional-tag"),
+        compress=ctx.get_string("dest-compress-format"),
+        src_shared_blob_dir=_path_flag(ctx, "src-shared-blob-dir"),
+        dest_shared_blob_dir=_path_flag(ctx, "dest-shared-blob-dir"),
+        tmpdir=_path_flag(ctx, "tmpdir"),
+    )
+    ops.copy(ctx.args[0], ctx.args[1], options=options)
+    return 0
+
+
+def _copy_platform(ctx: Context) -> str | None:
+    """--platform, or skopeo's --override-os/-arch/-variant (the host's for those not given)."""
+    platform = opt.platform(ctx)
+    os_name, arch, variant = (ctx.get_string(f"override-{k}") for k in ("os", "arch", "variant"))
+    if os_name is None and arch is None and variant is None:
+        return platform
+    if platform is not None:
+        raise UsageError("--platform and --override-os/--override-arch/--override-variant conflict")
+    from umoci.hostplatform import host_arch, host_os
+
+    platform = f"{os_name or host_os()}/{arch or host_arch()}"
+    return f"{platform}/{variant}" if variant else platform
+
+
+def _path_flag(ctx: Context, name: str) -> str | None:
+    value = ctx.get_string(name)
+    if value == "":
+        raise UsageError(f"invalid --{name}: path is empty")
+    return value
 
 
 # -- index subcommands -----------------------------------------------------------
@@ -848,6 +892,91 @@ Check ids:
     action=_validate,
 )
 
+COPY = Command(
+    "copy",
+    "copies an image between layouts, archives and the Docker engine",
+    category=IMAGE,
+    args_usage="""<source-image> <destination-image>
+
+Copies the image "<source-image>" names to "<destination-image>", checking the
+digest and size of every blob as it streams.  Image names use skopeo's syntax
+(containers-transports(5)), so "skopeo copy" command lines work unchanged:
+
+	oci:<path>[:<ref>]                      an OCI image layout directory
+	oci-archive:<file>[:<ref>]              a tar archive of an OCI layout
+	docker-archive:<file>[:<name>[:<tag>]]  the format of "docker save"
+	docker-daemon:<name>[:<tag>]            an image of the Docker engine
+
+<path> and <file> end at the first ":".  A <ref> is a tag; as a source it may
+also be @<digest> (a manifest or index anywhere below index.json, or at least
+12 hex digits of its digest) or @<n> (the n-th entry of index.json, from 0),
+and it may be left out when there is a single image.  For Docker's formats
+<name> defaults to docker.io/library/ and <tag> to "latest";
+docker-archive:<file>:@<n> reads the n-th image of an archive.  A <file> of
+"-" is standard input or output; archives read may be compressed (gzip, xz,
+zstd or bzip2, told by their content).  docker-daemon: talks to the socket in
+$DOCKER_HOST (unix:///<path>; default unix:///var/run/docker.sock), which may
+also be podman's ("podman system service").
+
+A multi-platform index is narrowed to one image, for --platform (default: this
+host's platform) as the other commands choose; --all copies the index and
+every image in it.  Docker's formats hold one image.
+
+Blobs the destination already has are not copied again.  Layers are copied
+byte for byte, except that Docker's formats get plain tar layers (checked
+against the config's diff_ids as they are decompressed), that layers read from
+Docker's formats are gzip-compressed for OCI destinations (as skopeo does), and
+that --dest-compress-format recompresses every layer into another format (the
+diff_ids stay the same).  Manifests and indexes are rewritten only when a layer
+below them changed, so a copy keeps digests wherever it can.
+
+A copy into a layout creates it if it is missing, writes the blobs, and then
+points the tag (and each --additional-tag) at the image in index.json,
+replacing what it named before: no untagged manifest is left behind.  A copy
+into an archive writes a temporary file beside <file> and renames it over
+<file> once it is complete.  A copy that fails leaves the destination as it
+was (a layout it created is removed again).
+
+umoci neither verifies nor writes signatures: --remove-signatures and
+--insecure-policy are accepted so that skopeo command lines carry over, and
+change nothing.
+
+Examples:
+	umoci copy docker-archive:base.tar oci:image:base
+	umoci copy oci:image:v1 oci-archive:app.rock:v1
+	umoci copy --additional-tag example/app:latest oci:image:v1 \\
+		docker-archive:app.tar:example/app:v1
+	umoci copy oci-archive:app.rock docker-daemon:example/app:v1""",
+    flags=(
+        bool_flag("all,a", "copy a multi-platform index whole: every image, and the index"),
+        opt.PLATFORM,
+        string_flag("override-os", "choose the image for this OS (skopeo's name for --platform)"),
+        string_flag("override-arch", "choose the image for this architecture"),
+        string_flag("override-variant", "choose the image for this CPU variant"),
+        slice_flag(
+            "additional-tag",
+            "another name for the image: NAME:TAG for docker-archive and docker-daemon,"
+            " a tag for oci and oci-archive (repeatable)",
+        ),
+        string_flag(
+            "dest-compress-format",
+            "recompress the layers: gzip, zstd or none (default: keep them as they are)",
+        ),
+        string_flag("src-shared-blob-dir", "directory the oci: source's blobs are in"),
+        string_flag("dest-shared-blob-dir", "directory to put the oci: destination's blobs in"),
+        bool_flag(
+            "remove-signatures", "accepted for skopeo command lines: signatures are never copied"
+        ),
+        bool_flag(
+            "insecure-policy", "accepted for skopeo command lines: no signature policy applies"
+        ),
+        string_flag("tmpdir", "directory for spooled streams (default: $TMPDIR, else /var/tmp)"),
+        bool_flag("quiet,q", "do not show the progress line"),
+    ),
+    positionals=("<source-image>", "<destination-image>"),
+    action=_copy,
+)
+
 COMPLETION = Command(
     "completion",
     "prints a shell completion script (bash, zsh or fish)",
@@ -911,6 +1040,7 @@ ROOT = Command(
         INSERT,
         INDEX,
         VALIDATE,
+        COPY,
         COMPLETION,
         COMPLETE,
         _help_command(hidden=False),

@@ -21,7 +21,7 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from umoci.compress.streams import CHUNK_SIZE, ByteReader
 from umoci.errors import LayerError
@@ -109,9 +109,20 @@ class TarReader:
     underneath sees the whole stream.
     """
 
-    def __init__(self, stream: ByteReader, *, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self, stream: ByteReader, *, chunk_size: int = CHUNK_SIZE, seekable: bool = False
+    ) -> None:
+        """*seekable*: skip unread entry data with ``stream.seek`` instead of reading it.
+
+        A seek past the end of a file does not fail, so a caller that skips
+        must check the entries' extents against the file size itself.
+        """
         self._stream = stream
         self._chunk_size = chunk_size
+        self._seek: Callable[[int, int], int] | None = None
+        if seekable:
+            self._seek = stream.seek  # type: ignore[attr-defined]
+        self._consumed = 0  # bytes taken from the stream (read or seeked over)
         self._buf = b""
         self._pos = 0
         self._remaining = 0  # unread data bytes of the current entry
@@ -126,6 +137,15 @@ class TarReader:
     hashes_data = False
     data_sha256: str | None = None
 
+    @property
+    def position(self) -> int:
+        """The stream offset of the next byte not yet handed out or parsed.
+
+        Right after :meth:`next` returns a regular file, that is where its
+        data starts (archive indexes use it to read members at random).
+        """
+        return self._consumed - (len(self._buf) - self._pos)
+
     # -- buffered input --------------------------------------------------
     def _fill(self, n: int) -> int:
         """Try to have ``n`` bytes buffered; return how many are."""
@@ -138,6 +158,7 @@ class TarReader:
             if not data:
                 self._buf, self._pos = b"", 0
                 return 0
+            self._consumed += len(data)
             if len(data) >= n and type(data) is bytes:
                 self._buf, self._pos = data, 0
                 return len(data)
@@ -149,6 +170,7 @@ class TarReader:
             data = self._stream.read(max(self._chunk_size, n - avail))
             if not data:
                 break
+            self._consumed += len(data)
             parts.append(data)
             avail += len(data)
         self._buf = b"".join(parts)
@@ -170,9 +192,14 @@ class TarReader:
                 self._pos += step
                 n -= step
                 continue
+            if self._seek is not None:
+                self._seek(n, os.SEEK_CUR)
+                self._consumed += n
+                return
             data = self._stream.read(min(self._chunk_size, n))
             if not data:
                 raise LayerError(f"read tar archive: unexpected end of stream in {what}")
+            self._consumed += len(data)
             if len(data) > n:  # a reader that ignores the size hint
                 self._buf, self._pos = data, n
                 return
@@ -194,6 +221,7 @@ class TarReader:
                 chunk = self._stream.read(self._chunk_size)
                 if not chunk:
                     raise LayerError("read tar archive: unexpected end of stream in file data")
+                self._consumed += len(chunk)
                 if len(chunk) > self._remaining:
                     self._buf, self._pos = bytes(chunk), self._remaining
                     chunk = memoryview(self._buf)[: self._remaining]
@@ -209,6 +237,7 @@ class TarReader:
             data = self._stream.read(self._chunk_size)
             if not data:
                 return total
+            self._consumed += len(data)
             total += len(data)
 
     # -- headers -----------------------------------------------------------

@@ -36,7 +36,7 @@ import os
 from collections.abc import Mapping
 from types import TracebackType
 
-from umoci.compress.streams import CHUNK_SIZE, ByteWriter
+from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter
 from umoci.errors import LayerError
 from umoci.layer.tarstream import EntryKind
 from umoci.structs import dataclass, field
@@ -372,6 +372,33 @@ class TarWriter:
             raise ValueError("add_file() is for regular files")
         self._put(encode_header(entry))
         self._copy_from(fd, entry.size, entry.name)
+        self._put(_ZEROS[: -entry.size % BLOCK])
+        self.entries += 1
+
+    def add_stream(self, entry: TarEntry, stream: ByteReader) -> None:
+        """Write a regular file's header and exactly ``entry.size`` bytes read from ``stream``.
+
+        The stream must hold exactly that many bytes: fewer or more raises
+        ``LayerError`` (after the header, so the archive is then unusable:
+        the caller discards it).  Reads go in :data:`CHUNK_SIZE` pieces.
+        """
+        self._check_open()
+        if entry.kind is not EntryKind.REG:
+            raise ValueError("add_stream() is for regular files")
+        self._put(encode_header(entry))
+        remaining = entry.size
+        while remaining:
+            data = stream.read(min(remaining, CHUNK_SIZE))
+            if not data:
+                raise LayerError(
+                    f"write {os.fsdecode(entry.name)}: stream ended {remaining} bytes short"
+                )
+            remaining -= len(data)
+            self._put(data)
+        if stream.read(1):
+            raise LayerError(
+                f"write {os.fsdecode(entry.name)}: stream is longer than {entry.size} bytes"
+            )
         self._put(_ZEROS[: -entry.size % BLOCK])
         self.entries += 1
 

@@ -36,6 +36,21 @@ from umoci.oci.models import REF_NAME_ANNOTATION, Descriptor, ImageConfig, Index
 from umoci.oci.refs import is_digest_ref
 from umoci.structs import dataclass, replace
 
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class JsonBlobs(Protocol):
+        """What descriptors are walked in: a layout, or an image source of ``umoci copy``."""
+
+        def read_blob(self, descriptor: Descriptor) -> bytes: ...
+
+    class ImageStore(JsonBlobs, Protocol):
+        """What references are resolved in: blobs, and an ``index.json`` naming some."""
+
+        def read_index(self) -> Index: ...
+
+
 # Nested indexes deeper than this are refused: a loop of indexes referring
 # to each other cannot exist with content addressing, but a very deep chain
 # would still be a resource attack.
@@ -58,13 +73,13 @@ class DescriptorPath:
         return self.walk[-1]
 
 
-def read_index_blob(store: DirStore, descriptor: Descriptor) -> Index:
+def read_index_blob(store: JsonBlobs, descriptor: Descriptor) -> Index:
     return Index.from_bytes(
         store.read_blob(descriptor), descriptor.media_type, f"index {descriptor.digest}"
     )
 
 
-def read_manifest(store: DirStore, descriptor: Descriptor) -> Manifest:
+def read_manifest(store: JsonBlobs, descriptor: Descriptor) -> Manifest:
     if descriptor.media_type not in mediatypes.MANIFEST_TYPES:
         raise BlobInvalidError(
             f"descriptor {descriptor.digest}: media type {descriptor.media_type!r} "
@@ -82,7 +97,7 @@ class _Walk:
     walk grows exponentially with depth, so visits are capped.
     """
 
-    def __init__(self, store: DirStore) -> None:
+    def __init__(self, store: JsonBlobs) -> None:
         self.store = store
         self.indexes: dict[str, Index] = {}
         self.visits = 0
@@ -112,7 +127,7 @@ def describe_ref(ref: str) -> str:
     return f"digest {ref[1:]}" if is_digest_ref(ref) else f"tag {ref!r}"
 
 
-def find_anchors(store: DirStore, ref: str, index: Index | None = None) -> list[DescriptorPath]:
+def find_anchors(store: ImageStore, ref: str, index: Index | None = None) -> list[DescriptorPath]:
     """The descriptors *ref* names (index.json entries for a tag; one for a digest).
 
     *index* is ``index.json`` as already read (under its lock, say); by
@@ -129,7 +144,7 @@ def find_anchors(store: DirStore, ref: str, index: Index | None = None) -> list[
     ]
 
 
-def _find_digest(store: DirStore, index: Index, prefix: str) -> DescriptorPath:
+def _find_digest(store: JsonBlobs, index: Index, prefix: str) -> DescriptorPath:
     """Breadth-first search for the manifest or index whose digest starts with *prefix*.
 
     Index blobs that cannot be read are passed over (an unrelated broken
@@ -166,7 +181,7 @@ def _find_digest(store: DirStore, index: Index, prefix: str) -> DescriptorPath:
     return DescriptorPath((anchor.with_annotations(annotations),))
 
 
-def leaves(store: DirStore, anchors: list[DescriptorPath]) -> list[DescriptorPath]:
+def leaves(store: JsonBlobs, anchors: list[DescriptorPath]) -> list[DescriptorPath]:
     """Every non-index descriptor below *anchors*, each with its path, in index order."""
     walk = _Walk(store)
     for anchor in anchors:
@@ -196,7 +211,7 @@ def shown_platform(platform: plat.PlatformSpec) -> str:
     return goquote.quote_if_needed(str(platform))
 
 
-def platform_of(store: DirStore, descriptor: Descriptor) -> plat.PlatformSpec | None:
+def platform_of(store: JsonBlobs, descriptor: Descriptor) -> plat.PlatformSpec | None:
     """An entry's platform: its descriptor's, or else its config's (None if unreadable)."""
     declared = descriptor_platform(descriptor)
     if declared is not None:
@@ -215,15 +230,22 @@ def platform_of(store: DirStore, descriptor: Descriptor) -> plat.PlatformSpec | 
     return plat.normalize(config.os, config.architecture, config.variant, config.os_version)
 
 
-def resolve(store: DirStore, ref: str, platform: str | None = None) -> DescriptorPath:
+def resolve(store: ImageStore, ref: str, platform: str | None = None) -> DescriptorPath:
     """The one manifest *ref* names, for *platform* (``OS/ARCH[/VARIANT]``; None: the host's)."""
     want = plat.parse_platform(platform) if platform is not None else None
     anchors = find_anchors(store, ref)
     if not anchors:
         raise RefNotFoundError(f"tag not found: {ref}")
+    return choose(store, anchors, describe_ref(ref), want)
+
+
+def choose(
+    store: JsonBlobs, anchors: list[DescriptorPath], what: str, want: plat.PlatformSpec | None
+) -> DescriptorPath:
+    """The one manifest below *anchors* (named *what* in errors) for *want* (None: the host's)."""
     paths = leaves(store, anchors)
     if not paths:
-        raise RefNotFoundError(f"{describe_ref(ref)} names an index with no manifests")
+        raise RefNotFoundError(f"{what} names an index with no manifests")
     if want is None and len(paths) == 1:
         return paths[0]
     candidates = [p for p in paths if is_runnable(p.descriptor)]
@@ -231,8 +253,7 @@ def resolve(store: DirStore, ref: str, platform: str | None = None) -> Descripto
         return candidates[0]
     if not candidates:
         raise RefNotFoundError(
-            f"{describe_ref(ref)} has no runnable image: only attestations or artefacts "
-            f"({len(paths)} entries)"
+            f"{what} has no runnable image: only attestations or artefacts ({len(paths)} entries)"
         )
     if want is None:
         from umoci.hostplatform import host_platform
@@ -252,8 +273,7 @@ def resolve(store: DirStore, ref: str, platform: str | None = None) -> Descripto
         choices = ", ".join(dict.fromkeys(offered))
         hint = "" if want is not None else "; choose one with --platform"
         raise RefNotFoundError(
-            f"{describe_ref(ref)}: no manifest for {asked} {target}: "
-            f"the index offers {choices}{hint}"
+            f"{what}: no manifest for {asked} {target}: the index offers {choices}{hint}"
         )
     return best[1]
 

@@ -24,10 +24,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+    from umoci.ops.options import (
+        ConfigChanges,
+        CopyOptions,
+        HistoryOptions,
+        MapOptions,
+        RepackOptions,
+    )
     from umoci.validate.findings import Report
 
-_OPTION_TYPES = ("ConfigChanges", "HistoryOptions", "MapOptions", "RepackOptions")
+_OPTION_TYPES = ("ConfigChanges", "CopyOptions", "HistoryOptions", "MapOptions", "RepackOptions")
 
 
 def __getattr__(name: str) -> Any:
@@ -42,10 +48,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ConfigChanges",
+    "CopyOptions",
     "HistoryOptions",
     "MapOptions",
     "RepackOptions",
     "config",
+    "copy",
     "gc",
     "index_add",
     "index_create",
@@ -169,6 +177,18 @@ def gc(layout: str, *, grace: float = 0.0) -> None:
     from umoci.ops.basic import gc as impl
 
     impl(layout, grace=grace)
+
+
+def copy(source: str, destination: str, *, options: CopyOptions) -> str:
+    """``umoci copy SRC DST``: an image between layouts, archives and the Docker engine.
+
+    Names use skopeo's syntax (``oci:PATH[:TAG]``, ``oci-archive:FILE[:TAG]``,
+    ``docker-archive:FILE[:NAME:TAG]``, ``docker-daemon:NAME:TAG``); returns
+    the digest of the manifest (or index) written.
+    """
+    from umoci.ops.image_copy import copy as impl
+
+    return impl(source, destination, options=options)
 
 
 def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:

@@ -71,3 +71,23 @@ class RepackOptions:
     mask_volumes: bool = True
     refresh_bundle: bool = False
     full_hash: bool = False
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    """Flags of ``umoci copy`` beyond its two image names (skopeo's names in comments).
+
+    ``platform`` chooses one image of an index (None: this host's) unless
+    ``all_platforms``; ``compress`` (``gzip``, ``zstd``, ``none``; None:
+    keep) recompresses layers; ``additional_tags`` name the copy too (tags
+    for OCI destinations, ``NAME:TAG`` for Docker ones); ``tmpdir`` holds
+    spooled streams (default ``$TMPDIR``, else ``/var/tmp``).
+    """
+
+    all_platforms: bool = False  # --all
+    platform: str | None = None  # --platform, --override-os/arch/variant
+    additional_tags: tuple[str, ...] = ()  # --additional-tag
+    compress: str | None = None  # --dest-compress-format
+    src_shared_blob_dir: str | None = None  # --src-shared-blob-dir
+    dest_shared_blob_dir: str | None = None  # --dest-shared-blob-dir
+    tmpdir: str | None = None  # --tmpdir

@@ -1,0 +1,293 @@
+"""``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
+
+A destination layout is created when PATH does not exist (and removed
+again if the copy fails).  Each blob is written in full through the
+layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
+in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
+and the rename into ``blobs/`` -- waits until every blob of the copy has
+been read and verified; only then are they all committed, and then
+``index.json`` is changed under its lock, in one change that points each
+tag at the copy, replacing the entries the tag named (so no untagged
+manifest is left behind).  A copy that fails therefore leaves the layout
+exactly as it was, stray blobs included (an archive with one bad blob
+among many good ones is a case in point).  The whole copy holds the
+shared blob lock, so ``gc`` waits for it.
+
+``--src-shared-blob-dir`` / ``--dest-shared-blob-dir`` keep the blobs in a
+separate directory (``DIR/sha256/HEX``) shared by several layouts, as
+skopeo does; the layout itself then holds ``oci-layout``, ``index.json``
+and an empty ``blobs/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
+from umoci.cas.layoutcheck import open_dir_inside
+from umoci.compress.streams import CHUNK_SIZE
+from umoci.errors import LayoutError, TransportError, UsageError
+from umoci.layout.refs import with_tag
+from umoci.oci import digest as digests
+from umoci.oci.models import Descriptor, Index
+from umoci.oci.refs import is_digest_ref
+from umoci.structs import replace
+from umoci.transport.base import CopyResult, Destination, Source, select_anchors
+
+TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
+if TYPE_CHECKING:
+    from umoci.cas.verify import VerifiedReader
+    from umoci.compress.streams import ByteReader
+    from umoci.transport.names import LayoutName
+
+
+class SharedBlobStore(DirStore):
+    """Blobs kept in ``DIR/<alg>/<hex>`` rather than in a layout's ``blobs/``."""
+
+    def blob_path(self, digest: str) -> str:
+        algorithm, encoded = digests.split(digest)
+        return os.path.join(self.path, algorithm, encoded)
+
+    def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
+        """The (cached) fd of ``DIR/<algorithm>/``, which must lie inside DIR."""
+        fd = self._blob_dirs.get(algorithm)
+        if fd is None:
+            if create:
+                os.makedirs(os.path.join(self.path, algorithm), 0o755, exist_ok=True)
+            fd = self._blob_dirs[algorithm] = open_dir_inside(self.path, algorithm)
+        return fd
+
+
+def _shared_blobs(path: str, *, create: bool) -> SharedBlobStore:
+    try:
+        if create:
+            os.makedirs(path, 0o755, exist_ok=True)
+        return SharedBlobStore(path)
+    except OSError as err:
+        raise LayoutError(f"shared blob directory {path}: {err.strerror}") from None
+
+
+class LayoutSource(Source):
+    """Read an image from a layout (blobs verified as they stream)."""
+
+    def __init__(self, name: LayoutName, *, shared_blobs: str | None = None) -> None:
+        self.name = str(name)
+        self._ref, self._entry = name.ref, name.index
+        self._store = open_layout(os.path.normpath(name.path))
+        self._blobs: DirStore = self._store
+        try:
+            self._store.hold_blobs()  # gc must not sweep what we are about to read
+            if shared_blobs is not None:
+                self._blobs = _shared_blobs(shared_blobs, create=False)
+        except BaseException:
+            self._store.close()
+            raise
+
+    def read_index(self) -> Index:
+        return self._store.read_index()
+
+    def anchors(self) -> list[Descriptor]:
+        return select_anchors(self, self.read_index(), self._ref, self._entry, self.name)
+
+    def _open_blob(self, descriptor: Descriptor) -> VerifiedReader:
+        return self._blobs.open_blob(descriptor)
+
+    def close(self) -> None:
+        if self._blobs is not self._store:
+            self._blobs.close()
+        self._store.close()
+
+
+def destination_tags(
+    ref: str | None, entry: int | None, additional: tuple[str, ...], what: str
+) -> tuple[str, ...]:
+    """The tags an OCI destination *what* gives the copy: its name's, then *additional*.
+
+    A destination is named by a tag (or by nothing: an untagged entry),
+    never by ``@N`` or ``@DIGEST``.
+    """
+    if entry is not None or (ref is not None and is_digest_ref(ref)):
+        raise UsageError(f"{what}: a destination is named by a tag, not by @N or @DIGEST")
+    return tuple(dict.fromkeys((*([ref] if ref else []), *additional)))
+
+
+class LayoutDestination(Destination):
+    """Write an image into a layout (created if missing) and tag it."""
+
+    def __init__(
+        self,
+        name: LayoutName,
+        *,
+        additional_tags: tuple[str, ...] = (),
+        shared_blobs: str | None = None,
+    ) -> None:
+        self.name = str(name)
+        self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)
+        path = os.path.normpath(name.path)
+        self._created: str | None = None
+        self._was_empty_dir = False
+        #: Blobs written and verified, committed together by :meth:`commit`.
+        self._pending: dict[str, _PendingBlob] = {}
+        if _is_empty_dir(path):
+            # skopeo makes a layout of an existing empty directory; so do we
+            # (and leave it empty again if the copy fails).
+            os.rmdir(path)
+            self._was_empty_dir = True
+        if not os.path.lexists(path):
+            try:
+                create_layout(path)
+            except BaseException:
+                if self._was_empty_dir:
+                    os.mkdir(path, 0o755)
+                raise
+            self._created = path
+        try:
+            self._store = open_layout(path)
+        except BaseException:
+            self._remove_created()
+            raise
+        self._blobs: DirStore = self._store
+        try:
+            self._store.hold_blobs()
+            if shared_blobs is not None:
+                self._blobs = _shared_blobs(shared_blobs, create=True)
+        except BaseException:
+            self.abort()
+            self.close()
+            raise
+
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        digest = descriptor.digest
+        return digest in self._pending or self._blobs.has_blob(digest)
+
+    def put_blob(self, descriptor: Descriptor, stream: ByteReader) -> None:
+        algorithm, _ = digests.split(descriptor.digest)
+        if algorithm != digests.SHA256:
+            raise TransportError(
+                f"{self.name}: blob {descriptor.digest}: layouts are written with sha256 digests"
+            )
+        # The stream checks the bytes against the descriptor: its digest is known.
+        with self.new_blob(descriptor.digest, descriptor.size) as blob:
+            while chunk := stream.read(CHUNK_SIZE):
+                blob.write(chunk)
+            blob.commit(descriptor.media_type)
+
+    def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
+        if len(self._pending) >= _MAX_PENDING:
+            # Every pending blob holds a file open: past this many, the ones
+            # so far are committed now (a failure after that may leave them
+            # behind, unreferenced, for gc).
+            self._commit_pending()
+        return _PendingBlob(BlobWriter(self._blobs, size=size), digest, self._pending)
+
+    def _commit_pending(self) -> None:
+        for digest, blob in list(self._pending.items()):
+            blob.install()
+            del self._pending[digest]
+
+    def commit(self, result: CopyResult) -> None:
+        root = result.root
+        self._commit_pending()
+
+        def change(index: Index) -> Index:
+            for tag in self._tags:
+                index = with_tag(index, tag, root)
+            if not self._tags and not any(
+                d.digest == root.digest and d.ref_name is None for d in index.manifests
+            ):
+                index = replace(index, manifests=(*index.manifests, root))
+            return index
+
+        self._store.update_index(change)
+
+    def abort(self) -> None:
+        self._drop_pending()
+        self._remove_created()
+
+    def _drop_pending(self) -> None:
+        for blob in self._pending.values():
+            blob.abort()
+        self._pending.clear()
+
+    def _remove_created(self) -> None:
+        if self._created is not None:
+            from umoci.fs.rmtree import remove_tree
+
+            with contextlib.suppress(OSError):  # what is left is not named anywhere
+                remove_tree(self._created)
+                if self._was_empty_dir:
+                    os.mkdir(self._created, 0o755)
+            self._created = None
+
+    def close(self) -> None:
+        self._drop_pending()
+        if self._blobs is not self._store:
+            self._blobs.close()
+        self._store.close()
+
+
+#: Blobs a copy into a layout keeps pending (each with an open file) at most.
+_MAX_PENDING = 512
+
+
+class _PendingBlob:
+    """A blob being written through a :class:`BlobWriter` whose commit is deferred.
+
+    :meth:`commit` only records the blob (in *pending*, by digest) and
+    returns its descriptor; :meth:`install` makes it a blob of the layout.
+    The digest is the one given (which the caller verified) or, when none
+    is, hashed here as the bytes go by.
+    """
+
+    def __init__(
+        self, writer: BlobWriter, digest: str | None, pending: dict[str, _PendingBlob]
+    ) -> None:
+        self._writer = writer
+        self._digest = digest
+        self._hash = digests.hasher(digests.SHA256) if digest is None else None
+        self._pending = pending
+        self._media_type = ""
+        self.size = 0
+
+    def write(self, data: bytes | memoryview, /) -> int:
+        self._writer.write(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        digest = self._digest
+        if digest is None:
+            assert self._hash is not None
+            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        self._digest, self._media_type = digest, media_type
+        if digest in self._pending:
+            self._writer.abort()  # the same bytes are pending already
+        else:
+            self._pending[digest] = self
+        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def install(self) -> None:
+        """fsync the blob and rename it into the layout's blobs."""
+        written = self._writer.commit(self._media_type)
+        # The bytes were verified on the way in; the store hashed them again.
+        assert written.digest == self._digest, (written.digest, self._digest)
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+    def __enter__(self) -> _PendingBlob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._digest is None or self._pending.get(self._digest) is not self:
+            self._writer.abort()  # not committed (or a duplicate): drop its file
+
+
+def _is_empty_dir(path: str) -> bool:
+    try:
+        return not os.path.islink(path) and os.path.isdir(path) and not os.listdir(path)
+    except OSError:
+        return False
