@@ -218,7 +218,7 @@ def test_xattrs_without_proc(tree, monkeypatch):
     (tree / "f").write_bytes(b"")
     (tree / "d").mkdir()
     os.mkfifo(tree / "p")
-    monkeypatch.setattr(ops_module, "_proc_fd_works", lambda: False)
+    monkeypatch.setattr(ops_module, "proc_fd_works", lambda: False)
     ops = RootOps()
     with Rootfs(tree, ops) as fs, fs.root() as root:
         # The suite needs a filesystem with user xattrs (tmpfs, ext4, xfs).

@@ -10,9 +10,9 @@ extractor, so that root/rootless differences live in exactly one place:
 * :class:`RootOps` -- real ``chown``, real ``mknod``.
 * :class:`RootlessOps` -- no ``chown`` (owners go into the
   ``user.rootlesscontainers`` xattr instead), device nodes become empty
-  files, and directories we cannot enter are made ``u+rwx`` while we work
-  (:meth:`FsOps.temp_dir_mode`; :class:`~umoci.fs.rootfs.Rootfs` restores
-  them).
+  files, and what we own but may not use gets the owner bits it lacks
+  while we work (:meth:`FsOps.relaxed_mode`: the rule of
+  :mod:`umoci.fs.access`).
 
 Tests subclass these to inject failures (say EPERM from ``setxattr``).
 """
@@ -25,6 +25,8 @@ import functools
 import os
 import stat
 from collections.abc import Callable
+
+from umoci.fs import access
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -59,14 +61,17 @@ else:
 
 
 @functools.cache
-def _proc_fd_works() -> bool:
-    # /proc/self/fd/N/NAME reaches NAME inside the directory fd N without
-    # re-resolving any path: the only way to lsetxattr() "at" a dir fd.
-    return os.path.isdir("/proc/self/fd")
+def proc_fd_works() -> bool:
+    """Whether ``/proc/self/fd`` is there.
+
+    ``/proc/self/fd/N/NAME`` reaches NAME inside the directory fd N without
+    re-resolving any path: the only way to lsetxattr() "at" a dir fd.
+    """
+    return os.path.isdir(access.PROC_FD)
 
 
 def _xattr_path(t: Target) -> str:
-    return f"/proc/self/fd/{t.dfd}/{t.name}"
+    return f"{access.proc_path(t.dfd)}/{t.name}"
 
 
 class FsOps(Protocol):
@@ -96,7 +101,7 @@ class FsOps(Protocol):
     def getxattr(self, t: Target, key: str) -> bytes: ...
     def setxattr(self, t: Target, key: str, value: bytes) -> None: ...
     def removexattr(self, t: Target, key: str) -> None: ...
-    def temp_dir_mode(self, mode: int, uid: int) -> int | None: ...
+    def relaxed_mode(self, mode: int, uid: int, want: int) -> int | None: ...
 
 
 class RootOps:
@@ -178,21 +183,21 @@ class RootOps:
     def listxattr(self, t: Target) -> list[str]:
         if t.fd is not None:
             return os.listxattr(t.fd)
-        if _proc_fd_works():
+        if proc_fd_works():
             return os.listxattr(_xattr_path(t), follow_symlinks=False)
         return self._with_fd(t, os.listxattr)
 
     def getxattr(self, t: Target, key: str) -> bytes:
         if t.fd is not None:
             return os.getxattr(t.fd, key)
-        if _proc_fd_works():
+        if proc_fd_works():
             return os.getxattr(_xattr_path(t), key, follow_symlinks=False)
         return self._with_fd(t, lambda fd: os.getxattr(fd, key))
 
     def setxattr(self, t: Target, key: str, value: bytes) -> None:
         if t.fd is not None:
             os.setxattr(t.fd, key, value)
-        elif _proc_fd_works():
+        elif proc_fd_works():
             os.setxattr(_xattr_path(t), key, value, follow_symlinks=False)
         else:
             self._with_fd(t, lambda fd: os.setxattr(fd, key, value))
@@ -200,7 +205,7 @@ class RootOps:
     def removexattr(self, t: Target, key: str) -> None:
         if t.fd is not None:
             os.removexattr(t.fd, key)
-        elif _proc_fd_works():
+        elif proc_fd_works():
             os.removexattr(_xattr_path(t), key, follow_symlinks=False)
         else:
             self._with_fd(t, lambda fd: os.removexattr(fd, key))
@@ -218,9 +223,9 @@ class RootOps:
         finally:
             os.close(fd)
 
-    def temp_dir_mode(self, mode: int, uid: int) -> int | None:
-        """Root needs no permission bits to work inside a directory."""
-        del mode, uid
+    def relaxed_mode(self, mode: int, uid: int, want: int) -> int | None:
+        """Root needs no permission bits: never change a mode."""
+        del mode, uid, want
         return None
 
 
@@ -237,11 +242,9 @@ class RootlessOps(RootOps):
         """Owners are recorded in ``user.rootlesscontainers`` by the caller instead."""
         del t, uid, gid
 
-    def temp_dir_mode(self, mode: int, uid: int) -> int | None:
-        """``mode | 0o700`` for a directory of ours we could not fully use, else None."""
-        if uid != self._euid or mode & 0o700 == 0o700:
-            return None
-        return (mode & 0o7777) | 0o700
+    def relaxed_mode(self, mode: int, uid: int, want: int) -> int | None:
+        """The rule of :mod:`umoci.fs.access`: ``mode | want`` if ours and lacking ``want``."""
+        return access.relaxed_mode(mode, uid, want, self._euid)
 
 
 def running_in_userns() -> bool:

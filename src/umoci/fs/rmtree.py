@@ -7,8 +7,10 @@ leaves directories without write or search permission for us.  So the walk
 is iterative and fd-relative (names, never joined paths), holds two
 descriptors at a time (it climbs back with ``..``, checking the device and
 inode it recorded on the way down, and stops if a directory was moved
-meanwhile), gives itself ``rwx`` on directories that lack it, and never
-follows a symlink.  Entries it cannot remove are left and skipped.
+meanwhile), and never follows a symlink.  Rootless, a directory we own but
+may not change gets ``u+rwx`` first (the rule of :mod:`umoci.fs.access`),
+and its mode back if it cannot be removed after all.  Entries it cannot
+remove are left and skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+
+from umoci.fs.access import MODIFY
+from umoci.fs.ops import FsOps, Target, fs_for
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -29,23 +34,52 @@ def remove_tree(path: str) -> None:
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return
-    _make_usable(path, st.st_mode)
-    empty_tree(path)
-    os.rmdir(path)
+    ops = fs_for(rootless=False)
+    parent, name = os.path.split(os.path.abspath(path))
+    parent_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        restore = _make_usable(ops, parent_fd, name, st)
+        try:
+            _empty_at(ops, parent_fd, name)
+            os.rmdir(name, dir_fd=parent_fd)
+        except BaseException:
+            _put_back(ops, parent_fd, name, restore)
+            raise
+    finally:
+        os.close(parent_fd)
 
 
 def empty_tree(path: str) -> None:
     """Remove everything below directory *path* (which stays)."""
     top = os.open(path, _DIR_FLAGS)
     try:
-        _empty(top)
+        _empty(fs_for(rootless=False), top)
     finally:
         os.close(top)
 
 
-def _make_usable(path: str, mode: int, dir_fd: int | None = None) -> None:
-    if stat.S_IMODE(mode) & stat.S_IRWXU != stat.S_IRWXU:
-        os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU, dir_fd=dir_fd)
+def _empty_at(ops: FsOps, dir_fd: int, name: str) -> None:
+    top = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        _empty(ops, top)
+    finally:
+        os.close(top)
+
+
+def _make_usable(ops: FsOps, dir_fd: int, name: str, st: os.stat_result) -> int | None:
+    """Give us ``rwx`` on directory ``name`` if the rule allows; the mode to put back, or None."""
+    temp = ops.relaxed_mode(st.st_mode, st.st_uid, MODIFY)
+    if temp is None:
+        return None
+    ops.chmod(Target(dir_fd, name), temp)
+    return stat.S_IMODE(st.st_mode)
+
+
+def _put_back(ops: FsOps, dir_fd: int, name: str, mode: int | None) -> None:
+    """Undo :func:`_make_usable` for a directory that stays after all."""
+    if mode is not None:
+        with contextlib.suppress(OSError):
+            ops.chmod(Target(dir_fd, name), mode)
 
 
 def _identity(fd: int) -> tuple[int, int]:
@@ -70,30 +104,34 @@ def _first_subdir(fd: int, skip: set[tuple[int, int, str]]) -> str | None:
     return None
 
 
-def _empty(top: int) -> None:
+def _empty(ops: FsOps, top: int) -> None:
     fd = top
-    # For each directory entered below top: its name and its parent's identity.
-    path: list[tuple[str, tuple[int, int]]] = []
+    # For each directory entered below top: its name, its parent's identity
+    # and the mode to put back should it stay.
+    path: list[tuple[str, tuple[int, int], int | None]] = []
     skip: set[tuple[int, int, str]] = set()
     try:
         while True:
             name = _first_subdir(fd, skip)
             if name is not None:
                 parent = _identity(fd)
+                restore = None
                 try:
-                    _make_usable(name, os.lstat(name, dir_fd=fd).st_mode, dir_fd=fd)
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    restore = _make_usable(ops, fd, name, st)
                     child = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except OSError:
+                    _put_back(ops, fd, name, restore)
                     skip.add((*parent, name))
                     continue
                 if fd != top:
                     os.close(fd)
                 fd = child
-                path.append((name, parent))
+                path.append((name, parent, restore))
                 continue
             if not path:
                 return
-            name, expected = path.pop()
+            name, expected, restore = path.pop()
             parent_fd = os.open("..", _DIR_FLAGS & ~os.O_NOFOLLOW, dir_fd=fd)
             os.close(fd)
             fd = parent_fd
@@ -105,6 +143,7 @@ def _empty(top: int) -> None:
             try:
                 os.rmdir(name, dir_fd=fd)
             except OSError:
+                _put_back(ops, fd, name, restore)
                 skip.add((*expected, name))
     finally:
         if fd != top:

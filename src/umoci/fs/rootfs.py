@@ -1,7 +1,10 @@
 """A directory opened as a confined root: every path resolves *inside* it.
 
-Resolution works like ``openat2(RESOLVE_IN_ROOT)`` / filepath-securejoin,
-but in user space and one component at a time:
+This is the one resolver of paths inside a rootfs (extraction, the runtime
+config's ``/etc/passwd`` lookup, and through :mod:`umoci.fs.tree` the mtree
+walk and the layer generators).  Resolution works like
+``openat2(RESOLVE_IN_ROOT)`` / filepath-securejoin, but in user space and
+one component at a time:
 
 * each step is ``lstat`` + ``openat(O_PATH|O_NOFOLLOW|O_DIRECTORY)`` relative
   to the directory fd of the previous step, so no path string is ever
@@ -10,7 +13,11 @@ but in user space and one component at a time:
   at the rootfs, ``..`` never climbs above it, chains are followed up to
   :data:`MAX_SYMLINKS` (then ``ELOOP``);
 * the last component is never followed: callers get ``(directory, name)``
-  and use ``*at`` calls with no-follow semantics (see :mod:`umoci.fs.ops`).
+  and use ``*at`` calls with no-follow semantics (see :mod:`umoci.fs.ops`);
+  only :meth:`Rootfs.open_regular` follows it, with the same rules;
+* with ``follow=False`` (reading a tree to archive it) a symlink in a
+  directory component is not followed at all but refused
+  (:class:`NotADirComponentError`).
 
 So a symlink in the image -- absolute, relative with ``..``, named ``.`` or
 ``/.``, chained, or swapped in by an earlier entry of the same layer -- can
@@ -22,9 +29,11 @@ drops the cache, so a stale handle can never stand for a path that now means
 something else.  Callers receive their own ``dup`` of a cached fd, so
 dropping the cache never invalidates a handle in use.
 
-Rootless extraction also needs write access to directories whose mode says
-otherwise (an image may ship ``0555`` directories): directories are made
-``u+rwx`` as they are entered and their modes put back by :meth:`finish`.
+Rootless work also needs access to directories whose mode says otherwise
+(an image may ship ``0555`` or ``0000`` directories): directories get the
+owner bits the Rootfs was opened for (``access``: see
+:mod:`umoci.fs.access`) as they are entered, and their modes are put back
+by :meth:`finish`.
 """
 
 from __future__ import annotations
@@ -37,12 +46,14 @@ from collections.abc import Callable, Container, Generator
 
 from umoci import structs
 from umoci.closing import Closing
+from umoci.fs.access import MODIFY
 from umoci.fs.ops import FsOps, Target
 
 #: Symlinks followed while resolving one path (Linux's own limit is 40).
 MAX_SYMLINKS = 40
 #: Resolved directory fds kept open for reuse.
 _CACHE_SIZE = 64
+_O_READ_REGULAR = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
 def join(parent: str, name: str) -> str:
@@ -50,6 +61,30 @@ def join(parent: str, name: str) -> str:
     if name in ("", "."):
         return parent
     return f"{parent}/{name}" if parent else name
+
+
+class SymlinkLoopError(OSError):
+    """More than :data:`MAX_SYMLINKS` symlinks met while resolving one path (``ELOOP``)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.ELOOP, os.strerror(errno.ELOOP), path)
+
+
+class NotRegularFileError(OSError):
+    """:meth:`Rootfs.open_regular` found a directory, FIFO, device or socket."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", path)
+
+
+class NotADirComponentError(NotADirectoryError):
+    """A directory component of a path is something else; ``symlink``: a link not followed."""
+
+    def __init__(self, path: str, *, symlink: bool) -> None:
+        super().__init__(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+        #: The resolved path of the component, relative to the root.
+        self.path = path
+        self.symlink = symlink
 
 
 @structs.dataclass
@@ -81,21 +116,39 @@ class DirRef(Closing):
 
 
 class Rootfs(Closing):
-    """The confined view of one rootfs directory (see the module docstring)."""
+    """The confined view of one rootfs directory (see the module docstring).
 
-    def __init__(self, root: str | os.PathLike[str], ops: FsOps) -> None:
+    ``access`` is the owner bits every directory entered must give us
+    (rootless only, see :mod:`umoci.fs.access`; None: never change a mode).
+    ``follow`` says whether symlinks in directory components are followed
+    (inside the root) or refused.  The root path itself comes from our
+    caller, not from an image, so it may be reached through symlinks --
+    unless ``follow_root`` is False (a walk that must see the root as
+    ``lstat`` does).  ``root_stat`` is the root as it was when opened.
+    """
+
+    def __init__(
+        self,
+        root: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+        ops: FsOps,
+        *,
+        access: int | None = MODIFY,
+        follow: bool = True,
+        follow_root: bool = True,
+    ) -> None:
         self.ops = ops
-        # The root path itself comes from our caller, not from an image, so
-        # it may legitimately be reached through symlinks.
-        self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._access = access
+        self._follow_links = follow
+        flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+        self.root_fd = os.open(root, flags if follow_root else flags | os.O_NOFOLLOW)
         self._dirs: OrderedDict[str, int] = OrderedDict()
         self._alias: dict[str, str] = {}  # requested path -> resolved path
         self._aliases_stale = False
         # Rootless: resolved path -> (inode, final mode) to put back at finish().
         self._restore: dict[str, tuple[int, int]] = {}
         try:
-            st = os.fstat(self.root_fd)
-            self._fix_access(Target(self.root_fd, "."), "", st)
+            self.root_stat = os.fstat(self.root_fd)
+            self._fix_access(Target(self.root_fd, "."), "", self.root_stat)
         except BaseException:
             os.close(self.root_fd)
             raise
@@ -172,6 +225,50 @@ class Rootfs(Closing):
         self._alias[rel] = resolved
         return fd, resolved
 
+    def open_regular(self, path: str) -> int:
+        """Open the regular file ``path`` for reading, as if the root were ``/``.
+
+        The one lookup that follows the last component too: a symlink there
+        is resolved like any other (inside the root, sharing the
+        :data:`MAX_SYMLINKS` budget).  Returns an fd (ours to close).
+        Raises ``FileNotFoundError`` or ``NotADirectoryError`` when there is
+        no such file, :class:`SymlinkLoopError`, and
+        :class:`NotRegularFileError` for anything but a regular file -- a
+        FIFO would block a reader, a device could stream forever.  The file
+        is opened ``O_NOFOLLOW|O_NONBLOCK``, so a symlink or FIFO swapped in
+        after we looked fails (``ELOOP``) or is caught by ``fstat``.
+        """
+        mode = _WalkMode()
+        fd, names = self.root_fd, list[str]()
+        comps = _components(path)
+        while True:
+            if not comps or comps[-1] == "..":
+                self._walk(fd, names, comps, mode)
+                raise NotRegularFileError(path)  # it names a directory
+            fd, names = self._walk(fd, names, comps[:-1], mode)
+            last = comps[-1]
+            st = self.ops.lstat(fd, last)
+            if stat.S_ISLNK(st.st_mode):
+                mode.links -= 1
+                if mode.links < 0:
+                    raise SymlinkLoopError(path)
+                target = self.ops.readlink(fd, last)
+                if target.startswith("/"):
+                    fd, names = self.root_fd, []
+                comps = _components(target)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                raise NotRegularFileError(path)
+            file_fd = os.open(last, _O_READ_REGULAR, dir_fd=fd)
+            try:
+                if not stat.S_ISREG(os.fstat(file_fd).st_mode):
+                    raise NotRegularFileError(path)
+                os.set_blocking(file_fd, True)
+            except BaseException:
+                os.close(file_fd)
+                raise
+            return file_fd
+
     def is_dir_through_links(self, parent: DirRef, name: str) -> bool:
         """Does ``parent/name``, following symlinks inside the root, reach a directory?"""
         names = parent.rel.split("/") if parent.rel else []
@@ -229,11 +326,13 @@ class Rootfs(Closing):
                     continue
                 st = self._mkdir(fd, comp)
             if stat.S_ISLNK(st.st_mode):
+                if not self._follow_links:
+                    raise NotADirComponentError(key, symlink=True)
                 fd, names = self._follow(fd, names, comp, mode)
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 if not mode.replace:
-                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), key)
+                    raise NotADirComponentError(key, symlink=False)
                 # A file where the layer wants a directory: the layer wins.
                 self.ops.unlink(fd, comp)
                 self._aliases_stale = True
@@ -251,7 +350,7 @@ class Rootfs(Closing):
         """Resolve the symlink ``comp`` in ``fd`` to a directory inside the root."""
         mode.links -= 1
         if mode.links < 0:
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), join("/".join(names), comp))
+            raise SymlinkLoopError(join("/".join(names), comp))
         target = self.ops.readlink(fd, comp)
         # Keep our own handle on the directory holding the link, for the
         # replace case below: the nested walk may push it out of the cache
@@ -335,18 +434,35 @@ class Rootfs(Closing):
 
     # -- rootless permissions ----------------------------------------------------
     def _fix_access(self, t: Target, rel: str, st: os.stat_result) -> None:
-        temp = self.ops.temp_dir_mode(stat.S_IMODE(st.st_mode), st.st_uid)
+        """Give us ``access`` on a directory being entered, until :meth:`finish`."""
+        if self._access is None:
+            return
+        temp = self.ops.relaxed_mode(st.st_mode, st.st_uid, self._access)
         if temp is None:
             return
         self.ops.chmod(t, temp)
         self._restore.setdefault(rel, (st.st_ino, stat.S_IMODE(st.st_mode)))
+
+    def _forget(self, rel: str) -> None:
+        """Drop the modes to restore at and below ``rel``, which was just removed.
+
+        A directory made later at the same path (maybe reusing the inode
+        number) must not get the old one's mode at :meth:`finish`.
+        """
+        if not self._restore:
+            return
+        below = rel + "/"
+        for path in [p for p in self._restore if p == rel or p.startswith(below)]:
+            del self._restore[path]
 
     def chmod_dir(self, parent: DirRef, name: str, mode: int) -> None:
         """Set a directory's mode; rootless keeps it usable until :meth:`finish`."""
         t = Target(parent.fd, name)
         rel = join(parent.rel, name)
         st = self.ops.lstat(parent.fd, name)
-        temp = self.ops.temp_dir_mode(mode, st.st_uid)
+        temp = None
+        if self._access is not None:
+            temp = self.ops.relaxed_mode(mode, st.st_uid, self._access)
         if temp is None:
             self.ops.chmod(t, mode)
             self._restore.pop(rel, None)
@@ -413,6 +529,7 @@ class Rootfs(Closing):
             self._alias.clear()
         if rel not in keep:
             self._remove_tree(parent.fd, name, st)
+            self._forget(rel)
             if on_removed is not None:
                 on_removed(rel)
         elif stat.S_ISDIR(st.st_mode):
@@ -430,12 +547,18 @@ class Rootfs(Closing):
         st = self.ops.lstat(directory.fd, ".")
         self._sweep(directory.fd, ".", directory.rel, st, keep=keep, on_removed=on_removed)
 
-    def _open_listing(self, dfd: int, name: str, st: os.stat_result) -> int:
-        # Rootless: a directory must be readable, writable and searchable
-        # by us before its contents can be removed.
-        temp = self.ops.temp_dir_mode(stat.S_IMODE(st.st_mode), st.st_uid)
+    def _open_listing(self, dfd: int, name: str, rel: str | None, st: os.stat_result) -> int:
+        """Open a directory whose entries are about to be removed.
+
+        Rootless, it must be readable, writable and searchable by us: a
+        directory that is kept (``rel`` given) gets its mode back at
+        :meth:`finish`, one that goes (``rel`` None) needs no undo.
+        """
+        temp = self.ops.relaxed_mode(st.st_mode, st.st_uid, MODIFY)
         if temp is not None:
             self.ops.chmod(Target(dfd, name), temp)
+            if rel is not None:
+                self._restore.setdefault(rel, (st.st_ino, stat.S_IMODE(st.st_mode)))
         return self.ops.open_dir_listing(dfd, name)
 
     def _sweep(
@@ -453,7 +576,7 @@ class Rootfs(Closing):
         # recursion limit is not a security boundary.
         stack: list[tuple[int, str, Generator[os.DirEntry[str]]]] = []
         try:
-            fd = self._open_listing(dfd, name, st)
+            fd = self._open_listing(dfd, name, rel, st)
             stack.append((fd, rel, _scandir(fd)))
             while stack:
                 fd, rel, entries = stack[-1]
@@ -466,10 +589,11 @@ class Rootfs(Closing):
                 child_st = entry.stat(follow_symlinks=False)
                 if child_rel not in keep:
                     self._remove_tree(fd, entry.name, child_st)
+                    self._forget(child_rel)
                     if on_removed is not None:
                         on_removed(child_rel)
                 elif stat.S_ISDIR(child_st.st_mode):
-                    child = self._open_listing(fd, entry.name, child_st)
+                    child = self._open_listing(fd, entry.name, child_rel, child_st)
                     stack.append((child, child_rel, _scandir(child)))
         finally:
             for fd, _, entries in stack:
@@ -483,7 +607,7 @@ class Rootfs(Closing):
             return
         stack: list[tuple[int, str, int, Generator[os.DirEntry[str]]]] = []
         try:
-            fd = self._open_listing(dfd, name, st)
+            fd = self._open_listing(dfd, name, None, st)
             stack.append((dfd, name, fd, _scandir(fd)))
             while stack:
                 parent_fd, dir_name, fd, entries = stack[-1]
@@ -495,7 +619,7 @@ class Rootfs(Closing):
                     continue
                 child_st = entry.stat(follow_symlinks=False)
                 if stat.S_ISDIR(child_st.st_mode):
-                    child = self._open_listing(fd, entry.name, child_st)
+                    child = self._open_listing(fd, entry.name, None, child_st)
                     stack.append((fd, entry.name, child, _scandir(child)))
                 else:
                     self.ops.unlink(fd, entry.name)
@@ -522,6 +646,11 @@ def remove_path(path: str | os.PathLike[str], ops: FsOps) -> None:
         with fs.root() as top:
             fs.remove(top, name)
         fs.finish()
+
+
+def _components(path: str) -> list[str]:
+    """``path``'s components without the empty and ``.`` ones."""
+    return [c for c in path.split("/") if c not in ("", ".")]
 
 
 def _cancelled_by_dotdot(comps: list[str], start: int) -> int | None:
