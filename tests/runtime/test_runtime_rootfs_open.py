@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from umoci.errors import BlobInvalidError, BundleError, UnsafePathError
+from umoci.fs.rootfs import MAX_SYMLINKS
 from umoci.oci.models import ImageConfig
 from umoci.runtime import open_in_root, rootfs_opener, runtime_config
-from umoci.runtime.rootfs_open import MAX_SYMLINKS
 
 
 @pytest.fixture
