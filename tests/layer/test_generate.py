@@ -588,7 +588,7 @@ def test_file_changing_type_while_read_is_a_layer_error(
     real_open = os.open
 
     def swapping_open(path: Any, flags: int, *args: Any, **kw: Any) -> int:
-        if path == b"f" and flags & os.O_NONBLOCK:  # between lstat and open
+        if path in ("f", b"f") and flags & os.O_NONBLOCK:  # between lstat and open
             os.unlink(tmp_path / "f")
             if replacement == "dir":
                 os.mkdir(tmp_path / "f")

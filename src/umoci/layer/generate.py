@@ -33,8 +33,8 @@ What an entry looks like, following the Go umoci (``tar_generate.go``):
   umoci fails the whole repack on them); a name starting with ``.wh.``
   cannot be represented and is an error.
 
-Confinement (:mod:`umoci.layer.srctree`): paths are resolved one component
-at a time from an fd of the root (``openat`` with ``O_NOFOLLOW``), so
+Confinement (:class:`umoci.fs.tree.TreeReader`): paths are resolved one
+component at a time from an fd of the root, never following a symlink, so
 nothing is read outside the tree.  A change whose path goes *through* a
 symlink (``link/passwd`` where ``link -> /etc``) raises
 :class:`~umoci.errors.UnsafePathError`: an mtree walk never reports such a
@@ -46,8 +46,9 @@ symlink would delete through it.  Anything that vanishes or changes type
 while we read it raises :class:`~umoci.errors.LayerError`.
 
 Rootless mode may meet files and directories its user cannot read or
-search (an image may ship ``0000`` modes): their mode is relaxed for as
-long as we need them and put back afterwards; headers carry the original.
+search (an image may ship ``0000`` modes): the reader relaxes their mode
+for as long as we need them and puts it back afterwards; headers carry the
+original.
 
 Which paths go in (order, masks, minimal whiteouts) is decided up front,
 without I/O, by :mod:`umoci.layer.changes`.
@@ -55,6 +56,7 @@ without I/O, by :mod:`umoci.layer.changes`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -62,6 +64,11 @@ from collections.abc import Iterable, Iterator
 from umoci import log as umoci_log
 from umoci.compress.streams import ByteWriter
 from umoci.errors import LayerError, UnsafePathError
+from umoci.fs.access import PROC_FD
+from umoci.fs.ops import proc_fd_works
+from umoci.fs.rootfs import DirRef, NotADirComponentError
+from umoci.fs.rootfs import join as fs_join
+from umoci.fs.tree import TreeReader
 from umoci.idmap import IdMap, to_container
 from umoci.layer import rootless_xattr
 from umoci.layer.changes import (
@@ -76,14 +83,6 @@ from umoci.layer.changes import (
     whiteout_entry,
 )
 from umoci.layer.metadata import FORBIDDEN_XATTRS
-from umoci.layer.srctree import (
-    PROC_FD,
-    NotADirComponentError,
-    SourceTree,
-    proc,
-    read_xattrs,
-    same_inode,
-)
 from umoci.layer.tarstream import EntryKind
 from umoci.layer.tarwrite import TarEntry, TarWriter
 from umoci.structs import dataclass
@@ -111,13 +110,6 @@ IGNORED_XATTRS = FORBIDDEN_XATTRS | frozenset(
 
 _ROOTLESS_XATTR = rootless_xattr.XATTR_NAME
 _NS = 1_000_000_000
-
-# File contents are opened only after lstat said "regular file", and then
-# checked with fstat; O_NONBLOCK/O_NOCTTY make the open harmless should a
-# FIFO or a terminal have been swapped in between.  (Reopening an O_PATH
-# fd through /proc would close even that window, at +50% syscall time per
-# file; only someone able to mknod in the tree could use it.)
-_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 _KINDS = {
     stat.S_IFREG: EntryKind.REG,
@@ -160,11 +152,23 @@ def _round_second(ns: int) -> int:
     return sign * ((abs(ns) + _NS // 2) // _NS * _NS)
 
 
+def same_inode(now: os.stat_result, before: os.stat_result, what: str) -> None:
+    """Raise LayerError unless ``now`` is the inode (and type) ``before`` described."""
+    if (now.st_dev, now.st_ino, stat.S_IFMT(now.st_mode)) != (
+        before.st_dev,
+        before.st_ino,
+        stat.S_IFMT(before.st_mode),
+    ):
+        raise LayerError(f"generate layer: {what}: changed while being archived")
+
+
 @dataclass(slots=True)
 class _Source:
     """What was read about one file before its entry is written."""
 
     st: os.stat_result
+    #: The permission bits to archive (the reader may have relaxed ``st``'s).
+    mode: int
     xattrs: dict[str, bytes]
     #: Symlink target.
     target: bytes | None = None
@@ -191,19 +195,23 @@ class _Generator:
             log.warning(message, *args)
 
     # -- reading ---------------------------------------------------------------------------
-    def add_root(self, tree: SourceTree, rel: bytes) -> None:
+    def add_root(self, tree: TreeReader, rel: bytes) -> None:
         """Write the tree's root directory itself as ``rel`` (``.`` for the image root)."""
+        st = tree.root_stat  # as it was before the reader relaxed it
         try:
-            st = os.fstat(tree.root_fd)
-            xattrs = read_xattrs(proc(tree.root_fd), follow=True, skip=IGNORED_XATTRS)
+            xattrs = tree.xattrs(tree.peek_dir(""), ".", st, skip=IGNORED_XATTRS)
         except OSError as e:
             raise LayerError(f"generate layer: {show(rel)}: {e.strerror}") from e
-        self._write(tree, rel, _Source(st, xattrs))
+        self._write(rel, _Source(st, tree.final_mode("", st), xattrs))
 
-    def add(self, tree: SourceTree, parent: int, name: bytes, rel: bytes) -> bool:
-        """Write ``name`` of directory fd ``parent`` as ``rel``; True if it is a directory."""
+    def add(self, tree: TreeReader, parent: DirRef, name: bytes, rel: bytes) -> bool:
+        """Write ``name`` of directory ``parent`` as ``rel``; True if it is a directory.
+
+        ``parent`` may be borrowed (:meth:`~umoci.fs.rootfs.Rootfs.peek_dir`):
+        nothing here resolves another directory.
+        """
         try:
-            src = self._inspect(tree, parent, name, rel)
+            src = self._inspect(tree, parent, os.fsdecode(name), rel)
         except FileNotFoundError as e:
             raise LayerError(f"generate layer: {show(rel)}: vanished while being archived") from e
         except OSError as e:
@@ -211,45 +219,38 @@ class _Generator:
         if src is None:
             return False
         try:
-            self._write(tree, rel, src)
+            self._write(rel, src)
         finally:
             if src.fd is not None:
                 os.close(src.fd)
         return stat.S_ISDIR(src.st.st_mode)
 
-    def _inspect(self, tree: SourceTree, parent: int, name: bytes, rel: bytes) -> _Source | None:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    def _inspect(self, tree: TreeReader, parent: DirRef, name: str, rel: bytes) -> _Source | None:
+        st = tree.ops.lstat(parent.fd, name)
         if stat.S_ISSOCK(st.st_mode):
             log.warning("generate layer: %s: skipping socket (tar has no sockets)", show(rel))
             return None
         check_name(rel)
-        src = _Source(st, {})
+        src = _Source(st, tree.final_mode(fs_join(parent.rel, name), st), {})
         if st.st_nlink > 1:
             src.link = self._inodes.get((st.st_dev, st.st_ino))
-        pin = tree.relax(parent, name, st, show(rel)) if tree.rootless else None
         try:
             if stat.S_ISREG(st.st_mode) and src.link is None:
-                src.fd = os.open(name, _O_READ, dir_fd=parent)
+                src.fd = tree.open_file(parent, name, st)
                 now = os.fstat(src.fd)
                 if now.st_ino != st.st_ino or now.st_dev != st.st_dev or now.st_mode != st.st_mode:
                     same_inode(now, st, show(rel))  # raises unless only the mode changed
-                # Promise the size of the inode we will read; keep lstat's
-                # mode (relax() may have changed the current one).
+                # Promise the size of the inode we will read.
                 src.size = now.st_size
-                src.xattrs = read_xattrs(src.fd, follow=True, skip=IGNORED_XATTRS)
+                src.xattrs = tree.xattrs(parent, name, st, fd=src.fd, skip=IGNORED_XATTRS)
             else:
-                # The parent is pinned by its fd and NAME is not followed.
-                path = os.fsencode(proc(parent)) + b"/" + name
-                src.xattrs = read_xattrs(path, follow=False, skip=IGNORED_XATTRS)
+                src.xattrs = tree.xattrs(parent, name, st, skip=IGNORED_XATTRS)
             if stat.S_ISLNK(st.st_mode):
-                src.target = os.readlink(name, dir_fd=parent)
+                src.target = os.fsencode(tree.readlink(parent, name))
         except BaseException:
             if src.fd is not None:
                 os.close(src.fd)
             raise
-        finally:
-            if pin is not None:
-                tree.restore(pin, st)
         return src
 
     # -- header fields -----------------------------------------------------------------------
@@ -300,7 +301,7 @@ class _Generator:
         return out
 
     # -- writing --------------------------------------------------------------------------------
-    def _write(self, tree: SourceTree, rel: bytes, src: _Source) -> None:
+    def _write(self, rel: bytes, src: _Source) -> None:
         st = src.st
         kind = _KINDS.get(stat.S_IFMT(st.st_mode))
         if kind is None:
@@ -309,7 +310,7 @@ class _Generator:
         entry = TarEntry(
             name=(rel + b"/" if rel else b".") if kind is EntryKind.DIR else rel,
             kind=kind,
-            mode=stat.S_IMODE(tree.original_mode(st)),
+            mode=stat.S_IMODE(src.mode),
             uid=uid,
             gid=gid,
             mtime_ns=self._mtime(st.st_mtime_ns),
@@ -338,32 +339,40 @@ class _Generator:
 
 
 def _check_proc() -> None:
-    if not os.path.isdir(PROC_FD):
+    if not proc_fd_works():
         raise LayerError(f"generate layer: {PROC_FD} is not available (is /proc mounted?)")
 
 
-def _add_path(tree: SourceTree, gen: _Generator, rel: bytes) -> None:
+def _open_tree(path: bytes, options: GenerateOptions) -> TreeReader:
+    try:
+        return TreeReader(path, rootless=options.rootless)
+    except OSError as e:
+        raise LayerError(f"generate layer: open {os.fsdecode(path)}: {e.strerror}") from e
+
+
+def _add_path(tree: TreeReader, gen: _Generator, rel: bytes) -> None:
     """Write the entry for ``rel`` (relative to the tree root) of a rootfs."""
     if not rel:
         gen.add_root(tree, rel)
         return
-    comps = rel.split(b"/")
+    parent_rel, _, name = rel.rpartition(b"/")
     try:
-        parent = tree.dir_fd(comps[:-1])
+        parent = tree.peek_dir(os.fsdecode(parent_rel))
     except NotADirComponentError as e:
-        where = f"generate layer: {show(rel)}: path component {os.fsdecode(e.comp)!r}"
+        component = e.path.rpartition("/")[2]
+        where = f"generate layer: {show(rel)}: path component {component!r}"
         if e.symlink:
             raise UnsafePathError(f"{where} is a symlink: refusing to follow it") from None
         raise LayerError(f"{where} is not a directory") from None
     except OSError as e:
         raise LayerError(f"generate layer: {show(rel)}: {e.strerror}") from e
-    gen.add(tree, parent, comps[-1], rel)
+    gen.add(tree, parent, name, rel)
 
 
-def _parent_is_dir(tree: SourceTree, rel: bytes) -> bool:
+def _parent_is_dir(tree: TreeReader, rel: bytes) -> bool:
     """Does the parent of ``rel`` still resolve to a directory (without symlinks)?"""
     try:
-        tree.dir_fd(rel.split(b"/")[:-1])
+        tree.peek_dir(os.fsdecode(rel.rpartition(b"/")[0]))
     except NotADirComponentError:
         return False
     except OSError as e:
@@ -392,7 +401,7 @@ def generate_layer(
     _check_proc()
     opts = options or GenerateOptions()
     plan = plan_changes(changes, mask_paths)
-    with SourceTree(os.fsencode(root), rootless=opts.rootless) as tree, TarWriter(sink) as writer:
+    with _open_tree(os.fsencode(root), opts) as tree, TarWriter(sink) as writer:
         gen = _Generator(writer, opts)
         for rel, kind in plan:
             if kind is not ChangeKind.DELETED:
@@ -404,32 +413,37 @@ def generate_layer(
     return LayerStats(writer.entries, writer.bytes_written)
 
 
-def _list(tree: SourceTree, comps: list[bytes], rel: bytes) -> Iterator[bytes]:
+def _list(tree: TreeReader, where: str, rel: bytes) -> Iterator[bytes]:
+    """The names in directory ``where`` of the tree, sorted bytewise (Go's ``filepath.Walk``)."""
     try:
-        return iter(tree.list_dir(comps))
+        names = tree.names(tree.peek_dir(where))
     except NotADirComponentError as e:
         raise LayerError(f"{show(rel)}: changed while being archived") from e
     except OSError as e:
         raise LayerError(f"{show(rel)}: {e.strerror}") from e
+    return iter(sorted(map(os.fsencode, names)))
 
 
-def _walk_into(tree: SourceTree, gen: _Generator, target: bytes) -> None:
+def _walk_into(tree: TreeReader, gen: _Generator, target: bytes) -> None:
     """Write everything below the tree root, depth first, names sorted per directory."""
-    pending: list[tuple[list[bytes], Iterator[bytes]]] = [([], _list(tree, [], target))]
+    # Per directory: its path in the tree (bytes, and str for the reader)
+    # and the names still to write.
+    pending: list[tuple[bytes, str, Iterator[bytes]]] = [(b"", "", _list(tree, "", target))]
     while pending:
-        comps, names = pending[-1]
+        where, where_str, names = pending[-1]
         name = next(names, None)
         if name is None:
             pending.pop()
             continue
-        child = [*comps, name]
-        rel = join(target, b"/".join(child))
+        child = join(where, name)
+        rel = join(target, child)
         try:
-            parent = tree.dir_fd(comps)  # the chain is already there: no lookup
-        except (NotADirComponentError, OSError) as e:
+            parent = tree.peek_dir(where_str)  # resolved before: a cache hit
+        except OSError as e:
             raise LayerError(f"{show(rel)}: changed while being archived") from e
         if gen.add(tree, parent, name, rel):
-            pending.append((child, _list(tree, child, rel)))
+            child_str = os.fsdecode(child)
+            pending.append((child, child_str, _list(tree, child_str, rel)))
 
 
 def generate_insert_layer(
@@ -455,28 +469,27 @@ def generate_insert_layer(
     opts = options or GenerateOptions()
     rel = clean_target(target)
     src = os.path.abspath(os.fsencode(source))
-    try:
-        is_dir = stat.S_ISDIR(os.lstat(src).st_mode)
-    except OSError as e:
-        raise LayerError(f"source {os.fsdecode(src)}: {e.strerror}") from e
-    if not is_dir and not rel:
-        raise LayerError("only a directory can be inserted at /")
-    with TarWriter(sink) as writer:
+    with contextlib.ExitStack() as stack:
+        try:
+            # A directory (not a symlink to one) is read as a tree.
+            tree: TreeReader | None = stack.enter_context(TreeReader(src, rootless=opts.rootless))
+        except NotADirectoryError:
+            tree = None  # a file, a symlink, a device: one entry
+        except OSError as e:
+            raise LayerError(f"source {os.fsdecode(src)}: {e.strerror}") from e
+        if tree is None and not rel:
+            raise LayerError("only a directory can be inserted at /")
+        writer = stack.enter_context(TarWriter(sink))
         gen = _Generator(writer, opts)
         if opaque:
             writer.add(opaque_entry(rel))
-        if is_dir:
-            with SourceTree(src, rootless=opts.rootless) as tree:
-                gen.add_root(tree, rel)
-                _walk_into(tree, gen, rel)
+        if tree is not None:
+            gen.add_root(tree, rel)
+            _walk_into(tree, gen, rel)
         else:
             parent, base = os.path.split(src)
-            with SourceTree(parent, rootless=opts.rootless) as tree:
-                try:
-                    fd = tree.dir_fd([])
-                except OSError as e:
-                    raise LayerError(f"{os.fsdecode(parent)}: {e.strerror}") from e
-                gen.add(tree, fd, base, rel)
+            with _open_tree(parent, opts) as parent_tree:
+                gen.add(parent_tree, parent_tree.peek_dir(""), base, rel)
     return LayerStats(writer.entries, writer.bytes_written)
 
 

@@ -1,0 +1,131 @@
+"""Reading a tree without following any symlink: what repack, insert and the mtree walk see.
+
+A :class:`TreeReader` is a :class:`~umoci.fs.rootfs.Rootfs` opened with
+``follow=False``: directories are reached one component at a time from an
+fd of the root, and a symlink where a directory is expected is refused
+(:class:`~umoci.fs.rootfs.NotADirComponentError`), never followed -- a
+walk never reports such a path, so meeting one means the tree changed
+under us.  Entries are read through their directory's fd and their name
+(``*at`` calls; xattrs through ``/proc/self/fd/DIR/NAME`` with no-follow
+calls), so nothing outside the tree can be read even while it changes.
+
+Rootless, the rule of :mod:`umoci.fs.access` applies: a directory we own
+but may not list or search gets ``u+rx`` when it is entered (put back by
+:meth:`TreeReader.close`), a file we own but may not read gets ``u+r`` for
+just the open or xattr read that failed.  So trees holding mode-000 files
+and directories the user owns can be recorded and archived, and are left
+with their modes; :meth:`Rootfs.final_mode` gives the mode to record.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Container
+
+from umoci.fs.access import READ, SEARCH, relaxed
+from umoci.fs.ops import RootlessOps, RootOps, Target
+from umoci.fs.rootfs import DirRef, Rootfs
+
+# O_NONBLOCK/O_NOCTTY: opening what lstat called a regular file is harmless
+# even if a FIFO or a terminal was swapped in since (callers check fstat).
+_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+class TreeReader(Rootfs):
+    """A directory tree opened for reading (see the module docstring).
+
+    ``root`` itself must be a directory, not a symlink to one.
+    """
+
+    def __init__(
+        self, root: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, rootless: bool
+    ) -> None:
+        ops = RootlessOps() if rootless else RootOps()
+        super().__init__(root, ops, access=SEARCH, follow=False, follow_root=False)
+
+    def close(self) -> None:
+        """Put back every mode we relaxed (also after an error), then release every fd."""
+        if self.root_fd < 0:
+            return
+        try:
+            self.finish()
+        finally:
+            super().close()
+
+    def scan(self, directory: DirRef) -> list[tuple[str, os.stat_result]]:
+        """Every entry of ``directory`` with its ``lstat``, in the kernel's order."""
+        fd = self.ops.open_dir_listing(directory.fd, ".")
+        try:
+            # scandir works on its own dup of fd; stat() is fstatat(fd, name).
+            with os.scandir(fd) as entries:
+                return [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+        finally:
+            os.close(fd)
+
+    def names(self, directory: DirRef) -> list[str]:
+        """The names in ``directory``, in the kernel's order."""
+        fd = self.ops.open_dir_listing(directory.fd, ".")
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
+    def open_file(self, directory: DirRef, name: str, st: os.stat_result) -> int:
+        """Open ``name`` (``lstat`` ``st``: a regular file) for reading; the fd is ours to close.
+
+        The last component is not followed and the open never blocks; the
+        caller checks with ``fstat`` that it got the file it looked at.
+        """
+        try:
+            return os.open(name, _O_READ, dir_fd=directory.fd)
+        except PermissionError:
+            with relaxed(self.ops, directory.fd, name, st, READ) as changed:
+                if not changed:
+                    raise
+                return os.open(name, _O_READ, dir_fd=directory.fd)
+
+    def readlink(self, directory: DirRef, name: str) -> str:
+        """The target of symlink ``name``."""
+        return self.ops.readlink(directory.fd, name)
+
+    def xattrs(
+        self,
+        directory: DirRef,
+        name: str,
+        st: os.stat_result,
+        *,
+        fd: int | None = None,
+        skip: Container[str] = (),
+    ) -> dict[str, bytes]:
+        """The xattrs of ``name`` (or of its open file ``fd``) but those in ``skip``.
+
+        A filesystem without xattrs has none; one removed between listing
+        and reading is skipped.
+        """
+        target = Target(directory.fd, name, fd)
+        try:
+            return self._read_xattrs(target, skip)
+        except PermissionError:
+            with relaxed(self.ops, directory.fd, name, st, READ) as changed:
+                if not changed:
+                    raise
+                return self._read_xattrs(target, skip)
+
+    def _read_xattrs(self, target: Target, skip: Container[str]) -> dict[str, bytes]:
+        try:
+            keys = self.ops.listxattr(target)
+        except OSError as e:
+            if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                return {}
+            raise
+        out: dict[str, bytes] = {}
+        for key in keys:
+            if key in skip:
+                continue
+            try:
+                out[key] = self.ops.getxattr(target, key)
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+        return out

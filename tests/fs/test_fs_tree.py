@@ -1,0 +1,103 @@
+"""TreeReader: a tree read without following symlinks, rootless modes relaxed and put back."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from fskit import NOBODY, as_nobody, mode_of, needs_root, public_tmp_fixture  # noqa: F401 (fixtures)
+
+from umoci.fs.rootfs import NotADirComponentError
+from umoci.fs.tree import TreeReader
+
+
+def test_symlinks_are_refused_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    os.symlink("d", tmp_path / "link")
+    os.symlink("/", tmp_path / "abs")
+    with TreeReader(tmp_path, rootless=False) as tree:
+        assert sorted(tree.names(tree.peek_dir("d"))) == ["f"]
+        for where in ("link", "abs/etc", "d/../link"):
+            with pytest.raises(NotADirComponentError) as info:
+                tree.peek_dir(where)
+            assert info.value.symlink
+        with pytest.raises(NotADirComponentError) as info:
+            tree.peek_dir("d/f")
+        assert (info.value.path, info.value.symlink) == ("d/f", False)
+        # The symlink itself can be read, of course.
+        assert tree.readlink(tree.peek_dir(""), "abs") == "/"
+
+
+def test_the_root_must_be_a_directory_itself(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    os.symlink("d", tmp_path / "link")
+    (tmp_path / "f").write_bytes(b"")
+    for root in ("link", "f"):
+        with pytest.raises(NotADirectoryError):
+            TreeReader(tmp_path / root, rootless=False)
+
+
+def test_scan_reports_lstat(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"abc")
+    os.symlink("f", tmp_path / "l")
+    with TreeReader(tmp_path, rootless=False) as tree:
+        found = dict(tree.scan(tree.peek_dir("")))
+    assert found["f"].st_size == 3
+    assert stat.S_ISLNK(found["l"].st_mode)
+
+
+def _locked_tree(base: Path) -> Path:
+    root = base / "r"
+    (root / "locked" / "inner").mkdir(parents=True)
+    (root / "locked" / "inner" / "secret").write_bytes(b"secret")
+    os.setxattr(root / "locked" / "inner" / "secret", "user.k", b"v")
+    for path in (root, root / "locked", root / "locked" / "inner"):
+        os.chown(path, NOBODY, NOBODY)
+    os.chown(root / "locked" / "inner" / "secret", NOBODY, NOBODY)
+    os.chmod(root / "locked" / "inner" / "secret", 0)
+    os.chmod(root / "locked" / "inner", 0o100)
+    os.chmod(root / "locked", 0)
+    return root
+
+
+@needs_root
+def test_rootless_reads_what_its_user_owns_and_puts_the_modes_back(public_tmp: Path) -> None:
+    root = _locked_tree(public_tmp)
+    with as_nobody():
+        with TreeReader(root, rootless=False) as tree, pytest.raises(PermissionError):
+            tree.scan(tree.peek_dir("locked"))
+        with TreeReader(root, rootless=True) as tree:
+            inner = tree.peek_dir("locked/inner")
+            (name, st), *_ = tree.scan(inner)
+            assert name == "secret"
+            assert tree.xattrs(inner, name, st) == {"user.k": b"v"}
+            fd = tree.open_file(inner, name, st)
+            try:
+                assert os.read(fd, 100) == b"secret"
+            finally:
+                os.close(fd)
+            assert mode_of(root / "locked" / "inner" / "secret") == 0  # put back already
+            # Directories stay usable until the reader closes, and report
+            # the mode they will get back.
+            assert mode_of(root / "locked") == 0o500
+            assert tree.final_mode("locked/inner", os.lstat(root / "locked/inner")) == 0o100
+    assert mode_of(root / "locked") == 0
+    os.chmod(root / "locked", 0o700)
+    assert mode_of(root / "locked" / "inner") == 0o100
+
+
+@needs_root
+def test_modes_are_put_back_after_an_error_too(public_tmp: Path) -> None:
+    root = _locked_tree(public_tmp)
+
+    def fail_while_reading() -> None:
+        with TreeReader(root, rootless=True) as tree:
+            tree.scan(tree.peek_dir("locked/inner"))
+            raise RuntimeError
+
+    with as_nobody(), pytest.raises(RuntimeError):
+        fail_while_reading()
+    assert mode_of(root / "locked") == 0
