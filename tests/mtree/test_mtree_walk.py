@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -386,9 +387,9 @@ def test_hardlinks_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     reads: list[bytes] = []
     real = walk_module._Walker._hash
 
-    def counting(self: walk_module._Walker, path: bytes) -> dict[str, str]:
-        reads.append(os.path.basename(path))
-        return real(self, path)
+    def counting(self: walk_module._Walker, rel: bytes, *args: Any) -> dict[str, str]:
+        reads.append(os.path.basename(rel))
+        return real(self, rel, *args)
 
     monkeypatch.setattr(walk_module._Walker, "_hash", counting)
     monkeypatch.setattr(walk_module, "RACY_NS", 0)

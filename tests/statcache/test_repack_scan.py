@@ -19,6 +19,8 @@ import pytest
 from statkit import trust_cache
 
 from umoci import mtree
+from umoci.fs.rootfs import DirRef
+from umoci.fs.tree import TreeReader
 from umoci.ops import statcache
 from umoci.ops.repack_scan import scan_deltas
 
@@ -160,12 +162,12 @@ def test_scan_matches_full_walk(tmp_path: Path, name: str) -> None:
 
 def test_unlistable_directory_gives_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, _, snapshot = record(tmp_path)
-    real = os.scandir
+    real = TreeReader.scan
 
-    def refuse(path: object) -> object:
-        if os.fsencode(path).endswith(b"/e"):  # type: ignore[call-overload]
+    def refuse(self: TreeReader, directory: DirRef) -> list[tuple[str, os.stat_result]]:
+        if directory.rel == "e":
             raise PermissionError(13, "Permission denied")
-        return real(path)  # type: ignore[call-overload]
+        return real(self, directory)
 
-    monkeypatch.setattr(os, "scandir", refuse)
+    monkeypatch.setattr(TreeReader, "scan", refuse)
     assert scan_deltas(str(root), snapshot, rootless=True) is None

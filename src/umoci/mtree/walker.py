@@ -30,10 +30,14 @@ Two ways in:
   values in any order (an extractor's own records) and builds the same spec
   without touching the filesystem.
 
-``rootless=True`` mirrors umoci's unprivileged evaluation: an operation that
-fails with EACCES is retried after temporarily adding owner permissions to
-the inode and its parent directories (restored afterwards), so trees holding
-mode-000 files that the user owns can still be recorded.
+Every syscall goes through :class:`umoci.fs.tree.TreeReader`: the tree is
+read one directory fd at a time, never following a symlink, so paths deeper
+than ``PATH_MAX`` are walked too.  ``rootless=True`` mirrors umoci's
+unprivileged evaluation with the rule of :mod:`umoci.fs.access`:
+directories the user owns but may not list get ``u+rx`` while the walk
+goes on, files it may not read get ``u+r`` for the read that failed, and
+every mode is put back, so trees holding mode-000 files that the user owns
+can still be recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from umoci.errors import MtreeError
+from umoci.fs.tree import TreeReader
 from umoci.mtree.escape import vis
 from umoci.mtree.keywords import (
     DIGEST_KEYWORDS,
@@ -79,6 +84,7 @@ __all__ = [
     "Observed",
     "PackedCache",
     "inode_reader",
+    "open_tree",
     "spec_from_infos",
     "walk",
 ]
@@ -331,63 +337,25 @@ def spec_from_infos(
     return _drive(_Builder(keywords, header), root, ordered)
 
 
-class _Access:
-    """Runs file-system calls, granting owner access and retrying in rootless mode."""
-
-    def __init__(self, root: bytes, rootless: bool) -> None:
-        self.root = root
-        self.rootless = rootless
-
-    def abspath(self, rel: bytes) -> bytes:
-        return self.root if rel == b"." else self.root + b"/" + rel
-
-    def call(self, rel: bytes, func: Callable[[bytes], _T]) -> _T:
-        path = self.abspath(rel)
-        try:
-            return func(path)
-        except PermissionError:
-            if not self.rootless:
-                raise
-        changed = self._grant(rel)
-        try:
-            return func(path)
-        finally:
-            for where, mode in reversed(changed):
-                os.chmod(where, mode)
-
-    def _grant(self, rel: bytes) -> list[tuple[bytes, int]]:
-        """Add u+r (and u+x on directories) from the root down to ``rel``."""
-        changed: list[tuple[bytes, int]] = []
-        parts = [] if rel == b"." else rel.split(b"/")
-        where = self.root
-        for depth in range(len(parts) + 1):
-            if depth:
-                where = where + b"/" + parts[depth - 1]
-            st = os.lstat(where)
-            if stat.S_ISLNK(st.st_mode):
-                continue
-            want = stat.S_IRUSR | (stat.S_IXUSR if stat.S_ISDIR(st.st_mode) else 0)
-            if st.st_mode & want != want:
-                mode = stat.S_IMODE(st.st_mode)
-                os.chmod(where, mode | want)
-                changed.append((where, mode))
-        return changed
-
-
 class _Walker:
+    """Reads what the keywords need about each inode, through ``tree``.
+
+    An inode is named by its directory (the path the tree resolves, ``""``
+    for the root) and its name there, besides its spec path.
+    """
+
     def __init__(
         self,
-        root: bytes,
+        tree: TreeReader,
         keywords: Sequence[str],
         *,
         cache: Mapping[bytes, CachedFile] | None,
         cache_out: dict[bytes, CachedFile] | None,
-        rootless: bool,
         skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
         stats_out: dict[bytes, Observed] | None = None,
         consume_cache: bool = False,
     ) -> None:
-        self.access = _Access(root, rootless)
+        self.tree = tree
         self.skip_digest = skip_digest
         self.stats_out = stats_out
         self.digests = needed_digests(keywords)
@@ -405,39 +373,35 @@ class _Walker:
         # Digests of multiply-linked files, so each inode is read only once.
         self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
 
-    def info(self, rel: bytes, path: bytes, st: os.stat_result) -> FileInfo:
+    def info(self, where: str, name: str, rel: bytes, st: os.stat_result) -> FileInfo:
+        """The facts about ``name`` in directory ``where`` (spec path ``rel``, ``lstat`` ``st``)."""
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            digests = self._digests(rel, st) if self.digests else {}
-            return FileInfo(rel, st, None, self._xattrs(rel, path), digests)
+            digests = self._digests(where, name, rel, st) if self.digests else {}
+            return FileInfo(rel, st, None, self._xattrs(where, name, st), digests)
         if stat.S_ISDIR(mode):
-            return FileInfo(rel, st, None, self._xattrs(rel, path))
+            return FileInfo(rel, st, None, self._xattrs(where, name, st))
         if stat.S_ISLNK(mode) and self.want_link:
-            return FileInfo(rel, st, self.access.call(rel, os.readlink))
+            target = self.tree.readlink(self.tree.peek_dir(where), name)
+            return FileInfo(rel, st, os.fsencode(target))
         return FileInfo(rel, st)
 
     def _get_cached(self, rel: bytes, default: None) -> CachedFile | None:
         assert self.cache is not None
         return self.cache.get(rel, default)
 
-    def _xattrs(self, rel: bytes, path: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    def _xattrs(self, where: str, name: str, st: os.stat_result) -> tuple[tuple[bytes, bytes], ...]:
         if not self.want_xattrs:
             return ()
         try:
-            return _read_xattrs(path)
-        except PermissionError:
-            if not self.access.rootless:
-                return ()
+            found = self.tree.xattrs(self.tree.peek_dir(where), name, st)
         except OSError:
-            # Like go-mtree: a file whose xattrs cannot be read (ENOTSUP, a
-            # race) is recorded without any.
+            # Like go-mtree: a file whose xattrs cannot be read (no
+            # permission, a race) is recorded without any.
             return ()
-        try:
-            return self.access.call(rel, _read_xattrs)
-        except OSError:
-            return ()
+        return tuple((os.fsencode(key), value) for key, value in found.items())
 
-    def _digests(self, rel: bytes, st: os.stat_result) -> dict[str, str]:
+    def _digests(self, where: str, name: str, rel: bytes, st: os.stat_result) -> dict[str, str]:
         # The cache first: an unchanged file (the common case) then costs one
         # lookup, and its real digest compares just as a skipped one would.
         if self.cache is not None:
@@ -452,23 +416,22 @@ class _Walker:
             key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             digests = self._linked.get(key)
             if digests is None:
-                digests = self._linked[key] = self.access.call(rel, self._hash)
+                digests = self._linked[key] = self._hash(rel, where, name, st)
         else:
-            digests = self.access.call(rel, self._hash)
+            digests = self._hash(rel, where, name, st)
         if self.cache_out is not None:
             record = CachedFile.from_stat(st, digests["sha256digest"])
             if record is not None:
                 self.cache_out[rel] = record
         return digests
 
-    def _hash(self, path: bytes) -> dict[str, str]:
-        # O_NOFOLLOW|O_NONBLOCK: a file swapped for a symlink or a FIFO after
-        # the lstat must neither be followed nor block the walk.
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        fd = os.open(path, flags)
+    def _hash(self, rel: bytes, where: str, name: str, st: os.stat_result) -> dict[str, str]:
+        # A file swapped for a symlink or a FIFO after the lstat is neither
+        # followed nor does it block the walk (see TreeReader.open_file).
+        fd = self.tree.open_file(self.tree.peek_dir(where), name, st)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise MtreeError(f"mtree walk: {os.fsdecode(path)!r} changed type during the walk")
+                raise MtreeError(f"mtree walk: {os.fsdecode(rel)!r} changed type during the walk")
             hashers = [hashlib.new(DIGEST_KEYWORDS[name]) for name in self.digests]
             buf = self._buf
             view = memoryview(buf)
@@ -482,45 +445,32 @@ class _Walker:
 
     def children(self, info: FileInfo) -> Iterator[FileInfo]:
         rel = info.path
+        where = "" if rel == b"." else os.fsdecode(rel)
         # go-mtree's order (see _ordered): non-directories, then directories,
         # each by name bytes.  Names in a directory are unique, so sorting the
-        # (name, stat) pairs never compares the stats.
-        files: list[tuple[bytes, os.stat_result]] = []
-        dirs: list[tuple[bytes, os.stat_result]] = []
+        # (name bytes, name, stat) triples never compares further.
+        files: list[tuple[bytes, str, os.stat_result]] = []
+        dirs: list[tuple[bytes, str, os.stat_result]] = []
         scanned_ns = time.time_ns()  # before any of these lstats
-        for item in self.access.call(rel, _scan):
-            (dirs if stat.S_ISDIR(item[1].st_mode) else files).append(item)
+        for name, st in self.tree.scan(self.tree.peek_dir(where)):
+            item = (os.fsencode(name), name, st)
+            (dirs if stat.S_ISDIR(st.st_mode) else files).append(item)
         files.sort()
         dirs.sort()
-        base = self.access.abspath(rel) + b"/"
         prefix = b"" if rel == b"." else rel + b"/"
         info_of = self.info
         stats_out = self.stats_out
         # One bytes object per path, shared by the stats and the spec entry.
-        for name, st in files:
-            path = prefix + name
+        for name_bytes, name, st in files:
+            path = prefix + name_bytes
             if stats_out is not None:
                 stats_out[path] = observed(st, scanned_ns)
-            yield info_of(path, base + name, st)
-        for name, st in dirs:
-            path = prefix + name
+            yield info_of(where, name, path, st)
+        for name_bytes, name, st in dirs:
+            path = prefix + name_bytes
             if stats_out is not None:
                 stats_out[path] = observed(st, scanned_ns)
-            yield info_of(path, base + name, st)
-
-
-def _scan(path: bytes) -> list[tuple[bytes, os.stat_result]]:
-    with os.scandir(path) as it:
-        return [(entry.name, entry.stat(follow_symlinks=False)) for entry in it]
-
-
-def _read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
-    names = os.listxattr(path, follow_symlinks=False)
-    if not names:
-        return ()
-    return tuple(
-        (os.fsencode(name), os.getxattr(path, name, follow_symlinks=False)) for name in names
-    )
+            yield info_of(where, name, path, st)
 
 
 def walk(
@@ -561,45 +511,53 @@ def walk(
     if header is None:
         header = Header.current(root_b)
     builder = _Builder(keywords, header, sink)
-    walker = _Walker(
-        root_b,
-        keywords,
-        cache=None if full_hash else cache,
-        cache_out=cache_out,
-        rootless=rootless,
-        skip_digest=skip_digest,
-        stats_out=stats_out,
-        consume_cache=consume_cache,
-    )
     before_ns = time.time_ns()
-    st = os.lstat(root_b)
-    if not stat.S_ISDIR(st.st_mode):
-        raise MtreeError(f"mtree walk: {os.fsdecode(root_b)!r} is not a directory")
-    if stats_out is not None:
-        stats_out[b"."] = observed(st, before_ns)
-    return _drive(builder, walker.info(b".", root_b, st), walker.children)
+    with open_tree(root_b, rootless=rootless) as tree:
+        walker = _Walker(
+            tree,
+            keywords,
+            cache=None if full_hash else cache,
+            cache_out=cache_out,
+            skip_digest=skip_digest,
+            stats_out=stats_out,
+            consume_cache=consume_cache,
+        )
+        st = tree.root_stat
+        if stats_out is not None:
+            stats_out[b"."] = observed(st, before_ns)
+        return _drive(builder, walker.info("", ".", b".", st), walker.children)
+
+
+def open_tree(
+    root: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, rootless: bool
+) -> TreeReader:
+    """The tree :func:`walk` reads (``root`` must be a directory, not a symlink to one)."""
+    try:
+        return TreeReader(root, rootless=rootless)
+    except NotADirectoryError:
+        raise MtreeError(f"mtree walk: {os.fsdecode(root)!r} is not a directory") from None
 
 
 def inode_reader(
-    root: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    tree: TreeReader,
     keywords: Sequence[str] = UMOCI_KEYWORDS,
     *,
-    rootless: bool = False,
     skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
 ) -> Callable[[bytes, os.stat_result], FileInfo]:
-    """What :func:`walk` would learn about single inodes, one at a time.
+    """What :func:`walk` would learn about single inodes of ``tree``, one at a time.
 
-    The returned function takes a path relative to ``root`` (``b"."`` for
-    the root) and its ``lstat`` result and reads the rest (xattrs, link
-    target, digests) exactly as the walk does, for a caller that already
-    knows which few inodes it needs.
+    The returned function takes a path relative to the tree's root
+    (``b"."`` for the root) and its ``lstat`` result and reads the rest
+    (xattrs, link target, digests) exactly as the walk does, for a caller
+    that already knows which few inodes it needs.  ``tree`` comes from
+    :func:`open_tree` and must stay open while the function is used.
     """
-    root_b = os.fsencode(root)
-    walker = _Walker(
-        root_b, keywords, cache=None, cache_out=None, rootless=rootless, skip_digest=skip_digest
-    )
+    walker = _Walker(tree, keywords, cache=None, cache_out=None, skip_digest=skip_digest)
 
     def read(rel: bytes, st: os.stat_result) -> FileInfo:
-        return walker.info(rel, walker.access.abspath(rel), st)
+        if rel == b".":
+            return walker.info("", ".", rel, st)
+        parent, _, name = rel.rpartition(b"/")
+        return walker.info(os.fsdecode(parent), os.fsdecode(name), rel, st)
 
     return read

@@ -14,8 +14,9 @@ mtree, reading unchanged inodes' xattrs or building 7,000 entries.
 
 :func:`scan_deltas` gives up (returns None) where the full walk knows
 better: a directory it may not read (rootless trees with mode-000
-directories need the walk's permission juggling) or anything vanishing
-under it.
+directories need the walk's permission juggling, which the scan does not
+do: it changes nothing on disk) or anything vanishing under it.  Both read
+the rootfs through :class:`umoci.fs.tree.TreeReader`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import os
 import stat
 
+from umoci.errors import MtreeError
+from umoci.fs.tree import TreeReader
 from umoci.mtree import UMOCI_KEYWORDS, Delta, DeltaType, Entry, KeyVal, delta_for
 from umoci.mtree.keywords import compile_keywords, tar_time_value
-from umoci.mtree.walker import inode_reader
+from umoci.mtree.walker import inode_reader, open_tree
 from umoci.ops.statcache import Fingerprint, Snapshot, recorded_keywords
 
 __all__ = ["digest_cannot_matter", "scan_deltas"]
@@ -38,37 +41,40 @@ def _changed_paths(
 
     None if a directory could not be listed or an entry vanished mid-scan.
     """
+    try:
+        with open_tree(rootfs, rootless=False) as tree:
+            return _scan(tree, known)
+    except (OSError, MtreeError):
+        return None
+
+
+def _scan(
+    tree: TreeReader, known: dict[bytes, Fingerprint]
+) -> tuple[list[tuple[bytes, os.stat_result]], list[bytes]]:
     suspects: list[tuple[bytes, os.stat_result]] = []
     seen: list[bytes] = [b"."]
     lookup = known.get
     is_dir = stat.S_ISDIR
-    try:
-        st = os.lstat(rootfs)
-        if not is_dir(st.st_mode):
-            return None
-        fingerprint = lookup(b".")
-        if fingerprint is None or fingerprint[0] != st.st_ino or fingerprint[1] != st.st_ctime_ns:
-            suspects.append((b".", st))
-        pending = [(rootfs, b"")]
-        while pending:
-            where, prefix = pending.pop()
-            with os.scandir(where) as listing:
-                for item in listing:
-                    name = item.name
-                    rel = prefix + name
-                    st = item.stat(follow_symlinks=False)
-                    seen.append(rel)
-                    fingerprint = lookup(rel)
-                    if (
-                        fingerprint is None
-                        or fingerprint[0] != st.st_ino
-                        or fingerprint[1] != st.st_ctime_ns
-                    ):
-                        suspects.append((rel, st))
-                    if is_dir(st.st_mode):
-                        pending.append((where + b"/" + name, rel + b"/"))
-    except OSError:
-        return None
+    st = tree.root_stat
+    fingerprint = lookup(b".")
+    if fingerprint is None or fingerprint[0] != st.st_ino or fingerprint[1] != st.st_ctime_ns:
+        suspects.append((b".", st))
+    # Directories to list: their path for the tree, and as a spec path prefix.
+    pending = [("", b"")]
+    while pending:
+        where, prefix = pending.pop()
+        for name, st in tree.scan(tree.peek_dir(where)):
+            rel = prefix + os.fsencode(name)
+            seen.append(rel)
+            fingerprint = lookup(rel)
+            if (
+                fingerprint is None
+                or fingerprint[0] != st.st_ino
+                or fingerprint[1] != st.st_ctime_ns
+            ):
+                suspects.append((rel, st))
+            if is_dir(st.st_mode):
+                pending.append((f"{where}/{name}" if where else name, rel + b"/"))
     if len(seen) == len(known) and all(path in known for path, _ in suspects):
         return suspects, []  # nothing new, same count: nothing can be gone
     return suspects, sorted(known.keys() - set(seen))
@@ -112,9 +118,6 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
     suspects, gone = found
     # The recorded entry of the suspect being read, for the digest shortcut.
     current: list[Entry | None] = [None]
-    read = inode_reader(
-        root, rootless=rootless, skip_digest=lambda _, st: digest_cannot_matter(current[0], st)
-    )
     keyvals = compile_keywords(UMOCI_KEYWORDS)
     only = frozenset(UMOCI_KEYWORDS)
     deltas = [
@@ -122,18 +125,26 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
         for path in gone
     ]
     try:
-        for path, st in suspects:
-            fingerprint = known.get(path)
-            old = (
-                None
-                if fingerprint is None
-                else _recorded_entry(path, recorded_keywords(fingerprint))
+        tree = open_tree(root, rootless=rootless)
+    except (OSError, MtreeError):
+        return None
+    try:
+        with tree:
+            read = inode_reader(
+                tree, skip_digest=lambda _, st: digest_cannot_matter(current[0], st)
             )
-            current[0] = old
-            new = Entry(".", path, tuple(keyvals(read(path, st))))
-            delta = delta_for(path, old, new, only)
-            if delta is not None:
-                deltas.append(delta)
+            for path, st in suspects:
+                fingerprint = known.get(path)
+                old = (
+                    None
+                    if fingerprint is None
+                    else _recorded_entry(path, recorded_keywords(fingerprint))
+                )
+                current[0] = old
+                new = Entry(".", path, tuple(keyvals(read(path, st))))
+                delta = delta_for(path, old, new, only)
+                if delta is not None:
+                    deltas.append(delta)
     except OSError:
         return None
     deltas.sort(key=lambda d: d.path)
