@@ -648,6 +648,18 @@ def remove_path(path: str | os.PathLike[str], ops: FsOps) -> None:
         fs.finish()
 
 
+def reset_root(path: str | os.PathLike[str], ops: FsOps, uid: int, gid: int) -> None:
+    """Give a new, empty rootfs directory its starting state.
+
+    Owned by ``uid:gid`` (host ids; rootless ops record no owners), with
+    atime and mtime at the epoch.
+    """
+    with Rootfs(path, ops, access=None) as fs:
+        root = Target(fs.root_fd, ".")
+        ops.chown(root, uid, gid)
+        ops.utimes(root, 0, 0)
+
+
 def _components(path: str) -> list[str]:
     """``path``'s components without the empty and ``.`` ones."""
     return [c for c in path.split("/") if c not in ("", ".")]

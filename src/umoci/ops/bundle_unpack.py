@@ -18,6 +18,8 @@ from umoci import log as umoci_log
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
+from umoci.fs.ops import fs_for
+from umoci.fs.rootfs import reset_root
 from umoci.idmap import IdMap, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
@@ -109,12 +111,12 @@ def prepare_rootfs(rootfs: str, maps: MapOptions) -> None:
     mtime at the epoch: many images carry no entry for ``/``, and the Go
     umoci picks the epoch so that unpacking stays reproducible.
     """
-    if not maps.rootless:
-        uid, gid = to_host(maps.uid_maps, 0), to_host(maps.gid_maps, 0)
-        if uid is None or gid is None:
+    uid, gid = to_host(maps.uid_maps, 0), to_host(maps.gid_maps, 0)
+    if uid is None or gid is None:
+        if not maps.rootless:
             raise UsageError("the uid/gid maps do not map the container's root (0)")
-        os.lchown(rootfs, uid, gid)
-    os.utime(rootfs, ns=(0, 0), follow_symlinks=False)
+        uid = gid = 0  # rootless records no owners: never used
+    reset_root(rootfs, fs_for(rootless=maps.rootless), uid, gid)
 
 
 def _write_file(path: str, data: bytes) -> None:
