@@ -247,3 +247,26 @@ def test_absolute_symlink_in_subdirectory_restarts_at_root(tree):
     with Rootfs(tree, RootOps()) as fs:
         assert resolved(fs, "x/y/abs") == "etc"
         assert resolved(fs, "x/y/abs2") == "etc"
+
+
+def test_a_repeated_peek_never_outlives_what_it_names(tree):
+    (tree / "d").mkdir()
+    with Rootfs(tree, RootOps()) as fs:
+        first = fs.peek_dir("d")
+        assert fs.peek_dir("d") is first  # nothing changed in between
+        with fs.resolve_dir("") as top:
+            fs.remove(top, "d")
+            os.close(fs.ops.create(top.fd, "d"))  # a file now
+        with pytest.raises(NotADirectoryError):
+            fs.peek_dir("d")
+        # Pushed out of the fd cache by other lookups: looked up again.
+        os.unlink(tree / "d")
+        (tree / "d").mkdir()
+        for i in range(100):
+            (tree / f"e{i}").mkdir()
+        ref = fs.peek_dir("d")
+        for i in range(100):
+            fs.peek_dir(f"e{i}")
+        again = fs.peek_dir("d")
+        assert os.fstat(again.fd).st_ino == os.lstat(tree / "d").st_ino
+        assert again is not ref

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fskit import NOBODY, as_nobody, mode_of, needs_root, public_tmp_fixture  # noqa: F401 (fixtures)
 
+from umoci.fs import tree as tree_module
 from umoci.fs.rootfs import NotADirComponentError
 from umoci.fs.tree import TreeReader
 
@@ -101,3 +102,18 @@ def test_modes_are_put_back_after_an_error_too(public_tmp: Path) -> None:
     with as_nobody(), pytest.raises(RuntimeError):
         fail_while_reading()
     assert mode_of(root / "locked") == 0
+
+
+def test_xattrs_without_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"")
+    os.symlink("f", tmp_path / "d" / "l")
+    for path in (tmp_path / "d", tmp_path / "d" / "f"):
+        os.setxattr(path, "user.k", path.name.encode())
+    monkeypatch.setattr(tree_module, "proc_fd_works", lambda: False)
+    with TreeReader(tmp_path, rootless=False) as tree:
+        top, d = tree.peek_dir(""), tree.peek_dir("d")
+        assert tree.xattrs(top, "d", os.lstat(tmp_path / "d")) == {"user.k": b"d"}
+        assert tree.xattrs(d, "f", os.lstat(tmp_path / "d" / "f")) == {"user.k": b"f"}
+        assert tree.xattrs(d, "l", os.lstat(tmp_path / "d" / "l")) == {}
+        assert tree.xattrs(d, "f", os.lstat(tmp_path / "d" / "f"), skip={"user.k"}) == {}

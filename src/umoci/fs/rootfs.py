@@ -144,6 +144,9 @@ class Rootfs(Closing):
         self._dirs: OrderedDict[str, int] = OrderedDict()
         self._alias: dict[str, str] = {}  # requested path -> resolved path
         self._aliases_stale = False
+        # The last peek_dir: entries, walks and layers ask for one directory
+        # many times in a row.  Reset by everything that changes the cache.
+        self._last_peek: tuple[str, DirRef] | None = None
         # Rootless: resolved path -> (inode, final mode) to put back at finish().
         self._restore: dict[str, tuple[int, int]] = {}
         try:
@@ -167,6 +170,7 @@ class Rootfs(Closing):
             os.close(fd)
         self._dirs.clear()
         self._alias.clear()
+        self._last_peek = None
 
     # -- resolution ------------------------------------------------------------
     def root(self) -> DirRef:
@@ -193,8 +197,13 @@ class Rootfs(Closing):
         resolves, removes or invalidates (any of them may close it).  To
         keep it longer, take a ``dup`` first.
         """
+        last = self._last_peek
+        if last is not None and last[0] == rel:
+            return last[1]  # nothing changed the cache since it was resolved
         fd, resolved = self._resolve(rel, create, replace)
-        return DirRef(fd, resolved)
+        ref = DirRef(fd, resolved)
+        self._last_peek = (rel, ref)
+        return ref
 
     def _resolve(self, rel: str, create: bool, replace: bool) -> tuple[int, str]:
         """The borrowed fd and resolved path of directory ``rel`` (see :meth:`resolve_dir`)."""
@@ -222,6 +231,7 @@ class Rootfs(Closing):
         if self._aliases_stale:
             self._alias.clear()
             self._aliases_stale = False
+            self._last_peek = None
         self._alias[rel] = resolved
         return fd, resolved
 
@@ -400,6 +410,7 @@ class Rootfs(Closing):
         self._fix_access(Target(fd, comp), key, st)
         child = self.ops.open_dir(fd, comp)
         names.append(comp)
+        self._last_peek = None  # its fd may be the one evicted below
         self._dirs[key] = child
         if len(self._dirs) > _CACHE_SIZE:
             # The oldest entry is never the one a walk is standing on: every
@@ -527,6 +538,7 @@ class Rootfs(Closing):
             self.invalidate()
         elif stat.S_ISLNK(st.st_mode):
             self._alias.clear()
+            self._last_peek = None
         if rel not in keep:
             self._remove_tree(parent.fd, name, st)
             self._forget(rel)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Container
 
-from umoci.fs.access import READ, SEARCH, relaxed
-from umoci.fs.ops import RootlessOps, RootOps, Target
+from umoci.fs.access import READ, SEARCH, proc_path, relaxed
+from umoci.fs.ops import RootlessOps, RootOps, proc_fd_works
 from umoci.fs.rootfs import DirRef, Rootfs
 
 # O_NONBLOCK/O_NOCTTY: opening what lstat called a regular file is harmless
@@ -43,6 +44,7 @@ class TreeReader(Rootfs):
     ) -> None:
         ops = RootlessOps() if rootless else RootOps()
         super().__init__(root, ops, access=SEARCH, follow=False, follow_root=False)
+        self._proc = proc_fd_works()
 
     def close(self) -> None:
         """Put back every mode we relaxed (also after an error), then release every fd."""
@@ -103,29 +105,56 @@ class TreeReader(Rootfs):
         A filesystem without xattrs has none; one removed between listing
         and reading is skipped.
         """
-        target = Target(directory.fd, name, fd)
+        if fd is None and not self._proc:
+            return self._xattrs_without_proc(directory, name, st, skip)
+        # A walk reads the xattrs of every inode, nearly always to find none:
+        # the syscalls straight away, on the fd or on the /proc path FsOps
+        # uses (the last component never followed).
+        where = fd if fd is not None else f"{proc_path(directory.fd)}/{name}"
         try:
-            return self._read_xattrs(target, skip)
+            return _read_xattrs(where, skip)
         except PermissionError:
             with relaxed(self.ops, directory.fd, name, st, READ) as changed:
                 if not changed:
                     raise
-                return self._read_xattrs(target, skip)
+                return _read_xattrs(where, skip)
 
-    def _read_xattrs(self, target: Target, skip: Container[str]) -> dict[str, bytes]:
+    def _xattrs_without_proc(
+        self, directory: DirRef, name: str, st: os.stat_result, skip: Container[str]
+    ) -> dict[str, bytes]:
+        """Without /proc: through the object itself, opened (a file or a directory, as FsOps).
+
+        Opening anything else could have side effects: it has no xattrs here.
+        """
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return {}
+        fd = self.open_file(directory, name, st)  # a directory opens the same way
         try:
-            keys = self.ops.listxattr(target)
+            return self.xattrs(directory, name, st, fd=fd, skip=skip)
+        finally:
+            os.close(fd)
+
+
+def _read_xattrs(where: int | str, skip: Container[str]) -> dict[str, bytes]:
+    """The xattrs of an fd or a path (never followed) but those in ``skip``.
+
+    A filesystem without xattrs has none; one removed between listing and
+    reading is skipped.
+    """
+    follow = isinstance(where, int)  # an fd has nothing to follow
+    try:
+        keys = os.listxattr(where, follow_symlinks=follow)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return {}
+        raise
+    out: dict[str, bytes] = {}
+    for key in keys:
+        if key in skip:
+            continue
+        try:
+            out[key] = os.getxattr(where, key, follow_symlinks=follow)
         except OSError as e:
-            if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                return {}
-            raise
-        out: dict[str, bytes] = {}
-        for key in keys:
-            if key in skip:
-                continue
-            try:
-                out[key] = self.ops.getxattr(target, key)
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
-        return out
+            if e.errno != errno.ENODATA:
+                raise
+    return out

@@ -399,6 +399,8 @@ class _Walker:
             # Like go-mtree: a file whose xattrs cannot be read (no
             # permission, a race) is recorded without any.
             return ()
+        if not found:
+            return ()
         return tuple((os.fsencode(key), value) for key, value in found.items())
 
     def _digests(self, where: str, name: str, rel: bytes, st: os.stat_result) -> dict[str, str]:
