@@ -5,7 +5,7 @@
   volumes, annotations, id maps, rootless rewrite), and
   :func:`write_config` writes it byte-identically (tab-indented).
 * :func:`rootfs_opener` gives the confined file access the user lookup
-  needs; callers may inject their own (e.g. one backed by :mod:`umoci.fs`).
+  needs (:func:`umoci.fs.open_in_root`); callers may inject their own.
 * :func:`umoci_json` / :func:`parse_umoci_json` write and read ``umoci.json``.
 
 Modules: ``spec`` (conversion), ``template`` (the Go defaults),
