@@ -43,8 +43,8 @@ from umoci.apiargs import annotations_of, check, checked
 from umoci.errors import UsageError
 from umoci.idmap import IdMap, parse_id_map
 from umoci.oci.models import Descriptor, ImageConfig
+from umoci.ops.image_stat import ImageStat
 from umoci.ops.options import CopyOptions, HistoryOptions, MapOptions, RepackOptions
-from umoci.ops.stat_image import ImageStat
 
 __all__ = ["Bundle", "ConfigBuilder", "Image", "Layout", "copy"]
 
@@ -171,9 +171,9 @@ class Image:
 
     def stat(self) -> ImageStat:
         """The manifest, config and history, as typed models (what ``umoci stat`` prints)."""
-        from umoci.ops.stat_image import collect
+        from umoci.ops.image_stat import collect_image
 
-        return collect(self.layout.path, self.ref, self.platform)
+        return collect_image(self.layout.path, self.ref, self.platform)
 
     @checked
     def config(

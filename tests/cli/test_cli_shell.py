@@ -23,6 +23,8 @@ from umoci.cli import main
 from umoci.cli.help import tabwrite
 from umoci.errors import LayoutError, UmociError
 from umoci.idmap import IdMap
+from umoci.ops import image_stat as stat_models
+from umoci.ops.image_stat import ImageStat
 from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
@@ -439,12 +441,13 @@ def test_repeated_flags_keep_order_and_single_flags_keep_the_last(
 
 
 def test_bool_flags_take_go_boolean_values(
-    capsys: pytest.CaptureFixture[str], record: Recorder
+    capsys: pytest.CaptureFixture[str], record: Recorder, vector_stat: ImageStat
 ) -> None:
-    calls = record("stat", "text")
+    record("stat", vector_stat)
     for value, expected in (("true", True), ("1", True), ("False", False), ("f", False)):
-        assert run(capsys, "stat", "--image", "x", f"--json={value}")[0] == 0
-        assert calls[-1][1] == {"as_json": expected, "platform": None}
+        status, out, _ = run(capsys, "stat", "--image", "x", f"--json={value}")
+        assert status == 0
+        assert out.startswith("{") == expected
 
 
 # -- dispatch ---------------------------------------------------------------------------
@@ -464,8 +467,6 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
         (["rm", "--image", "L"], "remove_tag", ("L", "latest"), {}),
         (["remove", "--image", "L:a/b"], "remove_tag", ("L", "a/b"), {}),
         (["tag", "--image", "L:t", "n"], "tag_image", ("L", "t", "n"), {}),
-        (["stat", "--image", "L"], "stat", ("L", "latest"), {"as_json": False}),
-        (["stat", "--json", "--image", "L"], "stat", ("L", "latest"), {"as_json": True}),
         (
             ["unpack", "--image", "L:t", "B"],
             "unpack",
@@ -570,7 +571,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
         ),
     ]
     # Every verb that reads an image takes --platform (None when not given).
-    with_platform = {"stat", "config", "unpack", "raw_unpack", "raw_runtime_config"}
+    with_platform = {"config", "unpack", "raw_unpack", "raw_runtime_config"}
     with_platform |= {"insert", "raw_add_layer", "tag_image"}
     return [
         (argv, verb, (args, {**kwargs, "platform": None} if verb in with_platform else kwargs))
@@ -672,20 +673,50 @@ def test_list_prints_one_tag_per_line(capsys: pytest.CaptureFixture[str], record
     assert run(capsys, "ls", "--layout", "L") == (0, "", "")
 
 
+class _Report:
+    """What ``ops.validate_*`` returns, as far as the validate command reads it."""
+
+    errors = 0
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def text(self) -> str:
+        return self._text
+
+
 @pytest.mark.parametrize(("returned", "printed"), [("a\nb", "a\nb\n"), ("a\nb\n", "a\nb\n")])
-def test_stat_output_ends_in_exactly_one_newline(
+def test_a_verb_text_is_printed_ending_in_exactly_one_newline(
     capsys: pytest.CaptureFixture[str], record: Recorder, returned: str, printed: str
 ) -> None:
-    record("stat", returned)
-    assert run(capsys, "stat", "--image", "L") == (0, printed, "")
+    record("validate_layout", _Report(returned))
+    assert run(capsys, "validate", "--layout", "L") == (0, printed, "")
 
 
+@pytest.fixture
+def vector_stat(vectors: Path) -> ImageStat:
+    """What ``ops.stat`` returns for the json-blobs vector v1."""
+    info = stat_models.stat(str(vectors / "json-blobs" / "v1"), "latest")
+    assert isinstance(info, ImageStat)
+    return info
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
 def test_stat_prints_the_vector_text_unchanged(
-    capsys: pytest.CaptureFixture[str], record: Recorder, vectors: Path
+    capsys: pytest.CaptureFixture[str],
+    record: Recorder,
+    vectors: Path,
+    vector_stat: ImageStat,
+    json_flag: bool,
 ) -> None:
-    text = (vectors / "json-blobs" / "v1.stat.txt").read_text()
-    record("stat", text)
-    assert run(capsys, "stat", "--image", "v1") == (0, text, "")
+    """stat renders what ops.stat returns, as text or --json: the Go umoci's bytes."""
+    calls = record("stat", vector_stat)
+    expected = (
+        vectors / "json-blobs" / ("v1.stat.json" if json_flag else "v1.stat.txt")
+    ).read_text()
+    argv = ["stat", "--json", "--image", "L"] if json_flag else ["stat", "--image", "L"]
+    assert run(capsys, *argv) == (0, expected, "")
+    assert calls == [(("L", "latest"), {"platform": None})]
 
 
 def test_mtree_validate(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:

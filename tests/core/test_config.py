@@ -10,12 +10,13 @@ import pytest
 
 from conftest import snapshot
 from umoci import ops
+from umoci.cli.stat_json import stat_json as render_json
 from umoci.errors import InvalidRefError, RefNotFoundError, UsageError
 from umoci.ops.options import ConfigChanges, HistoryOptions
 
 
 def stat_json(layout: Path, tag: str = "latest") -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(ops.stat(str(layout), tag, as_json=True))
+    result: dict[str, Any] = json.loads(render_json(ops.stat(str(layout), tag)))
     return result
 
 

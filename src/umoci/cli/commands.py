@@ -105,8 +105,15 @@ def _stat(ctx: Context) -> int:
     from umoci import ops
 
     ref = opt.image_ref(ctx)
-    as_json = ctx.get_bool("json")
-    ctx.echo(ops.stat(ref.layout, ref.tag, as_json=as_json, platform=opt.platform(ctx)))
+    info = ops.stat(ref.layout, ref.tag, platform=opt.platform(ctx))
+    if ctx.get_bool("json"):
+        from umoci.cli.stat_json import stat_json
+
+        ctx.echo(stat_json(info))
+    else:
+        from umoci.cli.stat_text import stat_text
+
+        ctx.echo(stat_text(info))
     return 0
 
 

@@ -24,6 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from umoci.ops.image_stat import ImageStat, IndexStat
     from umoci.ops.options import (
         ConfigChanges,
         CopyOptions,
@@ -191,11 +192,11 @@ def copy(source: str, destination: str, *, options: CopyOptions) -> str:
     return impl(source, destination, options=options)
 
 
-def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:
-    """``umoci stat``: the human text (or JSON document) describing one image or index."""
-    from umoci.ops.stat_image import stat as impl
+def stat(layout: str, tag: str, *, platform: str | None = None) -> ImageStat | IndexStat:
+    """``umoci stat``: one image, or an index of several (the CLI renders them as text or JSON)."""
+    from umoci.ops.image_stat import stat as impl
 
-    return impl(layout, tag, as_json=as_json, platform=platform)
+    return impl(layout, tag, platform=platform)
 
 
 def config(
