@@ -396,7 +396,7 @@ def _complete(ctx: Context) -> int:
 
 def _help(ctx: Context) -> int:
     """``help [COMMAND...]``: help for the group this help belongs to, or one of its commands."""
-    from umoci.cli.app import help_text
+    from umoci.cli.help import help_text
 
     chain = ctx.chain[:-1]  # drop "help" itself
     for topic in ctx.args:
