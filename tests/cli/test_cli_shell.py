@@ -23,9 +23,17 @@ from umoci.cli import main
 from umoci.cli.help import tabwrite
 from umoci.errors import LayoutError, UmociError
 from umoci.idmap import IdMap
+from umoci.oci.timefmt import GoTime
 from umoci.ops import image_stat as stat_models
 from umoci.ops.image_stat import ImageStat
-from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+from umoci.ops.options import (
+    Compression,
+    ConfigChanges,
+    HistoryOptions,
+    InsertMode,
+    MapOptions,
+    RepackOptions,
+)
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 Recorder = Callable[..., list[Call]]
@@ -501,7 +509,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             ["raw", "add-layer", "--image", "L", "layer.tar"],
             "raw_add_layer",
             ("L", "latest", "layer.tar"),
-            {"new_tag": None, "history": history, "compress": "auto"},
+            {"new_tag": None, "history": history, "compress": Compression.AUTO},
         ),
         (
             words(
@@ -514,9 +522,12 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             {
                 "new_tag": "n",
                 "history": HistoryOptions(
-                    author="A", comment="C", created="2025-01-01T00:00:00Z", created_by="B"
+                    author="A",
+                    comment="C",
+                    created=GoTime.parse("2025-01-01T00:00:00Z"),
+                    created_by="B",
                 ),
-                "compress": "zstd",
+                "compress": Compression.ZSTD,
             },
         ),
         (
@@ -535,7 +546,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             {
                 "options": RepackOptions(
                     history=HistoryOptions(enabled=False),
-                    compress="none",
+                    compress=Compression.NONE,
                     mask_paths=("/a", "/b"),
                     mask_volumes=False,
                     refresh_bundle=True,
@@ -549,23 +560,33 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             ("L", "latest", "src", "/dst"),
             {
                 "new_tag": None,
-                "opaque": False,
-                "whiteout": False,
+                "mode": InsertMode.MERGE,
                 "history": history,
-                "compress": "auto",
+                "compress": Compression.AUTO,
                 "maps": ROOT_MAPS,
             },
         ),
         (
-            ["insert", "--whiteout", "--image", "L:t", "--tag", "n", "/dst", "--opaque"],
+            ["insert", "--whiteout", "--image", "L:t", "--tag", "n", "/dst"],
             "insert",
             ("L", "t", None, "/dst"),
             {
                 "new_tag": "n",
-                "opaque": True,
-                "whiteout": True,
+                "mode": InsertMode.WHITEOUT,
                 "history": history,
-                "compress": "auto",
+                "compress": Compression.AUTO,
+                "maps": ROOT_MAPS,
+            },
+        ),
+        (
+            ["insert", "--opaque", "--image", "L:t", "src", "/dst", "--compress", "gzip"],
+            "insert",
+            ("L", "t", "src", "/dst"),
+            {
+                "new_tag": None,
+                "mode": InsertMode.OPAQUE,
+                "history": history,
+                "compress": Compression.GZIP,
                 "maps": ROOT_MAPS,
             },
         ),
@@ -587,6 +608,58 @@ def test_each_command_calls_its_verb(
     calls = record(verb)
     assert run(capsys, *argv) == (0, "", "")
     assert calls == [expected]
+
+
+@pytest.mark.parametrize(
+    ("argv", "verb", "message"),
+    [
+        (
+            ["config", "--image", "L", "--created", "yesterday"],
+            "config",
+            'umoci: config: parse --created: parsing time "yesterday": not an RFC 3339 time',
+        ),
+        (
+            ["config", "--image", "L", "--history.created", "2025-01-02"],
+            "config",
+            'umoci: config: parse --history.created: parsing time "2025-01-02"',
+        ),
+        (
+            ["repack", "--image", "L", "--history.created", "never", "B"],
+            "repack",
+            'umoci: repack: parse --history.created: parsing time "never"',
+        ),
+        (
+            ["insert", "--image", "L", "--compress", "lz4", "s", "/t"],
+            "insert",
+            "umoci: insert: unknown --compress value 'lz4': want one of auto, none, gzip, zstd",
+        ),
+        (
+            ["raw", "add-layer", "--image", "L", "--compress", "GZIP", "l.tar"],
+            "raw_add_layer",
+            "umoci: raw add-layer: unknown --compress value 'GZIP'",
+        ),
+    ],
+)
+def test_option_text_is_converted_before_the_verb_runs(
+    capsys: pytest.CaptureFixture[str], record: Recorder, argv: list[str], verb: str, message: str
+) -> None:
+    """Times and --compress become typed values at the CLI boundary: bad text never reaches ops."""
+    calls = record(verb)
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, message)
+    assert calls == []
+
+
+@pytest.mark.usefixtures("as_root")
+def test_insert_refuses_whiteout_with_opaque(
+    capsys: pytest.CaptureFixture[str], record: Recorder
+) -> None:
+    calls = record("insert")
+    status, out, err = run(capsys, "insert", "--whiteout", "--opaque", "--image", "L", "/dst")
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, "umoci: insert: --whiteout takes only TARGET (and no --opaque)")
+    assert calls == []
 
 
 def test_config_passes_every_change(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:
@@ -628,7 +701,7 @@ def test_config_passes_every_change(capsys: pytest.CaptureFixture[str], record: 
                     labels=("k=v",),
                     working_dir="/w",
                     stop_signal="SIGKILL",
-                    created="2025-09-05T13:05:10Z",
+                    created=GoTime.parse("2025-09-05T13:05:10Z"),
                     author="me",
                     architecture="arm64",
                     os="linux",
