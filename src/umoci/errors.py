@@ -20,6 +20,8 @@
 Each message is "<what>: <why>" without a trailing newline; the CLI prefixes
 "umoci: <verb>: ".  Errors subclass the matching builtin so callers of the
 Python API can catch them the ordinary way.
+
+Internal module: :mod:`umoci.api` re-exports every class above; import them from there.
 """
 
 from __future__ import annotations

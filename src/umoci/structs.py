@@ -30,6 +30,8 @@ mypy sees :func:`dataclass` through :pep:`681` ``dataclass_transform``, so
 it checks constructor calls, frozen assignments and orderings exactly as for
 the standard decorator; at run time neither that marker nor :mod:`typing`
 is imported.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@
 Start-up matters (``umoci ls`` in a loop is common), so nothing here imports
 more than the interpreter has loaded already; verbs import their own
 dependencies when they run.
+
+Internal: this package and its modules are not part of the public Python API
+(:mod:`umoci.api`); the command line itself is the interface.
 """
 
 from __future__ import annotations

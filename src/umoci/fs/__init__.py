@@ -5,6 +5,9 @@
 * :mod:`umoci.fs.rootfs` -- :class:`Rootfs`, a directory opened as a
   confined root: symlink-safe resolution, removal, rootless permission
   juggling.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from __future__ import annotations
