@@ -80,6 +80,7 @@ from umoci.ops.options import (
     MapOptions,
     RepackOptions,
 )
+from umoci.structs import compile_init
 
 __all__ = [
     "BlobInvalidError",
@@ -646,3 +647,9 @@ class ConfigBuilder:
             history=self._history,
             platform=self._image.platform,
         )
+
+
+# A record's __init__ is compiled on its first instance (umoci.structs): the
+# API's get theirs now, so that help() and the reference show their fields.
+for _name in __all__:
+    compile_init(globals()[_name])

@@ -39,6 +39,10 @@ class IdMap:
 
     def to_json(self) -> dict[str, int]:
         # Field names and order follow the runtime-spec LinuxIDMapping.
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
 
 

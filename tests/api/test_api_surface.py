@@ -58,6 +58,7 @@ API_IMPORTS = {
     "umoci.oci.timefmt": {"GoTime"},
     "umoci.ops.image_stat": None,  # the stat result types
     "umoci.ops.options": None,  # the option types
+    "umoci.structs": {"compile_init"},  # constructors with real signatures
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from umoci.structs import FrozenInstanceError, dataclass, field, replace
+from umoci.structs import FrozenInstanceError, compile_init, dataclass, field, replace
 
 
 @dataclass
@@ -370,3 +371,20 @@ def test_init_is_compiled_on_first_use() -> None:
     obj = object.__new__(Lazy)
     stand_in(obj, 2)
     assert obj == Lazy(2)
+
+
+def test_compile_init_gives_the_real_signature_before_any_instance() -> None:
+    @dataclass(frozen=True)
+    class Shown:
+        x: int
+        y: list[int] = field(default_factory=list)
+        z: str = "z"
+
+    stand_in = Shown.__init__
+    assert "*args" in str(inspect.signature(Shown))
+    compile_init(Shown)
+    assert Shown.__init__ is not stand_in
+    assert str(inspect.signature(Shown)) == "(x, y=<factory>, z='z')"
+    compile_init(Shown)  # again: nothing to do
+    compile_init(int)  # not a struct: nothing to do
+    assert Shown(1) == Shown(1, [], "z")

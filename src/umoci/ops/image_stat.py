@@ -36,7 +36,7 @@ _EMPTY_BLOB = b"{}"
 
 @dataclass(frozen=True)
 class HistoryRow:
-    """One history entry of an image config, with the layer it describes.
+    """One *history* entry of an image config, with the *layer* it added and its *diff_id*.
 
     *layer* and *diff_id* are ``None`` and ``""`` for an empty-layer entry,
     and for an entry of a malformed image that has fewer layers (or diff_ids)
@@ -54,7 +54,7 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class ImageStat:
-    """One image: its manifest (and the descriptor naming it), config and history.
+    """One image: its *manifest* (named by *manifest_descriptor*), config and history.
 
     *manifest_raw* and *config_raw* are the blobs' bytes as stored.  *config*
     is ``None`` when the config is not an image config (an artefact's);
@@ -77,7 +77,7 @@ class ImageStat:
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One entry of an index: its descriptor and, for a nested index, its own entries.
+    """One entry of an index: its *descriptor* and, for a nested index, its own entries.
 
     *entries* is empty for a manifest and for an index deeper than
     :data:`MAX_INDEX_DEPTH`; *unreadable* says why a nested index could not
@@ -94,9 +94,10 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class IndexStat:
-    """An index with more than one manifest below it: the index and its entries.
+    """An index with more than one manifest below it: the *index* and its entries.
 
-    *index_raw* is the index blob's bytes as stored; *entries* follow
+    *descriptor* is the index's own (in ``index.json``, or the ``@digest``
+    named), *index_raw* the index blob's bytes as stored; *entries* follow
     ``index.manifests`` in order.
 
     >>> info = Layout.open("oci").stat("multi")

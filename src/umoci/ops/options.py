@@ -60,8 +60,13 @@ class HistoryOptions:
     else now; *created_by*: the verb, e.g. ``"umoci config"``; *author*:
     the config's author, empty for ``insert``; *comment*: empty).
 
-    >>> HistoryOptions(created_by="build.sh", created=GoTime.parse("2025-01-01T00:00:00Z"))
-    HistoryOptions(enabled=True, author=None, comment=None, created=GoTime(...), ...)
+    Example::
+
+        history = HistoryOptions(
+            created_by="build.sh", created=GoTime.parse("2025-01-01T00:00:00Z")
+        )
+        with Layout.open("oci").image("base").config(history=history) as c:
+            c.user = "app"
     """
 
     enabled: bool = True
@@ -136,13 +141,16 @@ class ConfigValues:
 class RepackOptions:
     """How ``repack`` makes its layer (the flags of ``umoci repack``).
 
+    *history* is the history entry and *compress* the layer's compression;
     *mask_paths* are left out of the layer (and *mask_volumes* leaves out
     the config's volumes too); *refresh_bundle* updates the bundle's
     metadata to the new image, so that another repack builds on it;
     *full_hash* re-hashes every file instead of trusting unchanged stat data.
 
-    >>> RepackOptions(compress=Compression.ZSTD, mask_paths=("/var/cache",))
-    RepackOptions(history=HistoryOptions(...), compress=<Compression.ZSTD: 'zstd'>, ...)
+    Example::
+
+        options = RepackOptions(compress=Compression.ZSTD, mask_paths=("/var/cache",))
+        Bundle.open("bundle").repack(Layout.open("oci"), tag="v2", options=options)
     """
 
     history: HistoryOptions = field(default_factory=HistoryOptions)
