@@ -25,9 +25,11 @@ _.readable  # io.RawIOBase (src/umoci/cas/verify.py), for io.BufferedReader
 tb  # __exit__(exc_type, exc, tb) (compress/_writer.py, layer/tarwrite.py)
 signum  # a signal handler's (signum, frame) (src/umoci/pprof.py)
 
-# Module __getattr__ (PEP 562): lazy attributes of umoci.ops, umoci.runtime
-# and umoci.validate, called by the import system.
+# Module __getattr__ and __dir__ (PEP 562): lazy attributes of umoci (the
+# API's names), umoci.ops, umoci.runtime and umoci.validate, called by the
+# import system and by dir().
 __getattr__
+__dir__
 
 # Interface used by the tests only; kept because it is a documented part of its class or module.
 _.bytes_read  # HashingReader's byte count (tests/compress/test_compress_codecs.py)

@@ -1,10 +1,15 @@
-"""The object API: layouts, images and bundles as Python objects, for build tools.
+"""umoci's Python API: OCI image layouts, images and bundles as objects.
 
-This is the stable surface for Python callers (KIWI, rockcraft, osbuild...);
-:mod:`umoci.ops` stays as the one-function-per-verb layer the CLI calls,
-and this module is built on it.  Errors are the same
-:class:`umoci.errors.UmociError` subclasses the CLI reports, and a failed
-call leaves the layout as it was.
+This is the one public Python surface of umoci (also importable from the
+package itself: ``from umoci import Layout``).  Every other module is
+internal and may change without notice; the command line is built on the
+same verbs.  Options are typed (:class:`Compression`, :class:`InsertMode`,
+:class:`HistoryOptions`, :class:`RepackOptions`, :class:`IdMap`,
+:class:`GoTime`), results are models (:class:`ImageStat`,
+:class:`IndexStat` and the OCI documents: :class:`Manifest`,
+:class:`ImageConfig`, :class:`Index`, :class:`Descriptor`...), and errors
+are the :class:`UmociError` subclasses the CLI reports.  A failed call
+leaves the layout as it was.
 
 Example -- derive an image, change its config in one step, and tidy up::
 
@@ -25,11 +30,10 @@ A :meth:`Image.config` block writes ONE new config and manifest, with at
 most one history entry, however many changes it makes (the CLI's
 ``umoci config`` makes one per call).
 
-Arguments and config fields are checked against their annotations (see
-:mod:`umoci.apiargs`): a value of the wrong type raises
-:class:`~umoci.errors.InvalidArgumentError` (a ``TypeError``) naming it,
-before anything is written.  Where a list of strings is wanted a bare
-``str`` is refused: ``c.cmd = "/bin/sh"`` would be seven arguments.
+Arguments and config fields are checked against their annotations: a value
+of the wrong type raises :class:`InvalidArgumentError` (a ``TypeError``)
+naming it, before anything is written.  Where a list of strings is wanted a
+bare ``str`` is refused: ``c.cmd = "/bin/sh"`` would be seven arguments.
 """
 
 from __future__ import annotations
@@ -40,20 +44,91 @@ from types import TracebackType
 
 from umoci import ops
 from umoci.apiargs import annotations_of, check, checked
-from umoci.errors import UsageError
-from umoci.idmap import IdMap, parse_id_map
-from umoci.oci.models import Descriptor, ImageConfig
-from umoci.ops.options import CopyOptions, HistoryOptions, MapOptions, RepackOptions
-from umoci.ops.stat_image import ImageStat
+from umoci.errors import (
+    BlobInvalidError,
+    BlobNotFoundError,
+    BundleError,
+    InvalidArgumentError,
+    InvalidRefError,
+    LayerError,
+    LayoutError,
+    MtreeError,
+    RefNotFoundError,
+    TransportError,
+    UmociError,
+    UnsafePathError,
+    UsageError,
+)
+from umoci.idmap import IdMap
+from umoci.oci.models import (
+    ContainerConfig,
+    Descriptor,
+    History,
+    ImageConfig,
+    Index,
+    Manifest,
+    Platform,
+)
+from umoci.oci.timefmt import GoTime
+from umoci.ops.image_stat import HistoryRow, ImageStat, IndexEntry, IndexStat
+from umoci.ops.options import (
+    Compression,
+    ConfigValues,
+    CopyOptions,
+    HistoryOptions,
+    InsertMode,
+    MapOptions,
+    RepackOptions,
+)
+from umoci.structs import compile_init
 
-__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout", "copy"]
+__all__ = [
+    "BlobInvalidError",
+    "BlobNotFoundError",
+    "Bundle",
+    "BundleError",
+    "Compression",
+    "ConfigBuilder",
+    "ContainerConfig",
+    "Descriptor",
+    "GoTime",
+    "History",
+    "HistoryOptions",
+    "HistoryRow",
+    "IdMap",
+    "Image",
+    "ImageConfig",
+    "ImageStat",
+    "Index",
+    "IndexEntry",
+    "IndexStat",
+    "InsertMode",
+    "InvalidArgumentError",
+    "InvalidRefError",
+    "LayerError",
+    "Layout",
+    "LayoutError",
+    "Manifest",
+    "MtreeError",
+    "Platform",
+    "RefNotFoundError",
+    "RepackOptions",
+    "TransportError",
+    "UmociError",
+    "UnsafePathError",
+    "UsageError",
+    "copy",
+]
 
 
 class Layout:
-    """An OCI image layout directory.  Make one with :meth:`init` or :meth:`open`.
+    """An OCI image layout directory at *path*.
 
-    >>> layout = Layout.init("/tmp/doctest-layout")  # doctest: +SKIP
-    >>> layout.new_image("empty").stat().manifest.layers  # doctest: +SKIP
+    Make one with :meth:`init` (a new layout) or :meth:`open` (an existing
+    one, checked); ``Layout(path)`` itself checks nothing.
+
+    >>> layout = Layout.init("oci")
+    >>> layout.new_image("empty").stat().manifest.layers
     ()
     """
 
@@ -64,52 +139,98 @@ class Layout:
     @classmethod
     @checked
     def init(cls, path: str | os.PathLike[str]) -> Layout:
-        """Create an empty layout at *path* (which must not exist)."""
+        """Create an empty layout at *path*, which must not exist (``umoci init``).
+
+        >>> Layout.init("oci").tags()
+        []
+        """
         ops.init_layout(os.fspath(path))
         return cls(path)
 
     @classmethod
     @checked
     def open(cls, path: str | os.PathLike[str]) -> Layout:
-        """An existing layout (checked now: :class:`~umoci.errors.LayoutError` if it is not one)."""
-        from umoci.cas.layoutcheck import check_layout
+        """The existing layout at *path*, checked now (:class:`LayoutError` if it is none).
 
-        check_layout(os.fspath(path))
+        >>> Layout.open("oci").path
+        'oci'
+        """
+        ops.check_layout(os.fspath(path))
         return cls(path)
 
     def tags(self) -> list[str]:
-        """The tags, in index.json order (``umoci ls``)."""
+        """The tags, in index.json order (``umoci ls``).
+
+        >>> Layout.open("oci").tags()
+        ['base', 'derived']
+        """
         return ops.list_tags(self.path)
 
     @checked
     def resolve(self, ref: str, platform: str | None = None) -> Descriptor:
-        """The manifest descriptor *ref* (a tag or ``@sha256:...``) names, for *platform*."""
-        from umoci.layout.refs import resolve
-        from umoci.ops.basic import opened
+        """The descriptor of the manifest *ref* (a tag or ``@sha256:...``) names.
 
-        with opened(self.path) as store:
-            return resolve(store, ref, platform).descriptor
+        In a multi-platform index, *platform* (``OS/ARCH[/VARIANT]``) picks
+        the manifest; None picks this host's.
+
+        >>> Layout.open("oci").resolve("multi", platform="linux/arm64").digest
+        'sha256:6c3c...'
+        """
+        return ops.resolve(self.path, ref, platform=platform)
 
     @checked
     def image(self, ref: str = "latest", platform: str | None = None) -> Image:
-        """The image *ref* names (nothing is read until it is used)."""
+        """The image *ref* (a tag or ``@sha256:...``) names, for *platform* (see :class:`Image`).
+
+        Nothing is read until the image is used.
+
+        >>> Layout.open("oci").image("multi", platform="linux/arm64")
+        Image('oci', 'multi', platform='linux/arm64')
+        """
         return Image(self, ref, platform)
 
     @checked
+    def stat(self, ref: str = "latest", platform: str | None = None) -> ImageStat | IndexStat:
+        """What ``umoci stat`` shows of *ref*: an :class:`IndexStat` for an index of several images.
+
+        With *platform*, or for an index holding one image, it is that
+        image's :class:`ImageStat` (as :meth:`Image.stat` gives).
+
+        >>> info = Layout.open("oci").stat("multi")
+        >>> [entry.descriptor.platform.architecture for entry in info.entries]
+        ['amd64', 'arm64']
+        """
+        return ops.stat(self.path, ref, platform=platform)
+
+    @checked
     def new_image(self, tag: str) -> Image:
-        """An empty image for this host's platform, tagged *tag* (``umoci new``)."""
+        """An empty image for this host's platform, tagged *tag* (``umoci new``).
+
+        >>> Layout.open("oci").new_image("scratch").stat().config.os
+        'linux'
+        """
         ops.new_image(self.path, tag)
         return Image(self, tag)
 
     @checked
     def tag(self, ref: str, new_tag: str, *, platform: str | None = None) -> Image:
-        """Point *new_tag* where *ref* points (``umoci tag``)."""
+        """Point *new_tag* where *ref* points (``umoci tag``).
+
+        With *platform*, *new_tag* names that platform's manifest inside the
+        index *ref* names.
+
+        >>> Layout.open("oci").tag("build-42", "stable").ref
+        'stable'
+        """
         ops.tag_image(self.path, ref, new_tag, platform=platform)
         return Image(self, new_tag)
 
     @checked
     def remove(self, tag: str) -> None:
-        """Remove a tag (``umoci rm``); the blobs stay until :meth:`gc`."""
+        """Remove *tag* (``umoci rm``); the blobs stay until :meth:`gc`.
+
+        >>> Layout.open("oci").remove("build-41")
+        """
         ops.remove_tag(self.path, tag)
 
     @checked
@@ -120,15 +241,17 @@ class Layout:
         *,
         platform: str | None = None,
         all_platforms: bool = False,
-        compress: str | None = None,
+        compress: Compression | None = None,
     ) -> Image:
         """Copy the image *source* names (``docker-archive:base.tar``, ...) in as *tag*.
 
-        See :func:`copy`; the tag is replaced if it exists.
-        """
-        from umoci.oci.refs import check_tag
+        See :func:`copy` for *platform*, *all_platforms* and *compress*; the
+        tag is replaced if it exists.
 
-        check_tag(tag)
+        >>> Layout.open("oci").import_image("docker-archive:base.tar", "base").ref
+        'base'
+        """
+        ops.check_tag(tag)
         copy(
             source,
             _oci_name(self.path, tag),
@@ -144,24 +267,29 @@ class Layout:
 
         *grace* (seconds, default 0) keeps unreachable blobs younger than
         that, for layouts shared with writers that take no umoci lock.
+
+        >>> Layout.open("oci").gc(grace=600)
         """
         ops.gc(self.path, grace=grace)
 
 
 class Image:
-    """One image of a layout: a tag or ``@digest``, and a platform for indexes.
+    """The image *ref* (a tag or ``@sha256:...``) names in *layout*.
 
-    >>> image = Layout.open("oci").image("multi", platform="linux/arm64")  # doctest: +SKIP
-    >>> [row.history.created_by for row in image.stat().history]  # doctest: +SKIP
+    When *ref* names a multi-platform index, *platform*
+    (``OS/ARCH[/VARIANT]``) picks one of its images, and None this host's;
+    a malformed *platform* is refused here (:class:`UsageError`).  Writing
+    through an index replaces that platform's entry in it.
+
+    >>> image = Layout.open("oci").image("multi", platform="linux/arm64")
+    >>> [row.history.created_by for row in image.stat().history]
     ['umoci insert', 'umoci config']
     """
 
     @checked
     def __init__(self, layout: Layout, ref: str, platform: str | None = None) -> None:
         if platform is not None:
-            from umoci.oci.platforms import parse_platform
-
-            parse_platform(platform)  # a malformed platform is refused here, not at first use
+            ops.check_platform(platform)  # refused here, not at first use
         self.layout = layout
         self.ref = ref
         self.platform = platform
@@ -170,10 +298,13 @@ class Image:
         return f"Image({self.layout.path!r}, {self.ref!r}, platform={self.platform!r})"
 
     def stat(self) -> ImageStat:
-        """The manifest, config and history, as typed models (what ``umoci stat`` prints)."""
-        from umoci.ops.stat_image import collect
+        """The manifest, config and history, as models (what ``umoci stat`` prints).
 
-        return collect(self.layout.path, self.ref, self.platform)
+        >>> info = Layout.open("oci").image("base").stat()
+        >>> info.config.config.cmd, len(info.manifest.layers)
+        (('/bin/sh',), 1)
+        """
+        return ops.stat_image(self.layout.path, self.ref, platform=self.platform)
 
     @checked
     def config(
@@ -181,9 +312,13 @@ class Image:
     ) -> ConfigBuilder:
         """Change the config in a ``with`` block: one new config and manifest at the end.
 
-        The result is tagged *tag* (default: this image's tag).  *history*
-        sets the one history entry (default: ``created_by="umoci config"``;
-        ``HistoryOptions(enabled=False)`` for none).
+        The result is tagged *tag* (default: this image's tag; an image
+        named by digest needs one).  *history* sets the one history entry
+        (default: ``created_by="umoci config"``; ``HistoryOptions(enabled=False)``
+        for none).
+
+        >>> with Layout.open("oci").image("base").config(tag="web") as c:
+        ...     c.exposed_ports.add("80/tcp")
         """
         return ConfigBuilder(self, tag, history or HistoryOptions())
 
@@ -193,39 +328,62 @@ class Image:
         bundle: str | os.PathLike[str],
         *,
         rootless: bool = False,
-        uid_map: tuple[str | IdMap, ...] = (),
-        gid_map: tuple[str | IdMap, ...] = (),
+        uid_map: tuple[IdMap, ...] = (),
+        gid_map: tuple[IdMap, ...] = (),
     ) -> Bundle:
-        """Unpack into a new runtime bundle (``umoci unpack``)."""
-        maps = MapOptions(rootless=rootless, uid_maps=_maps(uid_map), gid_maps=_maps(gid_map))
+        """Unpack into the new runtime bundle *bundle* (``umoci unpack``).
+
+        *rootless* extracts as an unprivileged user can (no device nodes,
+        owners recorded rather than set); *uid_map* and *gid_map* map the
+        image's ids to the host's (rootless without maps maps container
+        root to the calling user).
+
+        >>> bundle = Layout.open("oci").image("base").unpack(
+        ...     "bundle", rootless=True, uid_map=[IdMap(0, 100000, 65536)]
+        ... )
+        """
+        maps = MapOptions(rootless=rootless, uid_maps=tuple(uid_map), gid_maps=tuple(gid_map))
         ops.unpack(self.layout.path, self.ref, os.fspath(bundle), maps=maps, platform=self.platform)
         return Bundle(bundle)
 
     @checked
     def insert(
         self,
-        source: str | os.PathLike[str],
+        source: str | os.PathLike[str] | None,
         target: str,
         *,
         tag: str | None = None,
-        opaque: bool = False,
+        mode: InsertMode = InsertMode.MERGE,
         history: HistoryOptions | None = None,
+        compress: Compression = Compression.AUTO,
     ) -> Image:
-        """Add *source* at *target* as a new layer (``umoci insert``); the resulting image."""
+        """Add *source* (a file or tree) at *target* as a new layer (``umoci insert``).
+
+        *mode* is how it meets the lower layers (:class:`InsertMode`; for
+        ``WHITEOUT`` *source* is None and *target* is deleted).  The result
+        is tagged *tag* (default: this image's tag); *history* sets its
+        history entry and *compress* the layer's compression.  Returns the
+        resulting image.
+
+        >>> image = Layout.open("oci").image("base")
+        >>> image.insert("build/app", "/opt/app", tag="app").ref
+        'app'
+        >>> image.insert(None, "/var/cache", mode=InsertMode.WHITEOUT)
+        Image('oci', 'base', platform=None)
+        """
         ops.insert(
             self.layout.path,
             self.ref,
-            os.fspath(source),
+            None if source is None else os.fspath(source),
             target,
             new_tag=tag,
-            opaque=opaque,
-            whiteout=False,
+            mode=mode,
             history=history or HistoryOptions(),
-            compress="auto",
+            compress=compress,
             maps=MapOptions(rootless=os.geteuid() != 0),
             platform=self.platform,
         )
-        return Image(self.layout, tag or self.ref)
+        return Image(self.layout, tag or self.ref, self.platform)
 
     @checked
     def export(
@@ -233,13 +391,18 @@ class Image:
         destination: str,
         *,
         additional_tags: tuple[str, ...] = (),
-        compress: str | None = None,
+        compress: Compression | None = None,
         all_platforms: bool = False,
     ) -> str:
         """Copy this image to *destination* (``oci-archive:app.rock:v1``, ...); see :func:`copy`.
 
         A multi-platform image is narrowed to this image's platform (by
-        default the host's) unless *all_platforms*.
+        default the host's) unless *all_platforms*; *additional_tags* name
+        the copy too and *compress* recompresses its layers.  Returns the
+        digest :func:`copy` returns.
+
+        >>> Layout.open("oci").image("app").export("oci-archive:app.rock:v1")
+        'sha256:...'
         """
         return copy(
             _oci_name(self.layout.path, self.ref),
@@ -259,7 +422,7 @@ def copy(
     platform: str | None = None,
     all_platforms: bool = False,
     additional_tags: tuple[str, ...] = (),
-    compress: str | None = None,
+    compress: Compression | None = None,
     src_shared_blob_dir: str | os.PathLike[str] | None = None,
     dest_shared_blob_dir: str | os.PathLike[str] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
@@ -270,12 +433,15 @@ def copy(
     ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:NAME:TAG]``,
     ``docker-daemon:NAME[:TAG]``.  *platform* picks one image of a
     multi-platform index (default: this host's) unless *all_platforms*;
-    *additional_tags* name the copy too; *compress* (``gzip``, ``zstd``,
-    ``none``) recompresses the layers.  Returns the digest of the manifest
-    (or index) written -- for Docker's formats, the image ID.  A failed
-    copy leaves the destination as it was.
+    *additional_tags* name the copy too; *compress* (``Compression.GZIP``,
+    ``ZSTD`` or ``NONE``; None keeps them) recompresses the layers.
+    *src_shared_blob_dir* and *dest_shared_blob_dir* hold the blobs of an
+    ``oci:`` source or destination kept elsewhere, and *tmpdir* spooled
+    streams.  Returns the digest of the manifest (or index) written -- for
+    Docker's formats, the image ID.  A failed copy leaves the destination as
+    it was.
 
-    >>> copy("docker-archive:base.tar", "oci:image:base")  # doctest: +SKIP
+    >>> copy("docker-archive:base.tar", "oci:image:base")
     'sha256:...'
     """
     options = CopyOptions(
@@ -301,16 +467,15 @@ def _optional_path(path: str | os.PathLike[str] | None) -> str | None:
     return None if path is None else os.fspath(path)
 
 
-def _maps(maps: tuple[str | IdMap, ...]) -> tuple[IdMap, ...]:
-    return tuple(m if isinstance(m, IdMap) else parse_id_map(m) for m in maps)
-
-
 class Bundle:
-    """A runtime bundle made by :meth:`Image.unpack` (or ``umoci unpack``).
+    """The runtime bundle at *path*, made by :meth:`Image.unpack` (or ``umoci unpack``).
 
-    >>> bundle = Bundle.open("bundle")  # doctest: +SKIP
-    >>> (bundle.rootfs / "etc" / "hostname").write_text("box\\n")  # doctest: +SKIP
-    >>> bundle.repack(Layout.open("oci"), tag="v2").ref  # doctest: +SKIP
+    ``Bundle(path)`` checks nothing; :meth:`open` reads the bundle's
+    ``umoci.json`` first.
+
+    >>> bundle = Bundle.open("bundle")
+    >>> (bundle.rootfs / "etc" / "hostname").write_text("box\\n")
+    >>> bundle.repack(Layout.open("oci"), tag="v2").ref
     'v2'
     """
 
@@ -321,47 +486,61 @@ class Bundle:
     @classmethod
     @checked
     def open(cls, path: str | os.PathLike[str]) -> Bundle:
-        """An existing bundle (its umoci.json is read now)."""
-        from umoci.runtime.bundle_meta import read_bundle_meta
+        """The bundle at *path*, checked now (:class:`BundleError` if it is none).
 
-        read_bundle_meta(os.fspath(path))
+        >>> Bundle.open("bundle").rootfs
+        PosixPath('bundle/rootfs')
+        """
+        ops.check_bundle(os.fspath(path))
         return cls(path)
 
     @property
     def rootfs(self) -> Path:
+        """The root filesystem directory, to change before :meth:`repack`.
+
+        >>> (Bundle.open("bundle").rootfs / "etc" / "motd").write_text("hi\\n")
+        3
+        """
         return self.path / "rootfs"
 
     @checked
     def repack(
         self, layout: Layout, *, tag: str | None = None, options: RepackOptions | None = None
     ) -> Image:
-        """The rootfs's changes as a new layer (``umoci repack``), tagged *tag* or as unpacked."""
-        ops.repack(layout.path, tag, os.fspath(self.path), options=options or RepackOptions())
-        if tag is None:
-            from umoci.runtime.bundle_meta import read_bundle_meta
+        """The rootfs's changes as a new layer in *layout* (``umoci repack``).
 
-            walk = read_bundle_meta(os.fspath(self.path)).descriptor_walk
-            tag = walk[0].ref_name
-        return Image(layout, tag or "latest")
+        The result is tagged *tag* (default: the tag the bundle was unpacked
+        from); *options* (:class:`RepackOptions`) set the history entry,
+        compression and masked paths.  Returns the resulting image.
+
+        >>> bundle = Bundle.open("bundle")
+        >>> bundle.repack(Layout.open("oci"), options=RepackOptions(mask_paths=("/tmp",)))
+        Image('oci', 'base', platform=None)
+        """
+        written = ops.repack(
+            layout.path, tag, os.fspath(self.path), options=options or RepackOptions()
+        )
+        return Image(layout, written)
 
 
 class ConfigBuilder:
-    """Pending config changes; the ``with`` block's end writes them all at once.
+    """Pending config changes of *image*; the ``with`` block's end writes them all at once.
 
-    ``env``, ``labels`` and ``annotations`` (the manifest's) are plain dicts;
-    ``cmd``, ``entrypoint``, ``user``, ``working_dir``, ``stop_signal``,
-    ``author``, ``os``, ``architecture``, ``variant`` are attributes;
-    ``volumes`` and ``exposed_ports`` are sets.  Nothing is written if the
-    block raises.
+    Made by :meth:`Image.config`, which passes the *tag* to write and the
+    *history* entry.  ``env``, ``labels`` and ``annotations`` (the
+    manifest's) are plain dicts; ``cmd``, ``entrypoint``, ``user``,
+    ``working_dir``, ``stop_signal``, ``author``, ``os``, ``architecture``,
+    ``variant`` are attributes; ``volumes`` and ``exposed_ports`` are sets.
+    Nothing is written if the block raises.
 
     Each field is checked against its annotation when it is assigned, and
     all of them again at the block's end (a dict, list or set may have been
-    changed in place): :class:`~umoci.errors.InvalidArgumentError` for a
-    wrong type, :class:`~umoci.errors.UsageError` for an empty name or an
-    environment variable name holding ``=``.  A field name the builder does
-    not have (a typo) is an ``AttributeError``, not silently ignored.
+    changed in place): :class:`InvalidArgumentError` for a wrong type,
+    :class:`UsageError` for an empty name or an environment variable name
+    holding ``=``.  A field name the builder does not have (a typo) is an
+    ``AttributeError``, not silently ignored.
 
-    >>> with Layout.open("oci").image("base").config(tag="web") as c:  # doctest: +SKIP
+    >>> with Layout.open("oci").image("base").config(tag="web") as c:
     ...     c.exposed_ports.add("80/tcp")
     ...     c.env["PORT"] = "80"
     """
@@ -397,18 +576,17 @@ class ConfigBuilder:
         object.__setattr__(self, name, value)
 
     def __enter__(self) -> ConfigBuilder:
-        from umoci.layout.refs import read_manifest, resolve
-        from umoci.ops.basic import opened
-
-        with opened(self._image.layout.path) as store:
-            path = resolve(store, self._image.ref, self._image.platform)
-            manifest = read_manifest(store, path.descriptor)
-            raw = store.read_blob(manifest.config)
-        config = ImageConfig.from_bytes(raw, f"config {manifest.config.digest}")
+        info = self._image.stat()
+        config = info.config
+        if config is None:
+            raise BlobInvalidError(
+                f"manifest {info.manifest_descriptor.digest}: config media type "
+                f"{info.manifest.config.media_type!r} is not an image config"
+            )
         c = config.config
         self.env = dict(e.partition("=")[::2] for e in c.env)
         self.labels = dict(c.labels)
-        self.annotations = dict(manifest.annotations)
+        self.annotations = dict(info.manifest.annotations)
         self.cmd = list(c.cmd)
         self.entrypoint = list(c.entrypoint)
         self.user = c.user
@@ -431,34 +609,6 @@ class ConfigBuilder:
         if exc_type is None:
             self._commit()
 
-    def _changed(
-        self, config: ImageConfig, annotations: dict[str, str]
-    ) -> tuple[ImageConfig, dict[str, str]]:
-        """The block's values laid over *config* (as read again under the layout's lock)."""
-        from umoci.structs import replace
-
-        container = replace(
-            config.config,
-            env=tuple(f"{k}={v}" for k, v in self.env.items()),
-            labels=dict(self.labels),
-            cmd=tuple(self.cmd),
-            entrypoint=tuple(self.entrypoint),
-            user=self.user,
-            working_dir=self.working_dir,
-            stop_signal=self.stop_signal,
-            volumes=tuple(sorted(self.volumes)),
-            exposed_ports=tuple(sorted(self.exposed_ports)),
-        )
-        changed = replace(
-            config,
-            config=container,
-            author=self.author,
-            os=self.os,
-            architecture=self.architecture,
-            variant=self.variant,
-        )
-        return changed, dict(self.annotations)
-
     def _check_fields(self) -> None:
         """Every field as the block left it: the right types, and names the config can hold."""
         for name, annotation in annotations_of(ConfigBuilder).items():
@@ -472,14 +622,34 @@ class ConfigBuilder:
                 raise UsageError(f"ConfigBuilder.env: name {name!r} must not contain '='")
 
     def _commit(self) -> None:
-        from umoci.ops.config_image import rewrite_config
-
         self._check_fields()
-        rewrite_config(
+        values = ConfigValues(
+            env=tuple(f"{k}={v}" for k, v in self.env.items()),
+            labels=dict(self.labels),
+            annotations=dict(self.annotations),
+            cmd=tuple(self.cmd),
+            entrypoint=tuple(self.entrypoint),
+            user=self.user,
+            working_dir=self.working_dir,
+            stop_signal=self.stop_signal,
+            volumes=tuple(sorted(self.volumes)),
+            exposed_ports=tuple(sorted(self.exposed_ports)),
+            author=self.author,
+            os=self.os,
+            architecture=self.architecture,
+            variant=self.variant,
+        )
+        ops.set_config(
             self._image.layout.path,
             self._image.ref,
             new_tag=self._tag,
+            values=values,
             history=self._history,
             platform=self._image.platform,
-            change=self._changed,
         )
+
+
+# A record's __init__ is compiled on its first instance (umoci.structs): the
+# API's get theirs now, so that help() and the reference show their fields.
+for _name in __all__:
+    compile_init(globals()[_name])

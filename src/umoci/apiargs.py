@@ -17,6 +17,8 @@ instance of a :func:`umoci.structs.dataclass` record (the options the
 verbs take) has each of its fields checked as well.
 
 Not imported by the CLI (``typing`` and ``inspect`` cost start-up time).
+
+Internal: the checks :mod:`umoci.api` runs, not part of the API itself.
 """
 
 from __future__ import annotations

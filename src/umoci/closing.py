@@ -3,6 +3,8 @@
 Rootfs handles, directory refs, blob stores and prefetch threads all hold
 resources that ``with`` must release whatever happens; this keeps the two
 dunder methods in one place.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

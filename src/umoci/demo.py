@@ -7,6 +7,8 @@ set the config, unpack to a bundle, change the rootfs (add, modify,
 delete), repack the changes as a new layer, and show the result with
 ``stat``.  Each command is printed before it runs; the demo stops at the
 first failing command with its exit status.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 The units are Go's ``time.ParseDuration`` ones that make sense here (``ms``,
 ``s``, ``m``, ``h``), combinable as in ``1h30m``; a bare number is seconds.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ escapes the rest as ``\\a``-style, ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``.
 
 Text is ``str``; a byte that was not UTF-8, carried by ``surrogateescape``
 (U+DC80..U+DCFF), is written as ``\\xNN`` as Go writes an invalid byte.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

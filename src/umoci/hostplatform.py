@@ -5,6 +5,8 @@ the ARM architecture version on 32-bit ARM, the x86-64 micro-architecture
 level (v1..v4, from the CPU flags each level requires) on amd64.  ARM64 is
 always ``v8`` (a later core still runs v8 images, which is what matters for
 choosing one).  Anything unreadable falls back to the baseline variant.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

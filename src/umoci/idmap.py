@@ -4,6 +4,8 @@ A map entry is ``CONTAINER:HOST[:SIZE]`` (size defaults to 1).  Mapping a
 container id to the host walks the entries in order; an id no entry covers is
 an error when extracting (the Go umoci does the same), because writing it
 unmapped would silently give files to the wrong host user.
+
+Internal module: :mod:`umoci.api` re-exports :class:`IdMap`; import it from there.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ _MAX_ID = 2**32 - 1
 
 @dataclass(frozen=True)
 class IdMap:
-    """One mapping range: container ids [container, container+size) -> host ids."""
+    """One id mapping range: container ids [container_id, container_id + size) -> host ids.
+
+    *container_id*, *host_id* and *size* are as in user_namespaces(7) and
+    the runtime-spec's ``uidMappings``: ids below 2**32 and a positive size.
+    A verb refuses a range outside those bounds
+    (:class:`~umoci.errors.UsageError`).
+
+    >>> IdMap(container_id=0, host_id=100000, size=65536)  # the --uid-map 0:100000:65536
+    IdMap(container_id=0, host_id=100000, size=65536)
+    """
 
     container_id: int
     host_id: int
@@ -28,6 +39,10 @@ class IdMap:
 
     def to_json(self) -> dict[str, int]:
         # Field names and order follow the runtime-spec LinuxIDMapping.
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         return {"containerID": self.container_id, "hostID": self.host_id, "size": self.size}
 
 
@@ -40,15 +55,30 @@ def parse_id_map(text: str) -> IdMap:
         numbers = [int(p, 10) for p in parts]
     except ValueError:
         raise UsageError(f"invalid id mapping {text!r}: fields must be integers") from None
-    if any(n < 0 or n > _MAX_ID for n in numbers) or not all(p.isdigit() for p in parts):
+    if not all(p.isdigit() for p in parts):  # int() also takes "+1", " 1" and "1_0"
         raise UsageError(f"invalid id mapping {text!r}: ids must be in [0, 2^32)")
-    container_id, host_id = numbers[0], numbers[1]
     size = numbers[2] if len(numbers) == 3 else 1
-    if size == 0:
+    mapping = IdMap(numbers[0], numbers[1], size)
+    _check(mapping, text)
+    return mapping
+
+
+def check_id_map(mapping: IdMap) -> None:
+    """Refuse (UsageError) a range a user namespace cannot have."""
+    _check(mapping, f"{mapping.container_id}:{mapping.host_id}:{mapping.size}")
+
+
+def _check(mapping: IdMap, text: str) -> None:
+    numbers = (mapping.container_id, mapping.host_id, mapping.size)
+    if any(n < 0 or n > _MAX_ID for n in numbers):
+        raise UsageError(f"invalid id mapping {text!r}: ids must be in [0, 2^32)")
+    if mapping.size == 0:
         raise UsageError(f"invalid id mapping {text!r}: size must be positive")
-    if container_id + size - 1 > _MAX_ID or host_id + size - 1 > _MAX_ID:
+    if (
+        mapping.container_id + mapping.size - 1 > _MAX_ID
+        or mapping.host_id + mapping.size - 1 > _MAX_ID
+    ):
         raise UsageError(f"invalid id mapping {text!r}: range overflows 32 bits")
-    return IdMap(container_id, host_id, size)
 
 
 def to_host(maps: Sequence[IdMap], container_id: int) -> int | None:

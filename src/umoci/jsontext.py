@@ -7,6 +7,8 @@ uses (``_json``), set up exactly as ``json.dumps(ensure_ascii=False,
 separators=(",", ":"))`` sets it up: same output, same exceptions.  Where
 ``_json`` is missing (not CPython), the ``json`` package does it.  Reading
 JSON is :mod:`umoci.oci.decode`'s (the one decoder, with Go's rules).
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ as ``umoci ls`` that never logs anything.  So modules log through
 is actually sent.  The command line chooses the level with
 :func:`set_level`; library users who never call it get plain
 ``logging.getLogger("umoci")`` behaviour (no handler of ours).
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

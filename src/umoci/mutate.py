@@ -25,6 +25,8 @@ the config's platform changed, its ``platform`` follows (so ``config
 child; an entry whose label already disagreed with its config is not
 "corrected" by an unrelated change).  A manifest named directly by
 ``index.json`` gets no ``platform`` it did not have.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ Nothing here is imported unless the flag is given.
 The protobuf encoding is written by hand (a few varint helpers): the
 message is small and fixed, and a protobuf dependency would cost every run
 its import.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

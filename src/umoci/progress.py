@@ -12,6 +12,8 @@ The line is cut to the terminal's width (a wrapped line could not be
 rewritten in place), and on a terminal without cursor control (``TERM``
 unset, empty or ``dumb``: Emacs' shell, some CI consoles) it is redrawn
 with a carriage return and blanks only, never an escape sequence.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

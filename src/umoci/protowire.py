@@ -3,6 +3,8 @@
 ``user.rootlesscontainers`` (layer/rootless_xattr.py) and the pprof profile
 (pprof.py) are small fixed messages; a protobuf library would cost every
 run its import for a dozen lines of encoding.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations

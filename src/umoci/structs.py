@@ -30,6 +30,8 @@ mypy sees :func:`dataclass` through :pep:`681` ``dataclass_transform``, so
 it checks constructor calls, frozen assignments and orderings exactly as for
 the standard decorator; at run time neither that marker nor :mod:`typing`
 is imported.
+
+Internal: not part of the public API (:mod:`umoci.api`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ class _Missing:
 
 #: "No default given" for :func:`field`.
 MISSING: Any = _Missing()
+
+
+class _Factory:
+    """``__init__``'s default for a field with a ``default_factory`` (as in dataclasses)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()
 
 
 class Field:
@@ -254,15 +268,15 @@ def _init(cls: type, fields: list[Field], frozen: bool, slots: bool) -> Callable
     # __init__ and that wrong calls fail with Python's own TypeErrors.  The
     # "__s_" prefix keeps our names apart from field names (fields called
     # "type" or "set" exist and would shadow builtins).
-    namespace: dict[str, Any] = {"__s_MISSING": MISSING, "__s_set": object.__setattr__}
+    namespace: dict[str, Any] = {"__s_FACTORY": _FACTORY, "__s_set": object.__setattr__}
     params = ["self"]
     body = []
     for f in fields:
         n = f.name
         if f.default_factory is not MISSING:
             namespace[f"__s_f_{n}"] = f.default_factory
-            params.append(f"{n}=__s_MISSING")
-            body.append(f"  if {n} is __s_MISSING: {n} = __s_f_{n}()\n")
+            params.append(f"{n}=__s_FACTORY")
+            body.append(f"  if {n} is __s_FACTORY: {n} = __s_f_{n}()\n")
         elif f.default is not MISSING:
             namespace[f"__s_d_{n}"] = f.default
             params.append(f"{n}=__s_d_{n}")
@@ -290,16 +304,31 @@ def _lazy_init(cls: type, fields: list[Field], frozen: bool, slots: bool) -> Cal
     # then put the real __init__ in the stand-in's place.
     real: Callable[..., None] | None = None
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    def compile_real() -> Callable[..., None]:
         nonlocal real
         if real is None:
             real = _init(cls, fields, frozen, slots)
             if cls.__dict__.get("__init__") is __init__:
                 cls.__init__ = real  # type: ignore[misc]
-        real(self, *args, **kwargs)
+        return real
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        (real or compile_real())(self, *args, **kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.compile_real = compile_real  # type: ignore[attr-defined]
     return __init__
+
+
+def compile_init(cls: type) -> None:
+    """Give the struct class *cls* its real ``__init__`` now, not at its first instance.
+
+    For classes whose constructor people read (the API's, in ``help()`` and
+    the API reference): the stand-in's signature is ``(*args, **kwargs)``.
+    """
+    compile_real = getattr(cls.__dict__.get("__init__"), "compile_real", None)
+    if compile_real is not None:
+        compile_real()
 
 
 def _with_slots(cls: type, names: tuple[str, ...]) -> type:

@@ -11,9 +11,21 @@ from pathlib import Path
 import pytest
 
 from multikit import entry, read_json, snapshot, three_platforms
-from umoci.api import Bundle, Layout
-from umoci.errors import BundleError, LayoutError, RefNotFoundError, UsageError
-from umoci.ops.options import HistoryOptions
+from umoci.api import (
+    Bundle,
+    BundleError,
+    GoTime,
+    HistoryOptions,
+    IdMap,
+    ImageStat,
+    IndexStat,
+    InsertMode,
+    InvalidArgumentError,
+    Layout,
+    LayoutError,
+    RefNotFoundError,
+    UsageError,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,9 +108,12 @@ def test_config_errors_are_typed_and_change_nothing(tmp_path: Path) -> None:
     digest = layout.resolve("a").digest
     with pytest.raises(UsageError, match="give --tag NEW"), layout.image(f"@{digest}").config():
         pass
+    with pytest.raises(UsageError, match="not an RFC 3339 time"):
+        GoTime.parse("not a time")
+    # A time is a GoTime, not the text the CLI parses into one.
     with (
-        pytest.raises(UsageError),
-        layout.image("a").config(history=HistoryOptions(created="not a time")),
+        pytest.raises(InvalidArgumentError, match=r"history\.created: want GoTime"),
+        layout.image("a").config(history=HistoryOptions(created="2025-01-01T00:00:00Z")),
     ):
         pass
     assert snapshot(tmp_path / "L") == before
@@ -202,7 +217,35 @@ def test_entry_point_errors_are_typed_and_change_nothing(tmp_path: Path) -> None
     (occupied / "file").write_text("mine")
     with pytest.raises(BundleError):
         image.unpack(occupied)
-    with pytest.raises(UsageError):
-        image.unpack(tmp_path / "b", uid_map=("not-a-map",))
+    with pytest.raises(UsageError, match="size must be positive"):
+        image.unpack(tmp_path / "b", uid_map=(IdMap(0, 0, 0),))
+    with pytest.raises(UsageError, match="range overflows 32 bits"):
+        image.unpack(tmp_path / "b", gid_map=[IdMap(1, 2**32 - 1, 2)])
+    with pytest.raises(UsageError, match="no SOURCE"):
+        image.insert(tmp_path / "occupied", "/x", mode=InsertMode.WHITEOUT)
     assert snapshot(tmp_path / "L") == before
+    assert not (tmp_path / "b").exists()
     assert (occupied / "file").read_text() == "mine"
+
+
+def test_insert_modes_and_stat_of_an_index(tmp_path: Path) -> None:
+    layout = Layout.init(tmp_path / "L")
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "f").write_text("x")
+    base = layout.new_image("a").insert(tmp_path / "tree", "/opt/tree")
+    base.insert(None, "/opt/tree/f", tag="gone", mode=InsertMode.WHITEOUT)
+    bundle = layout.image("gone").unpack(tmp_path / "bundle", rootless=os.geteuid() != 0)
+    assert (bundle.rootfs / "opt" / "tree").is_dir()
+    assert not (bundle.rootfs / "opt" / "tree" / "f").exists()
+    info = layout.stat("gone")
+    assert isinstance(info, ImageStat)
+    assert [row.history.created_by for row in info.history][-2:] == ["umoci insert"] * 2
+    multi = Layout.open(three_platforms(tmp_path))
+    listing = multi.stat("multi")
+    assert isinstance(listing, IndexStat)
+    platforms = [e.descriptor.platform for e in listing.entries]
+    assert [p.architecture if p else None for p in platforms] == ["amd64", "arm64", "s390x"]
+    one = multi.stat("multi", platform="linux/s390x")
+    assert isinstance(one, ImageStat)
+    assert one.config is not None
+    assert one.config.architecture == "s390x"

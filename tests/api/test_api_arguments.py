@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from umoci.api import Bundle, ConfigBuilder, Image, Layout
+from umoci.api import (
+    Bundle,
+    ConfigBuilder,
+    HistoryOptions,
+    IdMap,
+    Image,
+    InvalidArgumentError,
+    Layout,
+    RepackOptions,
+    UmociError,
+    UsageError,
+)
 from umoci.apiargs import annotations_of, check
-from umoci.errors import InvalidArgumentError, UmociError, UsageError
-from umoci.idmap import IdMap
-from umoci.ops.options import HistoryOptions, RepackOptions
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
@@ -230,6 +238,14 @@ WRONG_ARGUMENTS: list[tuple[str, Call]] = [
         "Image.config: history.author",
         lambda lay, _: lay.image("a").config(history=HistoryOptions(author=5)),
     ),
+    (
+        "Image.config: history.created: .* got str",
+        lambda lay, _: lay.image("a").config(
+            history=HistoryOptions(created="2025-01-01T00:00:00Z")
+        ),
+    ),
+    ("Layout.stat: ref", lambda lay, _: lay.stat(5)),
+    ("Layout.stat: platform", lambda lay, _: lay.stat("a", platform=["linux/amd64"])),
     ("Image.unpack: bundle", lambda lay, _: lay.image("a").unpack(5)),
     ("Image.unpack: rootless", lambda lay, t: lay.image("a").unpack(t / "b", rootless="yes")),
     (
@@ -238,12 +254,20 @@ WRONG_ARGUMENTS: list[tuple[str, Call]] = [
     ),
     (r"Image.unpack: gid_map\[0\]", lambda lay, t: lay.image("a").unpack(t / "b", gid_map=(0,))),
     (
+        r"Image.unpack: uid_map\[0\]: want IdMap, got str",
+        lambda lay, t: lay.image("a").unpack(t / "b", uid_map=("0:0:1",)),
+    ),
+    (
         r"Image.unpack: uid_map\[0\].host_id",
         lambda lay, t: lay.image("a").unpack(t / "b", uid_map=(IdMap(0, "0", 1),)),
     ),
-    ("Image.insert: source", lambda lay, _: lay.image("a").insert(None, "/x")),
+    ("Image.insert: source", lambda lay, _: lay.image("a").insert(5, "/x")),
     ("Image.insert: target", lambda lay, t: lay.image("a").insert(t / "src", 5)),
-    ("Image.insert: opaque", lambda lay, t: lay.image("a").insert(t / "src", "/x", opaque=1)),
+    ("Image.insert: mode", lambda lay, t: lay.image("a").insert(t / "src", "/x", mode="opaque")),
+    (
+        "Image.insert: compress",
+        lambda lay, t: lay.image("a").insert(t / "src", "/x", compress="gzip"),
+    ),
     ("Image.insert: tag", lambda lay, t: lay.image("a").insert(t / "src", "/x", tag=["b"])),
     ("Bundle: path", lambda _, t: Bundle(5)),
     ("Bundle.open: path", lambda _, t: Bundle.open(None)),
@@ -252,6 +276,10 @@ WRONG_ARGUMENTS: list[tuple[str, Call]] = [
     (
         "Bundle.repack: options.mask_paths: .* pass a list",
         lambda lay, t: Bundle(t / "b").repack(lay, options=RepackOptions(mask_paths="/etc")),
+    ),
+    (
+        "Bundle.repack: options.compress: want Compression, got str",
+        lambda lay, t: Bundle(t / "b").repack(lay, options=RepackOptions(compress="zstd")),
     ),
 ]
 

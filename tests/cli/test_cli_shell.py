@@ -23,7 +23,17 @@ from umoci.cli import main
 from umoci.cli.help import tabwrite
 from umoci.errors import LayoutError, UmociError
 from umoci.idmap import IdMap
-from umoci.ops.options import ConfigChanges, HistoryOptions, MapOptions, RepackOptions
+from umoci.oci.timefmt import GoTime
+from umoci.ops import image_stat as stat_models
+from umoci.ops.image_stat import ImageStat
+from umoci.ops.options import (
+    Compression,
+    ConfigChanges,
+    HistoryOptions,
+    InsertMode,
+    MapOptions,
+    RepackOptions,
+)
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 Recorder = Callable[..., list[Call]]
@@ -439,12 +449,13 @@ def test_repeated_flags_keep_order_and_single_flags_keep_the_last(
 
 
 def test_bool_flags_take_go_boolean_values(
-    capsys: pytest.CaptureFixture[str], record: Recorder
+    capsys: pytest.CaptureFixture[str], record: Recorder, vector_stat: ImageStat
 ) -> None:
-    calls = record("stat", "text")
+    record("stat", vector_stat)
     for value, expected in (("true", True), ("1", True), ("False", False), ("f", False)):
-        assert run(capsys, "stat", "--image", "x", f"--json={value}")[0] == 0
-        assert calls[-1][1] == {"as_json": expected, "platform": None}
+        status, out, _ = run(capsys, "stat", "--image", "x", f"--json={value}")
+        assert status == 0
+        assert out.startswith("{") == expected
 
 
 # -- dispatch ---------------------------------------------------------------------------
@@ -464,8 +475,6 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
         (["rm", "--image", "L"], "remove_tag", ("L", "latest"), {}),
         (["remove", "--image", "L:a/b"], "remove_tag", ("L", "a/b"), {}),
         (["tag", "--image", "L:t", "n"], "tag_image", ("L", "t", "n"), {}),
-        (["stat", "--image", "L"], "stat", ("L", "latest"), {"as_json": False}),
-        (["stat", "--json", "--image", "L"], "stat", ("L", "latest"), {"as_json": True}),
         (
             ["unpack", "--image", "L:t", "B"],
             "unpack",
@@ -500,7 +509,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             ["raw", "add-layer", "--image", "L", "layer.tar"],
             "raw_add_layer",
             ("L", "latest", "layer.tar"),
-            {"new_tag": None, "history": history, "compress": "auto"},
+            {"new_tag": None, "history": history, "compress": Compression.AUTO},
         ),
         (
             words(
@@ -513,9 +522,12 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             {
                 "new_tag": "n",
                 "history": HistoryOptions(
-                    author="A", comment="C", created="2025-01-01T00:00:00Z", created_by="B"
+                    author="A",
+                    comment="C",
+                    created=GoTime.parse("2025-01-01T00:00:00Z"),
+                    created_by="B",
                 ),
-                "compress": "zstd",
+                "compress": Compression.ZSTD,
             },
         ),
         (
@@ -534,7 +546,7 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             {
                 "options": RepackOptions(
                     history=HistoryOptions(enabled=False),
-                    compress="none",
+                    compress=Compression.NONE,
                     mask_paths=("/a", "/b"),
                     mask_volumes=False,
                     refresh_bundle=True,
@@ -548,29 +560,39 @@ def _dispatch_table() -> list[tuple[list[str], str, Call]]:
             ("L", "latest", "src", "/dst"),
             {
                 "new_tag": None,
-                "opaque": False,
-                "whiteout": False,
+                "mode": InsertMode.MERGE,
                 "history": history,
-                "compress": "auto",
+                "compress": Compression.AUTO,
                 "maps": ROOT_MAPS,
             },
         ),
         (
-            ["insert", "--whiteout", "--image", "L:t", "--tag", "n", "/dst", "--opaque"],
+            ["insert", "--whiteout", "--image", "L:t", "--tag", "n", "/dst"],
             "insert",
             ("L", "t", None, "/dst"),
             {
                 "new_tag": "n",
-                "opaque": True,
-                "whiteout": True,
+                "mode": InsertMode.WHITEOUT,
                 "history": history,
-                "compress": "auto",
+                "compress": Compression.AUTO,
+                "maps": ROOT_MAPS,
+            },
+        ),
+        (
+            ["insert", "--opaque", "--image", "L:t", "src", "/dst", "--compress", "gzip"],
+            "insert",
+            ("L", "t", "src", "/dst"),
+            {
+                "new_tag": None,
+                "mode": InsertMode.OPAQUE,
+                "history": history,
+                "compress": Compression.GZIP,
                 "maps": ROOT_MAPS,
             },
         ),
     ]
     # Every verb that reads an image takes --platform (None when not given).
-    with_platform = {"stat", "config", "unpack", "raw_unpack", "raw_runtime_config"}
+    with_platform = {"config", "unpack", "raw_unpack", "raw_runtime_config"}
     with_platform |= {"insert", "raw_add_layer", "tag_image"}
     return [
         (argv, verb, (args, {**kwargs, "platform": None} if verb in with_platform else kwargs))
@@ -586,6 +608,58 @@ def test_each_command_calls_its_verb(
     calls = record(verb)
     assert run(capsys, *argv) == (0, "", "")
     assert calls == [expected]
+
+
+@pytest.mark.parametrize(
+    ("argv", "verb", "message"),
+    [
+        (
+            ["config", "--image", "L", "--created", "yesterday"],
+            "config",
+            'umoci: config: parse --created: parsing time "yesterday": not an RFC 3339 time',
+        ),
+        (
+            ["config", "--image", "L", "--history.created", "2025-01-02"],
+            "config",
+            'umoci: config: parse --history.created: parsing time "2025-01-02"',
+        ),
+        (
+            ["repack", "--image", "L", "--history.created", "never", "B"],
+            "repack",
+            'umoci: repack: parse --history.created: parsing time "never"',
+        ),
+        (
+            ["insert", "--image", "L", "--compress", "lz4", "s", "/t"],
+            "insert",
+            "umoci: insert: unknown --compress value 'lz4': want one of auto, none, gzip, zstd",
+        ),
+        (
+            ["raw", "add-layer", "--image", "L", "--compress", "GZIP", "l.tar"],
+            "raw_add_layer",
+            "umoci: raw add-layer: unknown --compress value 'GZIP'",
+        ),
+    ],
+)
+def test_option_text_is_converted_before_the_verb_runs(
+    capsys: pytest.CaptureFixture[str], record: Recorder, argv: list[str], verb: str, message: str
+) -> None:
+    """Times and --compress become typed values at the CLI boundary: bad text never reaches ops."""
+    calls = record(verb)
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, message)
+    assert calls == []
+
+
+@pytest.mark.usefixtures("as_root")
+def test_insert_refuses_whiteout_with_opaque(
+    capsys: pytest.CaptureFixture[str], record: Recorder
+) -> None:
+    calls = record("insert")
+    status, out, err = run(capsys, "insert", "--whiteout", "--opaque", "--image", "L", "/dst")
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, "umoci: insert: --whiteout takes only TARGET (and no --opaque)")
+    assert calls == []
 
 
 def test_config_passes_every_change(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:
@@ -627,7 +701,7 @@ def test_config_passes_every_change(capsys: pytest.CaptureFixture[str], record: 
                     labels=("k=v",),
                     working_dir="/w",
                     stop_signal="SIGKILL",
-                    created="2025-09-05T13:05:10Z",
+                    created=GoTime.parse("2025-09-05T13:05:10Z"),
                     author="me",
                     architecture="arm64",
                     os="linux",
@@ -672,20 +746,50 @@ def test_list_prints_one_tag_per_line(capsys: pytest.CaptureFixture[str], record
     assert run(capsys, "ls", "--layout", "L") == (0, "", "")
 
 
+class _Report:
+    """What ``ops.validate_*`` returns, as far as the validate command reads it."""
+
+    errors = 0
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def text(self) -> str:
+        return self._text
+
+
 @pytest.mark.parametrize(("returned", "printed"), [("a\nb", "a\nb\n"), ("a\nb\n", "a\nb\n")])
-def test_stat_output_ends_in_exactly_one_newline(
+def test_a_verb_text_is_printed_ending_in_exactly_one_newline(
     capsys: pytest.CaptureFixture[str], record: Recorder, returned: str, printed: str
 ) -> None:
-    record("stat", returned)
-    assert run(capsys, "stat", "--image", "L") == (0, printed, "")
+    record("validate_layout", _Report(returned))
+    assert run(capsys, "validate", "--layout", "L") == (0, printed, "")
 
 
+@pytest.fixture
+def vector_stat(vectors: Path) -> ImageStat:
+    """What ``ops.stat`` returns for the json-blobs vector v1."""
+    info = stat_models.stat(str(vectors / "json-blobs" / "v1"), "latest")
+    assert isinstance(info, ImageStat)
+    return info
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
 def test_stat_prints_the_vector_text_unchanged(
-    capsys: pytest.CaptureFixture[str], record: Recorder, vectors: Path
+    capsys: pytest.CaptureFixture[str],
+    record: Recorder,
+    vectors: Path,
+    vector_stat: ImageStat,
+    json_flag: bool,
 ) -> None:
-    text = (vectors / "json-blobs" / "v1.stat.txt").read_text()
-    record("stat", text)
-    assert run(capsys, "stat", "--image", "v1") == (0, text, "")
+    """stat renders what ops.stat returns, as text or --json: the Go umoci's bytes."""
+    calls = record("stat", vector_stat)
+    expected = (
+        vectors / "json-blobs" / ("v1.stat.json" if json_flag else "v1.stat.txt")
+    ).read_text()
+    argv = ["stat", "--json", "--image", "L"] if json_flag else ["stat", "--image", "L"]
+    assert run(capsys, *argv) == (0, expected, "")
+    assert calls == [(("L", "latest"), {"platform": None})]
 
 
 def test_mtree_validate(capsys: pytest.CaptureFixture[str], record: Recorder) -> None:

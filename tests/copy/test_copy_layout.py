@@ -242,6 +242,15 @@ def test_python_api(source: Path, tmp_path: Path) -> None:
     assert image.export(f"oci:{tmp_path / 'c'}:exported") == digest
     with pytest.raises(InvalidArgumentError, match="additional_tags"):
         api.copy(f"oci:{source}:v1", f"oci:{tmp_path / 'a'}:x", additional_tags="y")  # type: ignore[arg-type]
+    # Compression is an enum, as everywhere in the API; AUTO means nothing to a copy.
+    with pytest.raises(InvalidArgumentError, match=r"compress: want Compression \| None, got str"):
+        image.export(f"oci:{tmp_path / 'd'}:z", compress="zstd")  # type: ignore[arg-type]
+    with pytest.raises(api.UsageError, match="not AUTO"):
+        image.export(f"oci:{tmp_path / 'd'}:z", compress=api.Compression.AUTO)
+    assert not (tmp_path / "d").exists()
+    zstd = layout.import_image(f"oci:{source}:v1", "zstd", compress=api.Compression.ZSTD)
+    layers = zstd.stat().manifest.layers
+    assert {layer.media_type for layer in layers} == {"application/vnd.oci.image.layer.v1.tar+zstd"}
 
 
 def test_an_empty_directory_becomes_a_layout(

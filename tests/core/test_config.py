@@ -10,12 +10,14 @@ import pytest
 
 from conftest import snapshot
 from umoci import ops
+from umoci.cli.stat_json import stat_json as render_json
 from umoci.errors import InvalidRefError, RefNotFoundError, UsageError
+from umoci.oci.timefmt import GoTime
 from umoci.ops.options import ConfigChanges, HistoryOptions
 
 
 def stat_json(layout: Path, tag: str = "latest") -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(ops.stat(str(layout), tag, as_json=True))
+    result: dict[str, Any] = json.loads(render_json(ops.stat(str(layout), tag)))
     return result
 
 
@@ -69,7 +71,7 @@ def test_sets_and_clears(image: Path) -> None:
         architecture="riscv64",
         os="freebsd",
         variant="v1",
-        created="2020-01-01T00:00:00.5Z",
+        created=GoTime.parse("2020-01-01T00:00:00.5Z"),
     )
     out = stat_json(image)
     blob = out["config"]["blob"]
@@ -110,7 +112,7 @@ def test_history_defaults_and_options(image: Path) -> None:
     configure(
         image,
         history=HistoryOptions(
-            author="h", comment="c", created="2021-01-01T00:00:00Z", created_by="by"
+            author="h", comment="c", created=GoTime.parse("2021-01-01T00:00:00Z"), created_by="by"
         ),
     )
     configure(image, history=HistoryOptions(enabled=False), user="x")
@@ -148,7 +150,6 @@ def test_new_tag_leaves_source_unchanged(image: Path) -> None:
         ({"env": ("=value",)}, UsageError),
         ({"labels": ("nolabel",)}, UsageError),
         ({"manifest_annotations": ("noeq",)}, UsageError),
-        ({"created": "yesterday"}, UsageError),
         ({"new_tag": "bad tag"}, InvalidRefError),
     ],
 )
@@ -161,10 +162,8 @@ def test_errors_leave_layout_unchanged(
     assert snapshot(image) == before
 
 
-def test_bad_history_created_and_missing_tag(image: Path) -> None:
+def test_missing_tag(image: Path) -> None:
     before = snapshot(image)
-    with pytest.raises(UsageError, match=r"history\.created"):
-        configure(image, history=HistoryOptions(created="never"))
     with pytest.raises(RefNotFoundError):
         ops.config(
             str(image), "nope", new_tag=None, changes=ConfigChanges(), history=HistoryOptions()

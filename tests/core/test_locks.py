@@ -12,6 +12,7 @@ import pytest
 from umoci import ops
 from umoci.cas import locks
 from umoci.cas.dir import DirStore
+from umoci.cli.stat_json import stat_json as render_json
 from umoci.durations import parse_duration
 from umoci.errors import LayoutError, UsageError
 
@@ -79,7 +80,7 @@ def test_gc_waits_for_writers_and_writers_for_gc(layout: Path) -> None:
     try:
         with pytest.raises(LayoutError, match="blobs: another umoci"):
             ops.new_image(str(layout), "c")
-        assert ops.stat(str(layout), "a", as_json=True)  # readers need no lock
+        assert render_json(ops.stat(str(layout), "a"))  # readers need no lock
     finally:
         release(collector)
     ops.gc(str(layout), grace=0)

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from umoci.cli.stat_json import compact_json
+from umoci.cli.stat_text import data_lines, descriptor_lines, quote_cell, quote_value, quote_word
 from umoci.oci.models import Descriptor, ImageConfig
-from umoci.ops.stat_image import (
-    _data_lines,
-    compact_json,
-    descriptor_lines,
-    quote_cell,
-    quote_value,
-    quote_word,
-)
 
 VALUE_WORD_CELL = [
     ("plain", "plain", "plain", "plain"),
@@ -58,11 +52,11 @@ def test_compact_json_keeps_order_and_escapes_html() -> None:
 
 
 def test_hex_dump_layout() -> None:
-    assert _data_lines(b"{}", "\t\t") == [
+    assert data_lines(b"{}", "\t\t") == [
         "\t\tData: (2 bytes)",
         "\t\t\t0000: 7b7d                                     {}",
     ]
-    lines = _data_lines(bytes(range(256)) + b"xy", "")
+    lines = data_lines(bytes(range(256)) + b"xy", "")
     assert lines[0] == "Data: (258 bytes)"
     assert lines[3] == "\t0020: 2021 2223 2425 2627 2829 2a2b 2c2d 2e2f   !\"#$%&'()*+,-./"
     assert lines[8] == "\t0070: 7071 7273 7475 7677 7879 7a7b 7c7d 7e7f  pqrstuvwxyz{|}~."

@@ -13,6 +13,8 @@ from conftest import snapshot
 from umoci import ops
 from umoci.cas import layoutcheck
 from umoci.cas.dir import DirStore, open_layout
+from umoci.cli.stat_json import stat_json as render_json
+from umoci.cli.stat_text import stat_text as render_text
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError, RefNotFoundError
 from umoci.layout import gc as gc_algorithm
 from umoci.layout.refs import resolve
@@ -72,7 +74,7 @@ def test_blobs_dir_may_be_symlink_inside_the_layout(tmp_path: Path) -> None:
     (layout / "blobs" / "sha256").symlink_to("../pool")
     ops.new_image(str(layout), "t")
     assert ops.list_tags(str(layout)) == ["t"]
-    assert "t" in ops.stat(str(layout), "t", as_json=False)
+    assert "t" in render_text(ops.stat(str(layout), "t"))
     assert len(os.listdir(pool)) == 2
     put_raw(layout, b"stray")
     ops.gc(str(layout), grace=0)
@@ -87,7 +89,7 @@ def test_a_blob_pool_outside_the_layout_is_read_never_written(tmp_path: Path, li
     pool = tmp_path / "pool"
     (layout / link).rename(pool)
     (layout / link).symlink_to(pool)
-    assert "t" in ops.stat(str(layout), "t", as_json=False), "reads follow the link"
+    assert "t" in render_text(ops.stat(str(layout), "t")), "reads follow the link"
     pool_before, layout_before = snapshot(pool), snapshot(layout)
     for write in (
         lambda: ops.new_image(str(layout), "u"),
@@ -116,7 +118,7 @@ def test_a_missing_blob_dir_is_made_inside_the_layout(layout: Path) -> None:
     (layout / "blobs" / "sha256").rmdir()
     ops.new_image(str(layout), "t")
     assert len(os.listdir(layout / "blobs" / "sha256")) == 2
-    assert "t" in ops.stat(str(layout), "t", as_json=False)
+    assert "t" in render_text(ops.stat(str(layout), "t"))
 
 
 def test_gc_removes_an_unreachable_blob_link_not_its_target(layout: Path, tmp_path: Path) -> None:
@@ -222,7 +224,7 @@ def test_read_only_layout_allows_read_commands(layout: Path) -> None:
         # read verbs create nothing (no temp dir, no rewrite).
         before = snapshot(layout)
         assert ops.list_tags(str(layout)) == ["t"]
-        ops.stat(str(layout), "t", as_json=True)
+        render_json(ops.stat(str(layout), "t"))
         assert snapshot(layout) == before
     finally:
         for dirpath, _, _ in os.walk(layout):
@@ -262,7 +264,7 @@ def test_gc_sweeps_only_unreachable_blobs(layout: Path) -> None:
     assert (layout / "README").exists()
     assert (layout / "blobs" / "other").is_dir()
     assert not stale.exists()
-    assert "a" in ops.stat(str(layout), "a", as_json=False)
+    assert "a" in render_text(ops.stat(str(layout), "a"))
 
 
 def test_gc_keeps_locked_temp_dirs(layout: Path) -> None:
@@ -328,17 +330,17 @@ def test_nested_index_resolution_and_platform_choice(layout: Path) -> None:
         history=ops.HistoryOptions(),
     )
     host = f"{host_os()}/{host_arch()}"
-    out = json.loads(ops.stat(str(layout), "multi2", as_json=True, platform=host))
+    out = json.loads(render_json(ops.stat(str(layout), "multi2", platform=host)))
     assert out["config"]["blob"]["config"]["User"] == "nobody"
     # Without --platform, stat of an index of two images lists the index.
-    listing = json.loads(ops.stat(str(layout), "multi2", as_json=True))
+    listing = json.loads(render_json(ops.stat(str(layout), "multi2")))
     assert [m["platform"]["architecture"] for m in listing["index"]["blob"]["manifests"]] == [
         "nonexistent",
         host_arch(),
     ]
     assert "multi" in ops.list_tags(str(layout))
     ops.gc(str(layout))
-    assert json.loads(ops.stat(str(layout), "multi", as_json=True, platform=host))["config"]
+    assert json.loads(render_json(ops.stat(str(layout), "multi", platform=host)))["config"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")

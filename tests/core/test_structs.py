@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from umoci.structs import FrozenInstanceError, dataclass, field, replace
+from umoci.structs import FrozenInstanceError, compile_init, dataclass, field, replace
 
 
 @dataclass
@@ -342,7 +343,7 @@ def test_same_behaviour_as_the_standard_library() -> None:
 def test_importing_the_verbs_loads_neither_dataclasses_nor_inspect() -> None:
     code = (
         "import sys, umoci.ops.bundle_repack, umoci.ops.bundle_unpack, umoci.cli.app, "
-        "umoci.ops.stat_image, umoci.ops.config_image, umoci.ops.options; "
+        "umoci.ops.image_stat, umoci.cli.stat_text, umoci.ops.config_image, umoci.ops.options; "
         "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -370,3 +371,20 @@ def test_init_is_compiled_on_first_use() -> None:
     obj = object.__new__(Lazy)
     stand_in(obj, 2)
     assert obj == Lazy(2)
+
+
+def test_compile_init_gives_the_real_signature_before_any_instance() -> None:
+    @dataclass(frozen=True)
+    class Shown:
+        x: int
+        y: list[int] = field(default_factory=list)
+        z: str = "z"
+
+    stand_in = Shown.__init__
+    assert "*args" in str(inspect.signature(Shown))
+    compile_init(Shown)
+    assert Shown.__init__ is not stand_in
+    assert str(inspect.signature(Shown)) == "(x, y=<factory>, z='z')"
+    compile_init(Shown)  # again: nothing to do
+    compile_init(int)  # not a struct: nothing to do
+    assert Shown(1) == Shown(1, [], "z")

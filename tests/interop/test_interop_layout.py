@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from umoci import ops
+from umoci.cli.stat_json import stat_json as render_json
 from umoci.ops.options import ConfigChanges, HistoryOptions
 
 pytestmark = pytest.mark.goumoci
@@ -61,7 +62,7 @@ def test_we_read_go_umoci_layout(tmp_path: Path) -> None:
     run(umoci, "new", "--image", f"{layout}:base")
     run(umoci, "config", "--image", f"{layout}:base", "--tag", "x", "--config.user", "u")
     assert ops.list_tags(str(layout)) == ["base", "x"]
-    out = json.loads(ops.stat(str(layout), "x", as_json=True))
+    out = json.loads(render_json(ops.stat(str(layout), "x")))
     assert out["config"]["blob"]["config"]["User"] == "u"
     ops.config(
         str(layout), "x", new_tag=None, changes=ConfigChanges(user="v"), history=HistoryOptions()
@@ -80,6 +81,6 @@ def test_skopeo_copies_and_inspects_our_layout(our_image: Path, tmp_path: Path) 
     copy = tmp_path / "copy"
     run(skopeo, "copy", f"oci:{our_image}:cfg", f"oci:{copy}:cfg")
     assert ops.list_tags(str(copy)) == ["cfg"]
-    ours = json.loads(ops.stat(str(our_image), "cfg", as_json=True))
-    theirs = json.loads(ops.stat(str(copy), "cfg", as_json=True))
+    ours = json.loads(render_json(ops.stat(str(our_image), "cfg")))
+    theirs = json.loads(render_json(ops.stat(str(copy), "cfg")))
     assert theirs["config"]["blob"]["config"] == ours["config"]["blob"]["config"]

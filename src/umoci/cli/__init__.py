@@ -7,8 +7,12 @@
 * :mod:`~umoci.cli.command` -- the command tree's data types;
 * :mod:`~umoci.cli.help` -- urfave/cli-shaped help text;
 * :mod:`~umoci.cli.options` -- flag groups several commands share, and their
-  conversion to ops values;
+  conversion into the typed options of :mod:`umoci.ops.options` (flag text
+  goes no further);
 * :mod:`~umoci.cli.commands` -- every command and its action;
+* :mod:`~umoci.cli.stat_text`, :mod:`~umoci.cli.stat_json` -- ``umoci stat``'s
+  Go-format text and ``--json`` document, rendered from the models
+  :mod:`umoci.ops` returns;
 * :mod:`~umoci.cli.app` -- dispatch and the one error boundary;
 * :mod:`~umoci.cli.tuning` -- the interpreter settings the bulk-data verbs
   run with (process-wide, so the command's alone, never the library's);
@@ -16,6 +20,9 @@
 Start-up matters (``umoci ls`` in a loop is common), so nothing here imports
 more than the interpreter has loaded already; verbs import their own
 dependencies when they run.
+
+Internal: this package and its modules are not part of the public Python API
+(:mod:`umoci.api`); the command line itself is the interface.
 """
 
 from __future__ import annotations

@@ -72,17 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def help_text(chain: Sequence[Command]) -> str:
-    """The help for the last command of chain (the root alone: the application's help)."""
-    # Imported here: only --help and usage errors need the help text's layout.
-    from umoci.cli.help import app_help, command_help
+def _print_help(chain: Sequence[Command]) -> None:
+    # Imported here: only --help needs the help text's layout.
+    from umoci.cli.help import help_text
 
-    command = chain[-1]
-    if len(chain) == 1:
-        return app_help(command, command.flags, __version__)
-    # A group is an app of its own in urfave, which lists --help among its
-    # options; a plain command accepts --help without listing it.
-    return command_help(chain, _flags(command) if command.subcommands else command.flags)
+    write_stdout(help_text(chain))
 
 
 def version_text() -> str:
@@ -103,7 +97,7 @@ def _run(argv: list[str], run: _Invocation) -> int:
     # Global flags stop at the command name, as urfave's do.
     global_args = parse(ROOT.flags, argv, interspersed=False)
     if global_args.get_bool("help"):
-        write_stdout(help_text((ROOT,)))
+        _print_help((ROOT,))
         return 0
     if global_args.get_bool("version"):
         write_stdout(version_text())
@@ -199,7 +193,7 @@ def _find_command(
         if not command.subcommands:
             return chain, parsed
         args = parsed.args
-    write_stdout(help_text(chain))
+    _print_help(chain)
     return None
 
 

@@ -19,6 +19,10 @@ from umoci.cli.flags import HELP_FLAG, bool_flag, slice_flag, string_flag
 from umoci.errors import UmociError, UsageError
 from umoci.validate.checks import CHECKS
 
+TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
+if TYPE_CHECKING:
+    from umoci.ops.options import Compression
+
 IMAGE = "image"  # categories, as the Go umoci groups its commands
 LAYOUT = "layout"
 
@@ -105,8 +109,15 @@ def _stat(ctx: Context) -> int:
     from umoci import ops
 
     ref = opt.image_ref(ctx)
-    as_json = ctx.get_bool("json")
-    ctx.echo(ops.stat(ref.layout, ref.tag, as_json=as_json, platform=opt.platform(ctx)))
+    info = ops.stat(ref.layout, ref.tag, platform=opt.platform(ctx))
+    if ctx.get_bool("json"):
+        from umoci.cli.stat_json import stat_json
+
+        ctx.echo(stat_json(info))
+    else:
+        from umoci.cli.stat_text import stat_text
+
+        ctx.echo(stat_text(info))
     return 0
 
 
@@ -130,7 +141,7 @@ def _config(ctx: Context) -> int:
         labels=ctx.get_strings("config.label"),
         working_dir=ctx.get_string("config.workingdir"),
         stop_signal=ctx.get_string("config.stopsignal"),
-        created=ctx.get_string("created"),
+        created=opt.time_flag(ctx, "created"),
         author=ctx.get_string("author"),
         architecture=ctx.get_string("platform.arch"),
         os=ctx.get_string("platform.os"),
@@ -181,7 +192,13 @@ def _insert(ctx: Context) -> int:
     whiteout = ctx.get_bool("whiteout")
     # The one command whose positional count depends on a flag.
     check_positionals(ctx.args, ("<target>",) if whiteout else ("<source>", "<target>"))
+    if whiteout and ctx.get_bool("opaque"):
+        raise UsageError("--whiteout takes only TARGET (and no --opaque)")
     source, target = (None, ctx.args[0]) if whiteout else (ctx.args[0], ctx.args[1])
+    if whiteout:
+        mode = ops.InsertMode.WHITEOUT
+    else:
+        mode = ops.InsertMode.OPAQUE if ctx.get_bool("opaque") else ops.InsertMode.MERGE
     ref = opt.image_ref(ctx)
     ops.insert(
         ref.layout,
@@ -189,8 +206,7 @@ def _insert(ctx: Context) -> int:
         source,
         target,
         new_tag=opt.new_tag(ctx),
-        opaque=ctx.get_bool("opaque"),
-        whiteout=whiteout,
+        mode=mode,
         history=opt.history_options(ctx),
         compress=opt.compress(ctx),
         maps=opt.map_options(ctx),
@@ -210,13 +226,28 @@ def _copy(ctx: Context) -> int:
         all_platforms=ctx.get_bool("all"),
         platform=_copy_platform(ctx),
         additional_tags=ctx.get_strings("additional-tag"),
-        compress=ctx.get_string("dest-compress-format"),
+        compress=_dest_compress(ctx),
         src_shared_blob_dir=_path_flag(ctx, "src-shared-blob-dir"),
         dest_shared_blob_dir=_path_flag(ctx, "dest-shared-blob-dir"),
         tmpdir=_path_flag(ctx, "tmpdir"),
     )
     ops.copy(ctx.args[0], ctx.args[1], options=options)
     return 0
+
+
+def _dest_compress(ctx: Context) -> Compression | None:
+    """--dest-compress-format: gzip, zstd or none (not given: the layers stay as they are)."""
+    from umoci.ops.options import Compression
+
+    text = ctx.get_string("dest-compress-format")
+    if text is None:
+        return None
+    choices = [c.value for c in Compression if c is not Compression.AUTO]
+    if text not in choices:
+        raise UsageError(
+            f"invalid --dest-compress-format {text!r}: want one of {', '.join(choices)}"
+        )
+    return Compression(text)
 
 
 def _copy_platform(ctx: Context) -> str | None:
@@ -389,7 +420,7 @@ def _complete(ctx: Context) -> int:
 
 def _help(ctx: Context) -> int:
     """``help [COMMAND...]``: help for the group this help belongs to, or one of its commands."""
-    from umoci.cli.app import help_text
+    from umoci.cli.help import help_text
 
     chain = ctx.chain[:-1]  # drop "help" itself
     for topic in ctx.args:

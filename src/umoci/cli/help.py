@@ -9,7 +9,7 @@ runs its templates through Go's ``text/tabwriter`` (padding 2, spaces), which
 
 from __future__ import annotations
 
-from umoci.cli.flags import Flag
+from umoci.cli.flags import HELP_FLAG, Flag
 
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
 if TYPE_CHECKING:
@@ -101,6 +101,19 @@ def _commands_section(group: Command) -> str:
 def _options_section(title: str, flags: Sequence[Flag]) -> str:
     # urfave ends each flag with "\n   ", hence the indented empty last line.
     return f"\n\n{title}:\n   " + "".join(flag_line(f) + "\n   " for f in flags)
+
+
+def help_text(chain: Sequence[Command]) -> str:
+    """The help for the last command of *chain* (the root alone: the application's help)."""
+    from umoci import __version__
+
+    command = chain[-1]
+    if len(chain) == 1:
+        return app_help(command, command.flags, __version__)
+    # A group is an app of its own in urfave, which lists --help among its
+    # options; a plain command accepts --help without listing it.
+    flags = (*command.flags, HELP_FLAG) if command.subcommands else command.flags
+    return command_help(chain, flags)
 
 
 def app_help(root: Command, root_flags: Sequence[Flag], version: str) -> str:

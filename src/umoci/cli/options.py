@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from umoci.cli.command import Context
     from umoci.idmap import IdMap
     from umoci.oci.refs import ImageRef
-    from umoci.ops.options import HistoryOptions, MapOptions
+    from umoci.oci.timefmt import GoTime
+    from umoci.ops.options import Compression, HistoryOptions, MapOptions
 
 IMAGE = string_flag("image", "OCI image URI of the form 'path[:tag]' or 'path@digest'")
 PLATFORM = string_flag(
@@ -106,9 +107,29 @@ def new_tag(ctx: Context) -> str | None:
     return None if tag is None else checked_tag("--tag", tag)
 
 
-def compress(ctx: Context) -> str:
-    # Passed through as typed: the verb validates it (see umoci.ops.options).
-    return ctx.get_string("compress") or "auto"
+def compress(ctx: Context) -> Compression:
+    """``--compress`` (default ``auto``)."""
+    from umoci.ops.options import Compression
+
+    text = ctx.get_string("compress") or "auto"
+    try:
+        return Compression(text)
+    except ValueError:
+        choices = ", ".join(c.value for c in Compression)
+        raise UsageError(f"unknown --compress value {text!r}: want one of {choices}") from None
+
+
+def time_flag(ctx: Context, name: str) -> GoTime | None:
+    """An RFC 3339 time flag (None when not given), refused naming the flag."""
+    from umoci.oci.timefmt import parse_time
+
+    text = ctx.get_string(name)
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as err:
+        raise UsageError(f"parse --{name}: {err}") from None
 
 
 def history_options(ctx: Context) -> HistoryOptions:
@@ -124,7 +145,7 @@ def history_options(ctx: Context) -> HistoryOptions:
         enabled=True,
         author=ctx.get_string("history.author"),
         comment=ctx.get_string("history.comment"),
-        created=ctx.get_string("history.created"),
+        created=time_flag(ctx, "history.created"),
         created_by=ctx.get_string("history.created_by"),
     )
 

@@ -13,6 +13,9 @@ or corrupt data, and skip (with a warning) trailing garbage after the last
 compressed frame.  Writers cut their input into fixed-size chunks so the
 compressed bytes are reproducible whatever the caller's write pattern.  The
 registry is a plain dict, as in httpx: adding a codec is one entry.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from __future__ import annotations

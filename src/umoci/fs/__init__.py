@@ -34,6 +34,9 @@ The operations:
 * :mod:`umoci.fs.ops` -- :class:`FsOps`, the syscalls themselves (relative
   to a directory fd, never following the last component), with their root
   and rootless implementations; :func:`fs_for` picks one per process.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from __future__ import annotations

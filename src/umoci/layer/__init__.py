@@ -5,4 +5,7 @@
 * :mod:`umoci.layer.metadata`, :mod:`umoci.layer.whiteout` -- the rules.
 * :mod:`umoci.layer.rootless_xattr` -- the ``user.rootlesscontainers`` codec.
 * :mod:`umoci.layer.records` -- per-entry reports for building an mtree.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """

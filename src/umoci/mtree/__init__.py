@@ -15,6 +15,9 @@ reproduces its walk and comparison rules:
 
 Paths are ``bytes`` relative to the root (``b"."`` is the root); see
 :mod:`.spec` for why.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from umoci.mtree.delta import (

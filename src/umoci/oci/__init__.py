@@ -9,4 +9,7 @@ ls, validate, gc, the index verbs, the API) goes through them, so each
 document reads the same everywhere; tests/core/test_one_decoder.py keeps it
 so.  :mod:`umoci.oci.gojson` writes JSON as Go does and :mod:`umoci.oci.timefmt`
 is the one RFC 3339 parser.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api` (it re-exports the document models and :class:`~umoci.oci.timefmt.GoTime`).
 """

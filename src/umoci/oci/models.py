@@ -14,6 +14,10 @@ Go's ``omitempty`` rules, so ``gojson.dumps_blob(model.to_json())`` is the
 bytes the Go umoci writes.  Fields we do not model are kept in ``extra``
 and written after the known ones: the Go umoci drops them, we do not want
 to lose another tool's data.
+
+:mod:`umoci.api` re-exports the document models (as the values
+:meth:`umoci.api.Image.stat` returns); their decoding and encoding methods
+are marked ``@private``, which leaves them out of the API reference.
 """
 
 from __future__ import annotations
@@ -90,6 +94,18 @@ _IMAGE_LAYOUT = Struct(
 
 @dataclass(frozen=True)
 class Platform:
+    """The platform an image is built for (a descriptor's ``platform``).
+
+    *os* and *architecture* as Go names them (``linux``, ``arm64``),
+    *variant* the CPU variant (``v8``), *os_version* and *os_features* for
+    the systems that use them (Windows); *extra* holds fields this model
+    does not know, kept when the document is rewritten.
+
+    >>> platform = Layout.open("oci").resolve("multi", platform="linux/arm64").platform
+    >>> platform.os, platform.architecture, platform.variant
+    ('linux', 'arm64', 'v8')
+    """
+
     architecture: str = ""
     os: str = ""
     os_version: str = ""
@@ -98,6 +114,10 @@ class Platform:
     extra: JSON = field(default_factory=dict, compare=False)
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         out: JSON = {"architecture": self.architecture, "os": self.os}
         if self.os_version:
             out["os.version"] = self.os_version
@@ -123,6 +143,19 @@ _PLATFORM = Struct(
 
 @dataclass(frozen=True)
 class Descriptor:
+    """A reference to a blob: its *media_type*, *digest* (``sha256:...``) and *size*.
+
+    *urls* are where else the blob may be fetched from, *annotations* its
+    string labels, *data* the blob's bytes when embedded (None when not),
+    *platform* the platform of the image it names (in an index), and
+    *artifact_type* the type of an artefact; *extra* holds fields this
+    model does not know, kept when the document is rewritten.
+
+    >>> manifest = Layout.open("oci").image("base").stat().manifest
+    >>> [(layer.media_type, layer.size) for layer in manifest.layers]
+    [('application/vnd.oci.image.layer.v1.tar+gzip', 1048576)]
+    """
+
     media_type: str
     digest: str
     size: int
@@ -141,12 +174,19 @@ class Descriptor:
         error: ErrorType = BlobInvalidError,
         problems: list[Problem] | None = None,
     ) -> Descriptor:
-        """Decode a descriptor from parsed JSON (or a plain dict); see :class:`Context`."""
+        """Decode a descriptor from parsed JSON (or a plain dict); see :class:`Context`.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         descriptor = DESCRIPTOR_STRUCT.document(value, Context(what, error, problems))
         assert isinstance(descriptor, Descriptor)
         return descriptor
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         out: JSON = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
         if self.urls:
             out["urls"] = list(self.urls)
@@ -163,7 +203,10 @@ class Descriptor:
         return out
 
     def go_struct(self) -> Descriptor:
-        """The descriptor as Go's struct holds it: the fields it does not know are gone."""
+        """The descriptor as Go's struct holds it: the fields it does not know are gone.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         platform = self.platform
         if platform is not None:
             platform = replace(platform, extra={})
@@ -171,9 +214,18 @@ class Descriptor:
 
     @property
     def ref_name(self) -> str | None:
+        """The tag an ``index.json`` entry carries (``org.opencontainers.image.ref.name``).
+
+        >>> Layout.open("oci").stat("multi").descriptor.ref_name
+        'multi'
+        """
         return self.annotations.get(REF_NAME_ANNOTATION)
 
     def with_annotations(self, annotations: dict[str, str]) -> Descriptor:
+        """This descriptor with *annotations* instead of its own.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         return replace(self, annotations=annotations)
 
 
@@ -224,6 +276,18 @@ def _check_schema_version(kw: dict[str, object], path: str, ctx: Context) -> Non
 
 @dataclass(frozen=True)
 class Manifest:
+    """An image manifest: the *config* descriptor and the *layers*, lowest first.
+
+    *media_type* and *schema_version* (2) as the document states them,
+    *artifact_type* for an artefact, *subject* the manifest this one refers
+    to (a signature's, an attestation's), *annotations* its string labels;
+    *extra* holds fields this model does not know, kept when rewritten.
+
+    >>> manifest = Layout.open("oci").image("base").stat().manifest
+    >>> manifest.config.media_type, len(manifest.layers)
+    ('application/vnd.oci.image.config.v1+json', 1)
+    """
+
     config: Descriptor
     layers: tuple[Descriptor, ...] = ()
     media_type: str = mediatypes.MANIFEST
@@ -241,7 +305,10 @@ class Manifest:
         what: str = "manifest",
         problems: list[Problem] | None = None,
     ) -> Manifest:
-        """Decode a manifest reached through a descriptor of *descriptor_media_type*."""
+        """Decode a manifest reached through a descriptor of *descriptor_media_type*.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         manifest = _MANIFEST.document(value, Context(what, BlobInvalidError, problems))
         assert isinstance(manifest, Manifest)
         if problems is None:
@@ -252,11 +319,18 @@ class Manifest:
     def from_bytes(
         cls, data: bytes, descriptor_media_type: str, what: str = "manifest"
     ) -> Manifest:
-        """Decode a manifest blob (its first JSON value, as Go's ``json.Decoder`` reads it)."""
+        """Decode a manifest blob (its first JSON value, as Go's ``json.Decoder`` reads it).
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         value = decode.parse(data, what, BlobInvalidError, first_value=True)
         return cls.from_json(value, descriptor_media_type, what)
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         body = {
             "config": self.config.to_json(),
             "layers": [layer.to_json() for layer in self.layers],
@@ -295,6 +369,18 @@ _MANIFEST = Struct(
 
 @dataclass(frozen=True)
 class Index:
+    """An image index (``index.json``, or a multi-platform image): its *manifests*.
+
+    *media_type* and *schema_version* (2) as the document states them,
+    *artifact_type* for an artefact, *subject* the manifest it refers to,
+    *annotations* its string labels; *extra* holds fields this model does
+    not know, kept when rewritten.
+
+    >>> index = Layout.open("oci").stat("multi").index
+    >>> [m.platform.architecture for m in index.manifests]
+    ['amd64', 'arm64']
+    """
+
     manifests: tuple[Descriptor, ...] = ()
     media_type: str = mediatypes.INDEX
     schema_version: int = 2
@@ -312,7 +398,10 @@ class Index:
         error: ErrorType = BlobInvalidError,
         problems: list[Problem] | None = None,
     ) -> Index:
-        """Decode an index reached through a descriptor of *descriptor_media_type*."""
+        """Decode an index reached through a descriptor of *descriptor_media_type*.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         index = _INDEX.document(value, Context(what, error, problems))
         assert isinstance(index, Index)
         if problems is None:
@@ -336,12 +425,17 @@ class Index:
 
         Go reads blobs with ``json.Decoder`` and ``index.json`` with
         ``json.Unmarshal``, which refuses anything after the object.
+
+        @private: umoci's own reading and writing, left out of the API reference.
         """
         value = decode.parse(data, what, error, first_value=not whole)
         return cls.from_json(value, descriptor_media_type, what, error)
 
     def tag_names(self) -> list[str]:
-        """The entries' tag names (ref.name annotations) in index order, each once."""
+        """The entries' tag names (ref.name annotations) in index order, each once.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         seen: dict[str, None] = {}
         for descriptor in self.manifests:
             name = descriptor.ref_name
@@ -352,6 +446,10 @@ class Index:
     def to_json(self) -> JSON:
         # Go writes "manifests": null for an empty slice; the schema wants an
         # array, and readers such as skopeo are happier with one.
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         return _envelope_json(self, {"manifests": [m.to_json() for m in self.manifests]})
 
 
@@ -454,7 +552,18 @@ def referenced_descriptors(data: bytes, what: str) -> list[Descriptor]:
 
 @dataclass(frozen=True)
 class ContainerConfig:
-    """The ``config`` object of an image config (Go's ``ImageConfig``)."""
+    """How a container of the image runs: the ``config`` object of an image config.
+
+    *user*, *env* (``NAME=value`` strings), *entrypoint* and *cmd*,
+    *working_dir*, *stop_signal*, *exposed_ports* (``80/tcp``) and
+    *volumes*, *labels*, and *args_escaped* (a Windows quirk); *extra*
+    holds fields this model does not know, kept when rewritten.  (Go's
+    ``ImageConfig`` type.)
+
+    >>> config = Layout.open("oci").image("base").stat().config.config
+    >>> config.cmd, config.env
+    (('/bin/sh',), ('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',))
+    """
 
     user: str = ""
     exposed_ports: tuple[str, ...] = ()
@@ -469,6 +578,10 @@ class ContainerConfig:
     extra: JSON = field(default_factory=dict, compare=False)
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         out: JSON = {}
         if self.user:
             out["User"] = self.user
@@ -512,6 +625,17 @@ _CONTAINER_CONFIG = Struct(
 
 @dataclass(frozen=True)
 class History:
+    """One history entry of an image config: what made a layer (or a config change).
+
+    *created* (a :class:`~umoci.oci.timefmt.GoTime`, None if unknown),
+    *created_by* (the command), *author*, *comment*, and *empty_layer*
+    (True when the step added no layer); *extra* holds fields this model
+    does not know, kept when rewritten.
+
+    >>> [h.created_by for h in Layout.open("oci").image("base").stat().config.history]
+    ['umoci insert', 'umoci config']
+    """
+
     created: GoTime | None = None
     created_by: str = ""
     author: str = ""
@@ -520,6 +644,10 @@ class History:
     extra: JSON = field(default_factory=dict, compare=False)
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         out: JSON = {}
         if self.created is not None:
             out["created"] = self.created.format()
@@ -567,7 +695,21 @@ _ROOTFS = Struct(
 
 @dataclass(frozen=True)
 class ImageConfig:
-    """An image configuration blob (Go's ``ispec.Image``)."""
+    """An image configuration blob: the platform, the run settings and the layers' history.
+
+    *os*, *architecture*, *variant*, *os_version* and *os_features* name
+    the platform; *created* (a :class:`~umoci.oci.timefmt.GoTime`, None if
+    unknown) and *author* describe the image; *config* is the
+    :class:`ContainerConfig`; *rootfs_type* (``layers``) and *diff_ids*
+    (the uncompressed layers' digests) are the ``rootfs`` object, and
+    *history* the :class:`History` entries.  *extra* and *rootfs_extra*
+    hold fields this model does not know, kept when rewritten.  (Go's
+    ``ispec.Image`` type.)
+
+    >>> config = Layout.open("oci").image("base").stat().config
+    >>> config.os, config.architecture, len(config.diff_ids)
+    ('linux', 'amd64', 1)
+    """
 
     architecture: str = ""
     os: str = ""
@@ -587,17 +729,27 @@ class ImageConfig:
     def from_json(
         cls, value: object, what: str = "config", problems: list[Problem] | None = None
     ) -> ImageConfig:
-        """Decode an image config from parsed JSON (or a plain dict); see :class:`Context`."""
+        """Decode an image config from parsed JSON (or a plain dict); see :class:`Context`.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         config = _IMAGE_CONFIG.document(value, Context(what, BlobInvalidError, problems))
         assert isinstance(config, ImageConfig)
         return config
 
     @classmethod
     def from_bytes(cls, data: bytes, what: str = "config") -> ImageConfig:
-        """Decode a config blob (its first JSON value, as Go's ``json.Decoder`` reads it)."""
+        """Decode a config blob (its first JSON value, as Go's ``json.Decoder`` reads it).
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         return cls.from_json(decode.parse(data, what, first_value=True), what)
 
     def to_json(self) -> JSON:
+        """The document as the Go umoci writes it (key order, omitempty); ``extra`` last.
+
+        @private: umoci's own reading and writing, left out of the API reference.
+        """
         out: JSON = {}
         if self.created is not None:
             out["created"] = self.created.format()

@@ -111,21 +111,59 @@ def _days_in_month(year: int, month: int) -> int:
 
 @dataclass(frozen=True, order=True)
 class GoTime:
-    """An instant plus the UTC offset it was written with."""
+    """A time as OCI documents hold it: an instant and the UTC offset it was written with.
+
+    *unix_ns* is the instant in nanoseconds since 1970-01-01T00:00:00Z and
+    *offset_s* the offset east of UTC in seconds (``+02:00`` is 7200).
+    Unlike :class:`datetime.datetime` it keeps nanoseconds, and years
+    before 1, as Go's ``time.Time`` does, so that a time read from an image
+    is written back byte for byte.
+
+    >>> GoTime.parse("2025-01-01T12:00:00.5+02:00")
+    GoTime(unix_ns=1735725600500000000, offset_s=7200)
+    >>> GoTime.from_unix(1700000000).format()
+    '2023-11-14T22:13:20Z'
+    """
 
     unix_ns: int
     offset_s: int = 0
 
     @classmethod
+    def parse(cls, text: str) -> GoTime:
+        """The RFC 3339 time *text*, read as Go reads one (else :class:`~umoci.errors.UsageError`).
+
+        >>> GoTime.parse("2025-01-01T00:00:00Z").unix_ns
+        1735689600000000000
+        """
+        try:
+            return parse_time(text)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    @classmethod
     def from_unix(cls, seconds: int, nanos: int = 0) -> GoTime:
+        """The instant *seconds* (and *nanos*) after the Unix epoch, in UTC.
+
+        >>> GoTime.from_unix(0, 5).format()
+        '1970-01-01T00:00:00.000000005Z'
+        """
         return cls(seconds * _NS + nanos)
 
     @classmethod
     def now(cls) -> GoTime:
+        """The current time, in UTC.
+
+        >>> GoTime.now() > GoTime.parse("2025-01-01T00:00:00Z")
+        True
+        """
         return cls(time.time_ns())
 
     def format(self) -> str:
-        """RFC3339Nano as Go's MarshalJSON writes it (without quotes)."""
+        """RFC3339Nano as Go's MarshalJSON writes it (without quotes).
+
+        >>> GoTime.parse("2025-01-01T00:00:00.120+00:00").format()
+        '2025-01-01T00:00:00.12Z'
+        """
         seconds, nanos = divmod(self.unix_ns, _NS)
         days, clock = divmod(seconds + self.offset_s, _DAY)
         year, month, day = _civil_from_days(days)

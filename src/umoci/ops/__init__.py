@@ -1,19 +1,21 @@
-"""The verbs, one function per command: the layer the CLI calls.
+"""The verbs, one function per command: the layer the CLI and :mod:`umoci.api` call.
 
-Build tools should prefer :mod:`umoci.api` (layouts, images and bundles as
-objects, a config builder): it is the stable surface and is built on these
-functions, which stay as they are for existing callers.
+Internal: the public Python API is :mod:`umoci.api` (layouts, images and
+bundles as objects, a config builder), built on these functions and on
+nothing below them; the CLI calls them after turning its flags into the
+typed options of :mod:`umoci.ops.options`.  Names and signatures here may
+change with the CLI's needs.
 
 An image is named by a layout path and a reference: a tag, or ``@`` and a
 digest (``@sha256:HEX``, or a prefix of it of at least 12 digits).  Verbs
 that read an image take ``platform`` (``OS/ARCH[/VARIANT]``) for choosing
 one image of a multi-platform index; None means this host's platform.
 
-Each function takes plain values (paths, tags, option dataclasses from
-:mod:`umoci.ops.options`), raises :class:`umoci.errors.UmociError` subclasses
-for anything a user can cause, and leaves the layout unchanged on error.
-Heavy modules are imported inside the functions so that ``umoci ls`` starts
-fast.
+Each function takes plain values (paths, tags, option records and enums
+from :mod:`umoci.ops.options`), raises :class:`umoci.errors.UmociError`
+subclasses for anything a user can cause, and leaves the layout unchanged
+on error.  Heavy modules are imported inside the functions so that
+``umoci ls`` starts fast.
 """
 
 from __future__ import annotations
@@ -24,16 +26,30 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from umoci.oci.models import Descriptor
+    from umoci.ops.image_stat import ImageStat, IndexStat
     from umoci.ops.options import (
+        Compression,
         ConfigChanges,
+        ConfigValues,
         CopyOptions,
         HistoryOptions,
+        InsertMode,
         MapOptions,
         RepackOptions,
     )
     from umoci.validate.findings import Report
 
-_OPTION_TYPES = ("ConfigChanges", "CopyOptions", "HistoryOptions", "MapOptions", "RepackOptions")
+_OPTION_TYPES = (
+    "Compression",
+    "ConfigChanges",
+    "ConfigValues",
+    "CopyOptions",
+    "HistoryOptions",
+    "InsertMode",
+    "MapOptions",
+    "RepackOptions",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -47,11 +63,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Compression",
     "ConfigChanges",
+    "ConfigValues",
     "CopyOptions",
     "HistoryOptions",
+    "InsertMode",
     "MapOptions",
     "RepackOptions",
+    "check_bundle",
+    "check_layout",
+    "check_platform",
+    "check_tag",
     "config",
     "copy",
     "gc",
@@ -69,7 +92,10 @@ __all__ = [
     "raw_unpack",
     "remove_tag",
     "repack",
+    "resolve",
+    "set_config",
     "stat",
+    "stat_image",
     "tag_image",
     "unpack",
     "validate_bundle",
@@ -191,11 +217,68 @@ def copy(source: str, destination: str, *, options: CopyOptions) -> str:
     return impl(source, destination, options=options)
 
 
-def stat(layout: str, tag: str, *, as_json: bool, platform: str | None = None) -> str:
-    """``umoci stat``: the human text (or JSON document) describing one image or index."""
-    from umoci.ops.stat_image import stat as impl
+def stat(layout: str, tag: str, *, platform: str | None = None) -> ImageStat | IndexStat:
+    """``umoci stat``: one image, or an index of several (the CLI renders them as text or JSON)."""
+    from umoci.ops.image_stat import stat as impl
 
-    return impl(layout, tag, as_json=as_json, platform=platform)
+    return impl(layout, tag, platform=platform)
+
+
+def stat_image(layout: str, ref: str, *, platform: str | None = None) -> ImageStat:
+    """The image *ref* names (in an index, *platform*'s; by default this host's), as models."""
+    from umoci.ops.image_stat import collect_image as impl
+
+    return impl(layout, ref, platform)
+
+
+def resolve(layout: str, ref: str, *, platform: str | None = None) -> Descriptor:
+    """The descriptor of the manifest *ref* names, for *platform*."""
+    from umoci.ops.basic import resolve_manifest as impl
+
+    return impl(layout, ref, platform)
+
+
+def check_layout(layout: str) -> None:
+    """Refuse (:class:`~umoci.errors.LayoutError`) a path that is no OCI image layout."""
+    from umoci.cas.layoutcheck import check_layout as impl
+
+    impl(layout)
+
+
+def check_platform(platform: str) -> None:
+    """Refuse (:class:`~umoci.errors.UsageError`) a malformed ``OS/ARCH[/VARIANT]``."""
+    from umoci.oci.platforms import parse_platform
+
+    parse_platform(platform)
+
+
+def check_tag(tag: str) -> None:
+    """Refuse (:class:`~umoci.errors.InvalidRefError`) a tag the ref.name grammar does not allow."""
+    from umoci.oci.refs import check_tag as impl
+
+    impl(tag)
+
+
+def check_bundle(bundle: str) -> None:
+    """Refuse (:class:`~umoci.errors.BundleError`) a directory that is no unpacked bundle."""
+    from umoci.runtime.bundle_meta import read_bundle_meta
+
+    read_bundle_meta(bundle)
+
+
+def set_config(
+    layout: str,
+    ref: str,
+    *,
+    new_tag: str | None,
+    values: ConfigValues,
+    history: HistoryOptions,
+    platform: str | None = None,
+) -> str:
+    """One new config and manifest holding *values* (the API's config builder); the tag written."""
+    from umoci.ops.config_image import set_config as impl
+
+    return impl(layout, ref, new_tag=new_tag, values=values, history=history, platform=platform)
 
 
 def config(
@@ -258,11 +341,14 @@ def raw_runtime_config(
     impl(layout, tag, config_path, rootfs=rootfs, maps=maps, platform=platform)
 
 
-def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
-    """``umoci repack``: the bundle's rootfs changes -> a new layer (tag None: the unpacked one)."""
+def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> str:
+    """``umoci repack``: the bundle's rootfs changes -> a new layer; returns the tag written.
+
+    *tag* None writes the tag the bundle was unpacked from.
+    """
     from umoci.ops.bundle_repack import repack as impl
 
-    impl(layout, tag, bundle, options=options)
+    return impl(layout, tag, bundle, options=options)
 
 
 def insert(
@@ -272,14 +358,13 @@ def insert(
     target: str,
     *,
     new_tag: str | None,
-    opaque: bool,
-    whiteout: bool,
+    mode: InsertMode,
     history: HistoryOptions,
-    compress: str,
+    compress: Compression,
     maps: MapOptions,
     platform: str | None = None,
 ) -> None:
-    """``umoci insert``: SOURCE at TARGET (or a whiteout of TARGET) as a new layer."""
+    """``umoci insert``: SOURCE at TARGET (or, *source* None, a whiteout of TARGET) as a layer."""
     from umoci.ops.layer_add import insert as impl
 
     impl(
@@ -288,8 +373,7 @@ def insert(
         source,
         target,
         new_tag=new_tag,
-        opaque=opaque,
-        whiteout=whiteout,
+        mode=mode,
         history=history,
         compress=compress,
         maps=maps,
@@ -304,7 +388,7 @@ def raw_add_layer(
     *,
     new_tag: str | None,
     history: HistoryOptions,
-    compress: str,
+    compress: Compression,
     platform: str | None = None,
 ) -> None:
     """``umoci raw add-layer``: append an uncompressed tar archive as a layer."""

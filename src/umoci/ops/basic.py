@@ -1,13 +1,14 @@
-"""The small layout verbs: init, new, tag, rm, gc (``ls`` is in :mod:`umoci.ops.taglist`)."""
+"""The small layout verbs: init, new, tag, rm, gc, and resolving a reference (``ls`` is in
+:mod:`umoci.ops.taglist`)."""
 
 from __future__ import annotations
 
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore, create_layout, open_layout
 from umoci.errors import RefNotFoundError, UsageError
-from umoci.layout.refs import resolve_anchor, with_tag, without_tag
+from umoci.layout.refs import resolve, resolve_anchor, with_tag, without_tag
 from umoci.oci import mediatypes
-from umoci.oci.models import ImageConfig, Manifest
+from umoci.oci.models import Descriptor, ImageConfig, Manifest
 from umoci.oci.refs import check_tag, is_digest_ref
 from umoci.oci.timefmt import default_now
 
@@ -73,6 +74,12 @@ def check_tag_ref(ref: str, what: str = "--image") -> str:
     if is_digest_ref(ref):
         raise UsageError(f"{what} must name a tag here, not a digest ({ref[1:]})")
     return check_tag(ref)
+
+
+def resolve_manifest(layout: str, ref: str, platform: str | None = None) -> Descriptor:
+    """The descriptor of the manifest *ref* names, for *platform* (None: the host's)."""
+    with opened(layout) as store:
+        return resolve(store, ref, platform).descriptor
 
 
 def tag_image(layout: str, ref: str, new_tag: str, *, platform: str | None = None) -> None:

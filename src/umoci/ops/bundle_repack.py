@@ -32,14 +32,8 @@ from umoci.mutate import Mutator
 from umoci.oci.models import Descriptor
 from umoci.oci.refs import check_tag
 from umoci.ops.basic import check_tag_ref, opened
-from umoci.ops.history import check_history, history_entry
-from umoci.ops.new_layer import (
-    check_compress,
-    choose_codec,
-    clamp_time,
-    media_type_for,
-    write_layer,
-)
+from umoci.ops.history import history_entry
+from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
 from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
 from umoci.ops.statcache import Snapshot, read_cache, write_cache
@@ -107,11 +101,13 @@ def changes_from(deltas: list[Delta], masks: list[str]) -> list[tuple[bytes, Cha
     return [(d.path, _KIND[d.type]) for d in kept]
 
 
-def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> None:
+def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions) -> str:
+    """The bundle's changes as a new layer of its image, tagged *tag* (None: as unpacked).
+
+    Returns the tag written.
+    """
     if tag is not None:
         check_tag_ref(tag)  # repack writes a tag: a digest cannot be one
-    check_history(options.history)
-    check_compress(options.compress)
     meta = read_bundle_meta(bundle)
     source = _source_path(meta)
     target = tag if tag is not None else source.root.ref_name
@@ -200,6 +196,7 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
             new_spec=new_spec,
             new_stats=new_stats,
         )
+    return target
 
 
 def _walk_and_compare(

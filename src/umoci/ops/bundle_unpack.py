@@ -20,7 +20,7 @@ from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
 from umoci.fs.ops import fs_for
 from umoci.fs.rootfs import reset_root
-from umoci.idmap import IdMap, to_host
+from umoci.idmap import IdMap, check_id_map, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
 from umoci.mtree import CachedFile, PackedCache
@@ -41,7 +41,13 @@ UMOCI_JSON = "umoci.json"
 
 
 def effective_maps(maps: MapOptions) -> MapOptions:
-    """Rootless without explicit maps means "map container root to us" (Go's default)."""
+    """The maps a verb uses: checked, and rootless without maps maps container root to us.
+
+    (The latter is the Go umoci's default.)  The CLI's maps were checked as
+    it parsed them; the API's are checked here.
+    """
+    for mapping in (*maps.uid_maps, *maps.gid_maps):
+        check_id_map(mapping)
     if not maps.rootless:
         return maps
     return replace(

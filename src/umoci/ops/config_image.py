@@ -16,8 +16,8 @@ from umoci.layout.refs import resolve
 from umoci.mutate import Mutator
 from umoci.oci.models import ContainerConfig, ImageConfig
 from umoci.ops.basic import opened, write_target
-from umoci.ops.history import check_history, history_entry, parse_user_time
-from umoci.ops.options import ConfigChanges, HistoryOptions
+from umoci.ops.history import history_entry
+from umoci.ops.options import ConfigChanges, ConfigValues, HistoryOptions
 from umoci.structs import replace
 
 TYPE_CHECKING = False  # typing is for mypy only: collections.abc costs start-up ~2 ms
@@ -87,9 +87,7 @@ def apply_changes(
             case _:
                 raise UsageError(f"unknown key to --clear: {key}")
 
-    created = config.created
-    if changes.created is not None:
-        created = parse_user_time(changes.created, "--created")
+    created = changes.created if changes.created is not None else config.created
     ports.update(changes.exposed_ports)
     for item in changes.env:
         _with_env(env, *_split_kv(item, "config.env"))
@@ -148,7 +146,6 @@ def rewrite_config(
     builder.  Returns the tag written.
     """
     target = write_target(ref, new_tag)
-    check_history(history)
     with opened(layout, writer=True) as store:
         path = resolve(store, ref, platform)
         mutator = Mutator(store, path)
@@ -161,6 +158,51 @@ def rewrite_config(
         root = mutator.commit(target).root
     log.info("new image manifest created: %s -> %s", root.digest, target)
     return target
+
+
+def with_values(config: ImageConfig, values: ConfigValues) -> tuple[ImageConfig, dict[str, str]]:
+    """*config* with *values* laid over it, and the manifest annotations *values* give."""
+    container = replace(
+        config.config,
+        env=values.env,
+        labels=dict(values.labels),
+        cmd=values.cmd,
+        entrypoint=values.entrypoint,
+        user=values.user,
+        working_dir=values.working_dir,
+        stop_signal=values.stop_signal,
+        volumes=values.volumes,
+        exposed_ports=values.exposed_ports,
+    )
+    changed = replace(
+        config,
+        config=container,
+        author=values.author,
+        os=values.os,
+        architecture=values.architecture,
+        variant=values.variant,
+    )
+    return changed, dict(values.annotations)
+
+
+def set_config(
+    layout: str,
+    ref: str,
+    *,
+    new_tag: str | None,
+    values: ConfigValues,
+    history: HistoryOptions,
+    platform: str | None = None,
+) -> str:
+    """One new config and manifest holding *values*; returns the tag written."""
+    return rewrite_config(
+        layout,
+        ref,
+        new_tag=new_tag,
+        history=history,
+        platform=platform,
+        change=lambda config, _annotations: with_values(config, values),
+    )
 
 
 def config(
@@ -182,4 +224,12 @@ def config(
     )
 
 
-__all__ = ["CLEARABLE", "ContainerConfig", "apply_changes", "config", "rewrite_config"]
+__all__ = [
+    "CLEARABLE",
+    "ContainerConfig",
+    "apply_changes",
+    "config",
+    "rewrite_config",
+    "set_config",
+    "with_values",
+]

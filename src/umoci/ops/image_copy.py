@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from umoci import log as umoci_log
 from umoci.errors import UsageError
-from umoci.ops.options import CopyOptions
+from umoci.ops.options import Compression, CopyOptions
 from umoci.transport.endpoints import holds_single_images, open_destination, open_source
 from umoci.transport.engine import choose_root, copy_image
 from umoci.transport.names import parse_image_name
@@ -25,13 +25,10 @@ def copy(source: str, destination: str, *, options: CopyOptions) -> str:
     from umoci.compress import CODECS
 
     compress = None
+    if options.compress is Compression.AUTO:
+        raise UsageError("a copy recompresses to GZIP, ZSTD or NONE, not AUTO (None keeps layers)")
     if options.compress is not None:
-        compress = CODECS.get(options.compress)
-        if compress is None:
-            raise UsageError(
-                f"invalid --dest-compress-format {options.compress!r}: "
-                f"want one of {', '.join(CODECS)}"
-            )
+        compress = CODECS[options.compress.value]
     if options.platform is not None:
         from umoci.oci.platforms import parse_platform
 

@@ -28,15 +28,9 @@ from umoci.layout.refs import resolve
 from umoci.mutate import Mutator
 from umoci.ops.basic import opened, write_target
 from umoci.ops.bundle_unpack import effective_maps
-from umoci.ops.history import check_history, history_entry
-from umoci.ops.new_layer import (
-    check_compress,
-    choose_codec,
-    clamp_time,
-    media_type_for,
-    write_layer,
-)
-from umoci.ops.options import HistoryOptions, MapOptions
+from umoci.ops.history import history_entry
+from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
+from umoci.ops.options import Compression, HistoryOptions, InsertMode, MapOptions
 
 
 def _add_layer(
@@ -44,7 +38,7 @@ def _add_layer(
     tag: str,
     *,
     new_tag: str | None,
-    compress: str,
+    compress: Compression,
     history: HistoryOptions,
     created_by: str,
     default_author: Callable[[Mutator], str],
@@ -52,8 +46,6 @@ def _add_layer(
     platform: str | None,
 ) -> None:
     target = write_target(tag, new_tag)
-    check_history(history)
-    check_compress(compress)
     with opened(layout, writer=True) as store:
         path = resolve(store, tag, platform)
         mutator = Mutator(store, path)
@@ -90,17 +82,16 @@ def insert(
     target: str,
     *,
     new_tag: str | None,
-    opaque: bool,
-    whiteout: bool,
+    mode: InsertMode,
     history: HistoryOptions,
-    compress: str,
+    compress: Compression,
     maps: MapOptions,
     platform: str | None = None,
 ) -> None:
     _check_insert_target(target)
-    if whiteout:
-        if source is not None or opaque:
-            raise UsageError("--whiteout takes only TARGET (and no --opaque)")
+    if mode is InsertMode.WHITEOUT:
+        if source is not None:
+            raise UsageError("a whiteout takes only TARGET, no SOURCE")
 
         def produce(sink: ByteWriter) -> object:
             return generate_whiteout_layer(target, sink)
@@ -120,7 +111,9 @@ def insert(
         src = source
 
         def produce(sink: ByteWriter) -> object:
-            return generate_insert_layer(src, target, sink, options, opaque=opaque)
+            return generate_insert_layer(
+                src, target, sink, options, opaque=mode is InsertMode.OPAQUE
+            )
 
     # The Go umoci leaves the author of an insert's history entry empty.
     _add_layer(
@@ -156,7 +149,7 @@ def raw_add_layer(
     *,
     new_tag: str | None,
     history: HistoryOptions,
-    compress: str,
+    compress: Compression,
     platform: str | None = None,
 ) -> None:
     if not os.path.isfile(layer_path):

@@ -18,16 +18,16 @@ from umoci import progress
 from umoci.cas.dir import DirStore
 from umoci.compress import CODECS, Codec, codec_for_media_type, layer_media_type, open_compressor
 from umoci.compress.streams import ByteWriter
-from umoci.errors import LayerError, UsageError
+from umoci.errors import LayerError
 from umoci.oci import mediatypes
 from umoci.oci.models import Descriptor, Manifest
 from umoci.oci.timefmt import source_date_epoch
+from umoci.ops.options import Compression
 from umoci.structs import dataclass
 
 UNCOMPRESSED_SIZE_ANNOTATION = "ci.umo.uncompressed_blob_size"
 #: Pieces (1 MiB each from the tar writer) written but not yet hashed, at most.
 _HASH_BACKLOG = 32
-COMPRESS_CHOICES = ("auto", *CODECS)
 
 
 @dataclass(frozen=True)
@@ -87,27 +87,21 @@ class _DiffIdSink:
         return f"sha256:{self.hash.hexdigest()}"
 
 
-def check_compress(compress: str) -> None:
-    """Refuse an unknown ``--compress`` value before a verb does anything else."""
-    if compress != "auto" and compress not in CODECS:
-        raise UsageError(
-            f"unknown --compress value {compress!r}: want one of {', '.join(COMPRESS_CHOICES)}"
-        )
+def choose_codec(compress: Compression, manifest: Manifest) -> Codec:
+    """The codec for a new layer: *compress*'s, or for ``AUTO`` the newest compressed layer's.
 
-
-def choose_codec(compress: str, manifest: Manifest) -> Codec:
-    """``--compress``: a codec by name, or ``auto`` = the newest compressed layer's (else gzip)."""
-    check_compress(compress)
-    if compress == "auto":
-        for layer in reversed(manifest.layers):
-            try:
-                codec = codec_for_media_type(layer.media_type)
-            except LayerError:  # foreign layer types simply do not count
-                continue
-            if codec.name != "none":
-                return codec
-        return CODECS["gzip"]
-    return CODECS[compress]
+    ``AUTO`` falls back to gzip when no layer is compressed (or known).
+    """
+    if compress is not Compression.AUTO:
+        return CODECS[compress.value]
+    for layer in reversed(manifest.layers):
+        try:
+            codec = codec_for_media_type(layer.media_type)
+        except LayerError:  # foreign layer types simply do not count
+            continue
+        if codec.name != "none":
+            return codec
+    return CODECS["gzip"]
 
 
 def media_type_for(codec: Codec, manifest_media_type: str) -> str:

@@ -12,6 +12,9 @@ Modules: ``spec`` (conversion), ``template`` (the Go defaults),
 ``users`` (passwd/group), ``rootfs_open`` (confined open), ``bundle_meta``
 (the umoci.json file), ``atomic`` (writes).  The image config and
 umoci.json are decoded by :mod:`umoci.oci` (the one JSON decoder).
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from __future__ import annotations

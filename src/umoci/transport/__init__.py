@@ -28,6 +28,9 @@ A registry transport (``docker://``) fits the same two classes: a source
 whose anchors come from a manifest fetch and whose blobs stream from HTTP,
 a destination whose blobs are uploads and whose commit pushes the tag.
 
-Only :mod:`umoci.ops.copy` imports this package, so other verbs do not pay
-for it at start-up.
+Only :mod:`umoci.ops.image_copy` imports this package, so other verbs do not
+pay for it at start-up.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api` (its :func:`umoci.api.copy`); they may change in any release.
 """

@@ -12,6 +12,9 @@ the layer did not write) is a warning.  Symlinks are legal whatever they
 point at, since they resolve inside the root filesystem: one that climbs
 above the root with ``..`` is a warning (a host tool following it leaves
 the rootfs), an absolute one no finding.  See :mod:`umoci.validate.layers`.
+
+Internal: this package and its modules are not part of the public API, which is
+:mod:`umoci.api`; they may change in any release.
 """
 
 from __future__ import annotations
