@@ -37,7 +37,13 @@ from collections.abc import Iterator
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from umoci.fs.ops import FsOps
+    from typing import Protocol
+
+    class ModeRule(Protocol):
+        """Who applies the rule: :class:`umoci.fs.ops.FsOps` (root: never; rootless: ours)."""
+
+        def relaxed_mode(self, mode: int, uid: int, want: int) -> int | None: ...
+
 
 #: Owner bits needed to read a file's contents or xattrs.
 READ = stat.S_IRUSR
@@ -70,7 +76,7 @@ def proc_path(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def relaxed(ops: FsOps, dir_fd: int, name: str, st: os.stat_result, want: int) -> Iterator[bool]:
+def relaxed(ops: ModeRule, dir_fd: int, name: str, st: os.stat_result, want: int) -> Iterator[bool]:
     """Within the block, the file or directory ``name`` of ``dir_fd`` has the bits ``want``.
 
     ``st`` is what the caller found there (``lstat``); only that very inode
