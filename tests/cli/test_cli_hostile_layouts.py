@@ -237,3 +237,39 @@ def test_no_blob_is_written_through_a_blob_dir_leading_outside(
     assert "blobs/sha256 leads outside the layout" in result.stderr, result.stderr
     assert snapshot(victim) == victim_before
     assert snapshot(image) == layout_before
+
+
+def _nest_in_index(layout: Path, depth: int) -> None:
+    """An unknown index.json field holding *depth* nested arrays (Go reads 10000 levels)."""
+    text = (layout / "index.json").read_text().rstrip()
+    assert text.endswith("}")
+    (layout / "index.json").write_text(text[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}")
+
+
+@pytest.mark.parametrize("depth", [10, 70, 400, 900])
+def test_deeply_nested_unknown_fields_are_read_by_every_verb(image: Path, depth: int) -> None:
+    """Nesting the scanner reads must not overflow a walk after it (it crashed at ~330)."""
+    _nest_in_index(image, depth)
+    for argv in (
+        ["ls", "--layout", image],
+        ["stat", "--image", f"{image}:a"],
+        ["validate", "--layout", image],
+        ["gc", "--layout", image],
+        ["copy", f"oci:{image}:a", f"oci-archive:{image.parent / 'out.tar'}:a"],
+        ["config", "--image", f"{image}:a", "--config.user", "7"],
+    ):
+        result = umoci(*argv)
+        assert result.returncode == 0, (argv, result.stderr)
+    # A rewrite keeps an unknown field it can write back, up to 64 levels (Go keeps none).
+    kept = json.loads((image / "index.json").read_text()).get("x")
+    assert (kept is not None) == (depth < 64)
+
+
+def test_nesting_beyond_the_scanner_is_one_line(image: Path) -> None:
+    _nest_in_index(image, 5000)
+    before = snapshot(image)
+    for verb, argv in (("ls", ["--layout", image]), ("gc", ["--layout", image])):
+        result = umoci(verb, *argv)
+        assert result.returncode == 1
+        assert result.stderr == f"umoci: {verb}: index.json: invalid JSON: nested too deeply\n"
+    assert snapshot(image) == before

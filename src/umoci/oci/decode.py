@@ -226,26 +226,59 @@ def plain(value: object) -> object:
     """A parsed value as plain JSON data: dicts (the last duplicate wins), lists, scalars.
 
     For what wants ordinary JSON (``validate`` runs the image-spec's JSON
-    schemas on it); strings are as Go decodes them.
+    schemas on it); strings are as Go decodes them.  Iterative, with a
+    stack of its own: a document may nest as deep as the scanner reads
+    (hundreds of levels in a field nobody models), far beyond what a
+    recursive walk could take.
     """
-    if isinstance(value, str):
-        return go_string(value)
-    if isinstance(value, Pairs):
-        return {go_string(k): plain(v) for k, v in value}
-    if isinstance(value, dict):
-        return {go_string(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+    root: list[object] = [None]
+    pending: list[tuple[object, dict[str, object] | list[object], str | int]] = [(value, root, 0)]
+    while pending:
+        item, parent, slot = pending.pop()
+        out: object
+        if isinstance(item, str):
+            out = go_string(item)
+        elif isinstance(item, dict | Pairs):
+            members = item.items() if isinstance(item, dict) else item
+            merged: dict[str, object] = {}
+            for key, child in members:
+                merged[go_string(key)] = child  # first position, last value (as dict())
+            mapping: dict[str, object] = dict.fromkeys(merged)
+            pending.extend((child, mapping, key) for key, child in merged.items())
+            out = mapping
+        elif isinstance(item, list | tuple):
+            array: list[object] = [None] * len(item)
+            pending.extend((child, array, i) for i, child in enumerate(item))
+            out = array
+        else:
+            out = item
+        parent[slot] = out  # type: ignore[index]
+    return root[0]
+
+
+#: Unknown fields nested deeper than this are not kept for a rewrite (Go
+#: keeps no unknown field at all): writing them back would need as deep a
+#: recursion in the encoder.
+MAX_KEPT_DEPTH = 64
 
 
 def _writable(value: object) -> bool:
-    """Can *value* (plain) be written back as the JSON it was (no number beyond a float)?"""
-    if isinstance(value, dict):
-        return all(_writable(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_writable(v) for v in value)
-    return not (isinstance(value, float) and value in (float("inf"), float("-inf")))
+    """Can *value* (plain) be written back as the JSON it was?
+
+    Not if it holds a number beyond a float (``1e400``) or nests deeper
+    than :data:`MAX_KEPT_DEPTH`.
+    """
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_KEPT_DEPTH:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, float) and item in (float("inf"), float("-inf")):
+            return False
+    return True
 
 
 # -- decoding into Go types ----------------------------------------------------------
@@ -639,5 +672,6 @@ def _keep_unknown(out: dict[str, object], key: str, value: object) -> None:
         extra[key] = value
     else:
         # Go drops every unknown field on a rewrite; we drop only this one,
-        # which could not be written back as the number it is (e.g. 1e400).
+        # which could not be written back as it is (a number such as 1e400,
+        # or nesting deeper than MAX_KEPT_DEPTH).
         extra.pop(key, None)
