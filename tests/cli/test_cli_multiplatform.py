@@ -877,3 +877,20 @@ def test_artefacts_are_refused_by_unpack_and_shown_by_stat(
     assert snapshot(layout) == before
     assert not (tmp_path / "b").exists()
     assert "Artifact Type: application/spdx+json" in ok(capsys, "stat", "--image", f"{layout}:sbom")
+
+
+def test_index_remove_counts_the_attestations_that_go_with_the_image(
+    capsys: pytest.CaptureFixture[str], multi: Path
+) -> None:
+    """[amd64, arm64, ...] minus all but amd64, then amd64 with its attestation: refused."""
+    for arch in ("arm64", "s390x"):
+        ok(capsys, "index", "remove", "--image", f"{multi}:multi", "--platform", f"linux/{arch}")
+    assert [m["platform"]["architecture"] for m in multi_entries(multi)] == ["amd64"]
+    attest(multi, "amd64")
+    before = snapshot(multi)
+    status = main(["index", "remove", "--image", f"{multi}:multi", "--platform", "linux/amd64"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.endswith("would leave the index empty (remove the tag with umoci rm instead)\n")
+    assert err.count("\n") == 1
+    assert snapshot(multi) == before

@@ -58,12 +58,12 @@ def edit_entries(
     elif not replaced:
         return index
     gone = replaced - {entry.digest for entry in edited}
-    kept = tuple(entry for entry in edited if not _attests(entry, gone))
+    kept = tuple(entry for entry in edited if not attests(entry, gone))
     written = store.put_json(replace(parsed, manifests=kept).to_json(), index.media_type)
     return replace(index, digest=written.digest, size=written.size)
 
 
-def _attests(entry: Descriptor, digests: set[str]) -> bool:
+def attests(entry: Descriptor, digests: set[str]) -> bool:
     """Is *entry* an attestation of one of *digests*?"""
     annotations = entry.annotations
     return bool(annotations.get(ATTESTATION_ANNOTATION)) and (

@@ -27,7 +27,7 @@ from __future__ import annotations
 from umoci import log as umoci_log
 from umoci.cas.dir import DirStore
 from umoci.errors import RefNotFoundError, UsageError
-from umoci.layout.index_blob import edit_entries
+from umoci.layout.index_blob import attests, edit_entries
 from umoci.layout.refs import (
     describe_ref,
     descriptor_platform,
@@ -212,7 +212,10 @@ def remove(layout: str, ref: str, platform: str, *, new_tag: str | None) -> None
                     f"{describe_ref(ref)}: no entry for platform {want}: "
                     f"the index has {offered or 'no platforms'}"
                 )
-            if len(matching) == len(entries):
+            # Attestations of the removed images go with them (edit_entries).
+            removed = {d.digest for d in matching}
+            left = [d for d in entries if d not in matching and not attests(d, removed)]
+            if not left:
                 raise UsageError(
                     f"{describe_ref(ref)}: removing {want} would leave the index empty "
                     "(remove the tag with umoci rm instead)"
