@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 
-from umoci.cli.app import main
+from umoci.cli.app import main, unwind_on_termination
 
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def run() -> NoReturn:
     Python's own shutdown (unloading ~100 modules, freeing what they hold)
     would add ~10-20 ms to every run, a tenth of a small repack.
     """
+    unwind_on_termination()
     code = main()
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or coverage tool writes its report at shutdown

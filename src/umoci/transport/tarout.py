@@ -22,6 +22,7 @@ import stat
 import sys
 
 # The layout store's directory fsync (EINVAL/EROFS tolerated): one owner for it.
+from umoci import leftovers
 from umoci.cas.dir import _fsync_dir
 from umoci.cas.layoutcheck import describe
 from umoci.closing import Closing
@@ -87,11 +88,14 @@ class FileOutput(Output):
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         for _ in range(100):
             temp = os.path.join(directory, f".{base}.umoci-{os.urandom(6).hex()}")
+            leftovers.expect(temp)  # before it exists: a signal may come right after
             try:
                 self._fd = os.open(temp, flags, 0o666)
             except FileExistsError:
+                leftovers.forget(temp)  # somebody else's
                 continue
             except OSError as err:
+                leftovers.forget(temp)
                 raise TransportError(
                     f"{what}: create a temporary file in {directory}: {describe(err)}"
                 ) from None
@@ -116,6 +120,7 @@ class FileOutput(Output):
             os.close(self._fd)
             self._fd = None
             os.replace(self._temp, self._path)
+            leftovers.forget(self._temp)
             self._temp = None
             _fsync_dir(os.path.dirname(self._path) or ".")
         except OSError as err:
@@ -128,6 +133,7 @@ class FileOutput(Output):
         if self._temp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp)
+            leftovers.forget(self._temp)
             self._temp = None
 
     def close(self) -> None:
