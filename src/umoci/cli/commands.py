@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from umoci.cli import options as opt
 from umoci.cli.command import Command, Context, check_positionals
-from umoci.cli.flags import HELP_FLAG, bool_flag, slice_flag, string_flag
+from umoci.cli.flags import HELP_FLAG, Flag, bool_flag, slice_flag, string_flag
 from umoci.errors import UmociError, UsageError
 from umoci.validate.checks import CHECKS
+
+TYPE_CHECKING = False  # typing is for mypy only
+if TYPE_CHECKING:
+    from umoci.transport.registry.options import RegistryOptions
 
 IMAGE = "image"  # categories, as the Go umoci groups its commands
 LAYOUT = "layout"
@@ -214,9 +218,75 @@ def _copy(ctx: Context) -> int:
         src_shared_blob_dir=_path_flag(ctx, "src-shared-blob-dir"),
         dest_shared_blob_dir=_path_flag(ctx, "dest-shared-blob-dir"),
         tmpdir=_path_flag(ctx, "tmpdir"),
+        src_registry=_registry_options(ctx, "src"),
+        dest_registry=_registry_options(ctx, "dest"),
     )
-    ops.copy(ctx.args[0], ctx.args[1], options=options)
+    digestfile = _path_flag(ctx, "digestfile")
+    digest = ops.copy(ctx.args[0], ctx.args[1], options=options)
+    if digestfile is not None:
+        _write_digestfile(digestfile, digest)
     return 0
+
+
+def _registry_options(ctx: Context, side: str) -> RegistryOptions:
+    """One side's docker:// settings: --SIDE-NAME flags, else --NAME, else the default."""
+    from umoci.durations import parse_duration
+    from umoci.transport.registry.options import RegistryOptions, Secret
+
+    def value(name: str) -> tuple[str, str | None]:
+        for flag in (f"{side}-{name}", name):
+            if ctx.is_set(flag):
+                return flag, ctx.get_string(flag)
+        return name, None
+
+    def flag_bool(name: str, default: bool) -> bool:
+        for flag in (f"{side}-{name}", name):
+            if ctx.is_set(flag):
+                return ctx.get_bool(flag)
+        return default
+
+    creds_flag, creds = value("creds")
+    token_flag, token = value("registry-token")
+    no_creds = flag_bool("no-creds", default=False)
+    if creds is not None and token is not None:
+        raise UsageError(f"--{creds_flag} and --{token_flag} conflict")
+    if no_creds and (creds is not None or token is not None):
+        raise UsageError(f"--{side}-no-creds (or --no-creds) and credentials conflict")
+    if creds is not None:
+        from umoci.transport.registry.credentials import parse_creds
+
+        parse_creds(creds, f"--{creds_flag}")  # refused before anything is opened
+    retries = ctx.get_string("retry-times")
+    if retries is not None and not (retries.isascii() and retries.isdigit() and len(retries) < 4):
+        raise UsageError(f"invalid --retry-times {retries!r}: want a number from 0 to 999")
+    delay = ctx.get_string("retry-delay")
+    timeout = ctx.get_string("timeout")
+    timeout_seconds = parse_duration(timeout, "--timeout") if timeout is not None else 60.0
+    if timeout_seconds <= 0:
+        raise UsageError("invalid --timeout: must be more than 0s")
+    cert_flag, cert_dir = value("cert-dir")
+    if cert_dir == "":
+        raise UsageError(f"invalid --{cert_flag}: path is empty")
+    return RegistryOptions(
+        creds=None if creds is None else Secret(creds),
+        registry_token=None if token is None else Secret(token),
+        authfile=value("authfile")[1] or None,
+        no_creds=no_creds,
+        tls_verify=flag_bool("tls-verify", default=True),
+        cert_dir=cert_dir,
+        retry_times=int(retries) if retries is not None else 0,
+        retry_delay=parse_duration(delay, "--retry-delay") if delay is not None else None,
+        timeout=timeout_seconds,
+    )
+
+
+def _write_digestfile(path: str, digest: str) -> None:
+    """--digestfile: the digest written, as skopeo writes it (no newline)."""
+    try:
+        with open(path, "w", encoding="ascii") as file:
+            file.write(digest)
+    except OSError as err:
+        raise UsageError(f"--digestfile {path}: {err.strerror}") from None
 
 
 def _copy_platform(ctx: Context) -> str | None:
@@ -892,6 +962,33 @@ Check ids:
     action=_validate,
 )
 
+
+def _sided(name: str, usage: str, *, boolean: bool = False) -> tuple[Flag, ...]:
+    """--NAME for both registries, and --src-NAME / --dest-NAME for one of them."""
+    make = bool_flag if boolean else string_flag
+    return (
+        make(name, f"{usage} (docker:// source and destination)"),
+        make(f"src-{name}", f"{usage} (docker:// source)"),
+        make(f"dest-{name}", f"{usage} (docker:// destination)"),
+    )
+
+
+_REGISTRY_FLAGS = (
+    *_sided("creds", "USER:PASSWORD to log in with"),
+    *_sided("registry-token", "a bearer token to send"),
+    *_sided("authfile", "credentials file read first (default: $REGISTRY_AUTH_FILE)"),
+    *_sided("no-creds", "access the registry anonymously", boolean=True),
+    *_sided(
+        "tls-verify",
+        "require HTTPS with a verified certificate (=false: accept any, allow HTTP)",
+        boolean=True,
+    ),
+    *_sided("cert-dir", "directory of *.crt CA files and *.cert/*.key client pairs"),
+    string_flag("retry-times", "retry a registry request that failed this many times"),
+    string_flag("retry-delay", "wait this long between retries (default: 1s, doubling)"),
+    string_flag("timeout", "give a registry transfer up after this long without data"),
+)
+
 COPY = Command(
     "copy",
     "copies an image between layouts, archives and the Docker engine",
@@ -972,6 +1069,8 @@ Examples:
         ),
         string_flag("tmpdir", "directory for spooled streams (default: $TMPDIR, else /var/tmp)"),
         bool_flag("quiet,q", "do not show the progress line"),
+        string_flag("digestfile", "write the digest of the image written to this file"),
+        *_REGISTRY_FLAGS,
     ),
     positionals=("<source-image>", "<destination-image>"),
     action=_copy,

@@ -130,7 +130,7 @@ class _Copier:
         self._nodes: dict[str, Descriptor] = {}  # source digest -> as written
         self._blobs: set[str] = set()  # digests put (or found) in the destination
         self._visits = 0
-        self._line = progress.current()
+        self._line = _Line(progress.current())
 
     # -- the tree ------------------------------------------------------------
 
@@ -200,10 +200,7 @@ class _Copier:
                 f"{self.source.name}: manifest {descriptor.digest}: {len(manifest.layers)} "
                 f"layers but {len(diff_ids)} diff_ids in its config"
             )
-        layers = tuple(
-            self._layer(layer, diff_ids[i] if i < len(diff_ids) else None)
-            for i, layer in enumerate(manifest.layers)
-        )
+        layers = self._layers(manifest.layers, diff_ids)
         self._blob(config, config_raw)
         if layers == manifest.layers:
             written = self._put_json(descriptor, raw)
@@ -247,6 +244,35 @@ class _Copier:
             with reader:
                 self.dest.put_blob(descriptor, _Counted(reader, self._line))
         self._blobs.add(descriptor.digest)
+
+    def _layers(
+        self, layers: tuple[Descriptor, ...], diff_ids: tuple[str, ...]
+    ) -> tuple[Descriptor, ...]:
+        """Copy a manifest's layers (in parallel when both ends allow); return them as written."""
+        work = [
+            (layer, diff_ids[i] if i < len(diff_ids) else None) for i, layer in enumerate(layers)
+        ]
+        jobs = min(self.source.parallel_transfers, self.dest.parallel_transfers, len(work))
+        if jobs > 1:
+            # Each distinct layer once, in parallel; the pass below then finds them done.
+            first = {layer.digest: (layer, diff_id) for layer, diff_id in reversed(work)}
+            self._in_parallel(jobs, list(first.values()))
+        return tuple(self._layer(layer, diff_id) for layer, diff_id in work)
+
+    def _in_parallel(self, jobs: int, work: list[tuple[Descriptor, str | None]]) -> None:
+        """Run :meth:`_layer` over *work* with *jobs* threads; the first error stops the rest."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="umoci-copy")
+        try:
+            futures = [pool.submit(self._layer, layer, diff_id) for layer, diff_id in work]
+            for future in futures:
+                future.result()
+        except BaseException:
+            self._line.cancelled = True  # transfers still running stop at their next chunk
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _layer(self, layer: Descriptor, diff_id: str | None) -> Descriptor:
         """Copy one layer, converted if the destination needs; return it as written."""
@@ -339,14 +365,30 @@ def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
+class _Line:
+    """The progress line, and whether the copy was called off (a parallel transfer failed)."""
+
+    def __init__(self, line: progress._Silent) -> None:
+        self._line = line
+        self.cancelled = False
+
+    def start(self, what: str, total: int | None = None) -> None:
+        self._line.start(what, total)
+
+    def add(self, nbytes: int) -> None:
+        self._line.add(nbytes)
+
+
 class _Counted:
     """Pass reads through, reporting their sizes to the progress line."""
 
-    def __init__(self, raw: ByteReader, line: progress._Silent) -> None:
+    def __init__(self, raw: ByteReader, line: _Line) -> None:
         self._raw = raw
         self._line = line
 
     def read(self, size: int = -1, /) -> bytes:
+        if self._line.cancelled:
+            raise TransportError("the copy was called off")
         data = self._raw.read(size)
         self._line.add(len(data))
         return data
