@@ -55,14 +55,14 @@ class Credentials:
     identity_token: bool = False
 
 
-def parse_creds(text: str, flag: str) -> Credentials:
-    """``USER:PASSWORD`` from a flag (the password may hold colons, the user may not)."""
+def parse_creds(text: str, origin: str) -> Credentials:
+    """``USER:PASSWORD`` (the password may hold colons, the user may not); *origin* names it."""
     username, colon, password = text.partition(":")
     if not username:
-        raise UsageError(f"{flag}: the user name is empty")
+        raise UsageError(f"{origin}: the user name is empty")
     if not colon:
-        raise UsageError(f"{flag}: want USER:PASSWORD (umoci does not prompt for a password)")
-    return Credentials(username, Secret(password), flag)
+        raise UsageError(f"{origin}: want USER:PASSWORD (umoci does not prompt for a password)")
+    return Credentials(username, Secret(password), origin)
 
 
 def find_credentials(
@@ -72,7 +72,7 @@ def find_credentials(
     if options.no_creds:
         return None
     if options.creds is not None:
-        return parse_creds(options.creds.reveal(), "--creds")
+        return parse_creds(options.creds.reveal(), "the credentials given on the command line")
     for path in credential_files(options.authfile):
         found = _from_file(path, registry, repository)
         if found is not None:
