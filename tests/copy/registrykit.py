@@ -6,8 +6,9 @@ configurations, everything made for the test under one directory:
 ``plain``
     plain HTTP, no authentication (clients say ``--tls-verify=false``);
 ``tls``
-    HTTPS with a certificate signed by a CA made here (clients trust it
-    through ``--cert-dir``), and htpasswd Basic authentication;
+    HTTPS with a certificate signed by a CA made here, client certificates
+    required (signed by the same CA), and htpasswd Basic authentication;
+    clients get the CA and their pair through ``--cert-dir``;
 ``token``
     plain HTTP with token authentication: :class:`TokenIssuer`, run here
     on loopback, hands out JWTs signed with a key made here (RS256, the
@@ -40,6 +41,8 @@ import pytest
 USER = "tester"
 #: Long and unusual, so that finding it in any output is certain to be a leak.
 PASSWORD = "pw-Zq8vX3kT9mL2rN7s"
+#: The token issuer's refresh token (what ``docker login`` keeps as an identity token).
+REFRESH_TOKEN = "rt-Hk4wP9sQ2vB7xN3m"
 CONFIGS = ("plain", "tls", "token")
 
 
@@ -58,7 +61,11 @@ def openssl(*argv: str | Path) -> None:
 
 
 def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """(ca.crt, server.crt, server.key): a CA and a certificate for 127.0.0.1 it signed."""
+    """(ca.crt, server.crt, server.key): a CA and a certificate for 127.0.0.1 it signed.
+
+    The CA also signs a client certificate, ``client.cert`` / ``client.key``
+    beside them (containers-certs.d(5) names).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
     openssl(
@@ -82,6 +89,17 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
         "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
         "-out", crt, "-days", "2", "-extfile", extensions,
     )  # fmt: skip
+    client_key, client_csr = directory / "client.key", directory / "client.csr"
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", client_key, "-out", client_csr,
+        "-subj", "/CN=umoci test client",
+    )  # fmt: skip
+    client_ext = directory / "client.ext"
+    client_ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    openssl(
+        "x509", "-req", "-in", client_csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", directory / "client.cert", "-days", "2", "-extfile", client_ext,
+    )  # fmt: skip
     return ca_crt, crt, key
 
 
@@ -93,8 +111,10 @@ class TokenIssuer:
     """A token service on loopback: JWTs for the registry's ``auth: token`` configuration.
 
     Anonymous callers get pull access; :data:`USER` with :data:`PASSWORD`
-    (Basic) gets pull and push; wrong credentials get 401.  Every request
-    is recorded (path, query and headers) in :attr:`requests`.
+    (Basic), or a POST with the refresh token :data:`REFRESH_TOKEN`
+    (``grant_type=refresh_token``, as an identity token is used), gets pull
+    and push; wrong credentials get 401.  Every request is recorded
+    (method, path, query or form, headers) in :attr:`requests`.
     """
 
     service = "umoci-test-registry"
@@ -110,15 +130,28 @@ class TokenIssuer:
         pem = self.cert.read_text()
         body = pem.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
         self._x5c = "".join(body.split())
-        self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+        self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, str]]] = []
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)
                 query = urllib.parse.parse_qs(parsed.query)
-                issuer.requests.append((parsed.path, query, dict(self.headers)))
-                status, reply = issuer.answer(query, self.headers.get("Authorization"))
+                issuer.requests.append(("GET", parsed.path, query, dict(self.headers)))
+                self.reply(*issuer.answer(query, self.headers.get("Authorization")))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                issuer.requests.append(("POST", self.path, form, dict(self.headers)))
+                if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+                    REFRESH_TOKEN
+                ]:
+                    self.reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad token"}]})
+                    return
+                self.reply(*issuer.answer(form, None, subject=USER))
+
+            def reply(self, status: int, reply: dict[str, object]) -> None:
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -136,9 +169,8 @@ class TokenIssuer:
         self._thread.start()
 
     def answer(
-        self, query: dict[str, list[str]], authorization: str | None
+        self, query: dict[str, list[str]], authorization: str | None, subject: str = ""
     ) -> tuple[int, dict[str, object]]:
-        subject = ""
         if authorization is not None:
             expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
             if authorization != f"Basic {expected}":
@@ -210,10 +242,17 @@ class Registry:
         ]
         if config == "tls":
             ca, crt, key = make_ca_and_server_cert(root / "certs")
-            lines += ["  tls:", f"    certificate: {crt}", f"    key: {key}"]
+            lines += [
+                "  tls:",
+                f"    certificate: {crt}",
+                f"    key: {key}",
+                "    clientcas:",
+                f"      - {ca}",
+            ]
             self.cert_dir = root / "client-certs"
             self.cert_dir.mkdir()
-            shutil.copy(ca, self.cert_dir / "ca.crt")
+            for made in ("ca.crt", "client.cert", "client.key"):
+                shutil.copy(ca.parent / made, self.cert_dir / made)
             import bcrypt
 
             hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4, prefix=b"2a"))

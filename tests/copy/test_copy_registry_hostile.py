@@ -338,3 +338,16 @@ def test_a_missing_tag_is_one_line(
     assert output.splitlines() == [output.strip()]
     assert "manifest nope: not found" in output
     assert snapshot(dest) == before
+
+
+def test_plain_http_needs_tls_verify_false(
+    capsys: pytest.CaptureFixture[str], fake: FakeRegistry, dest: Path
+) -> None:
+    before = snapshot(dest)
+    argv = ["copy", f"--src-creds={USER}:{PASSWORD}", fake.name(), f"oci:{dest}:x"]
+    status, output = run(capsys, argv)
+    assert status == 1
+    assert output.splitlines() == [output.strip()]
+    assert "plain HTTP needs --tls-verify=false" in output
+    assert fake.requests == []  # nothing but a TLS hello reached it
+    assert snapshot(dest) == before

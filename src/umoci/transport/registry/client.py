@@ -155,7 +155,13 @@ class Client:
                 )
             log.debug("registry %s: speaking %s", self.host, scheme)
             return f"{scheme}://{self.host}"
-        hint = "" if not self._options.tls_verify else " (plain HTTP needs --tls-verify=false)"
+        # A server speaking plain HTTP answers the TLS hello with garbage.
+        speaks_http = "WRONG_VERSION_NUMBER" in failure or "record layer failure" in failure
+        hint = (
+            " (plain HTTP needs --tls-verify=false)"
+            if speaks_http and self._options.tls_verify
+            else ""
+        )
         raise TransportError(f"{failure}{hint}")
 
     def url(self, path: str) -> str:
