@@ -3,17 +3,23 @@
 :class:`FakeRegistry` answers the distribution API's read side (``/v2/``,
 manifests and blobs by tag or digest, ``Range`` on blobs) for an image of
 a layout, behind Basic authentication with :data:`registrykit.USER` and
-:data:`registrykit.PASSWORD`.  A test sets :attr:`FakeRegistry.misbehave`,
-a function that sees each request first and may answer it itself (return
-True).  Every request is recorded with its headers.
+:data:`registrykit.PASSWORD`; and its write side (upload sessions with
+ranged or plain ``PATCH``, the closing ``PUT`` checked against its digest,
+``DELETE``, manifests by tag or digest) into :attr:`FakeRegistry.pushed`.
+A test sets :attr:`FakeRegistry.misbehave`, a function that sees each
+request first and may answer it itself (return True), or
+:attr:`FakeRegistry.refuse_ranges`.  Every request is recorded with its
+headers.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,19 +43,27 @@ Misbehaviour = Callable[["FakeRegistry", Handler, str], bool]
 class FakeRegistry:
     """Serve the image *tag* of *layout* as ``REPO:TAG`` of any repository."""
 
-    def __init__(self, layout: Path, tag: str) -> None:
+    def __init__(self, layout: Path | None, tag: str) -> None:
+        """Serve *layout*'s image *tag* (no image at all for None: a registry to push to)."""
         self.blobs: dict[str, bytes] = {}
-        for blob in (layout / "blobs" / "sha256").iterdir():
-            self.blobs[f"sha256:{blob.name}"] = blob.read_bytes()
-        index = json.loads((layout / "index.json").read_bytes())
-        (root,) = [
-            d
-            for d in index["manifests"]
-            if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
-        ]
         self.tag = tag
-        self.root = root
-        self.manifest = json.loads(self.blobs[root["digest"]])
+        self.root: dict[str, str] = {"digest": "", "mediaType": ""}
+        self.manifest: dict[str, list[dict[str, str]]] = {"layers": []}
+        if layout is not None:
+            for blob in (layout / "blobs" / "sha256").iterdir():
+                self.blobs[f"sha256:{blob.name}"] = blob.read_bytes()
+            index = json.loads((layout / "index.json").read_bytes())
+            (self.root,) = [
+                d
+                for d in index["manifests"]
+                if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
+            ]
+            self.manifest = json.loads(self.blobs[self.root["digest"]])
+        #: What was pushed: blobs by digest, manifests by the reference they were put as.
+        self.pushed: dict[str, bytes] = {}
+        self.pushed_manifests: dict[str, tuple[str, bytes]] = {}
+        self.uploads: dict[str, bytearray] = {}
+        self.refuse_ranges = False
         self.requests: list[Request] = []
         self.misbehave: Misbehaviour | None = None
         self.stop = threading.Event()  # ends stalls when the test is done
@@ -63,6 +77,18 @@ class FakeRegistry:
 
             def do_HEAD(self) -> None:
                 fake._handle(self, "HEAD")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+            def do_PATCH(self) -> None:
+                fake._handle(self, "PATCH")
+
+            def do_PUT(self) -> None:
+                fake._handle(self, "PUT")
+
+            def do_DELETE(self) -> None:
+                fake._handle(self, "DELETE")
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -92,10 +118,15 @@ class FakeRegistry:
 
     def _handle(self, handler: Handler, method: str) -> None:
         self.requests.append(Request(method, handler.path, dict(handler.headers)))
+        length = int(handler.headers.get("Content-Length", "0"))
+        body = handler.rfile.read(length) if method in ("POST", "PATCH", "PUT") else b""
         if self.misbehave is not None and self.misbehave(self, handler, method):
             return
         if not self.authorized(handler):
             self.send(handler, 401, b"{}", {"WWW-Authenticate": 'Basic realm="fake"'})
+            return
+        if method in ("POST", "PATCH", "PUT", "DELETE"):
+            self._write(handler, method, body)
             return
         path = handler.path
         if path == "/v2/":
@@ -107,7 +138,7 @@ class FakeRegistry:
             return
         kind, reference = match.group(2), match.group(3)
         digest = self.root["digest"] if reference == self.tag else reference
-        data = self.blobs.get(digest)
+        data = self.blobs.get(digest, self.pushed.get(digest))
         if data is None:
             self.send(handler, 404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"no"}]}')
             return
@@ -117,6 +148,56 @@ class FakeRegistry:
             )
             return
         self.send_blob(handler, data, head=method == "HEAD")
+
+    def _write(self, handler: Handler, method: str, body: bytes) -> None:
+        path, _, query = handler.path.partition("?")
+        params = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        uploads = re.fullmatch(r"/v2/(.+)/blobs/uploads/([^/]*)", path)
+        manifest = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", path)
+        if method == "POST" and uploads is not None and not uploads.group(2):
+            session = f"{len(self.uploads)}"
+            self.uploads[session] = bytearray()
+            location = f"/v2/{uploads.group(1)}/blobs/uploads/{session}"
+            self.send(handler, 202, b"", {"Location": location, "Range": "0-0"})
+        elif uploads is not None and uploads.group(2) in self.uploads:
+            session = uploads.group(2)
+            data = self.uploads[session]
+            if method == "DELETE":
+                del self.uploads[session]
+                self.send(handler, 204, b"")
+                return
+            content_range = handler.headers.get("Content-Range")
+            ranged = method == "PATCH" and content_range is not None
+            if ranged and (self.refuse_ranges or not content_range.startswith(f"{len(data)}-")):
+                self.send(handler, 416, b'{"errors":[{"code":"RANGE_INVALID"}]}')
+                return
+            data += body
+            if method == "PATCH":
+                headers = {"Location": path, "Range": f"0-{len(data) - 1}"}
+                self.send(handler, 202, b"", headers)
+                return
+            digest = urllib.parse.unquote(params.get("digest", ""))
+            if digest != "sha256:" + hashlib.sha256(data).hexdigest():
+                self.send(handler, 400, b'{"errors":[{"code":"DIGEST_INVALID","message":"no"}]}')
+                return
+            del self.uploads[session]
+            self.pushed[digest] = bytes(data)
+            self.send(handler, 201, b"", {"Location": f"/v2/blobs/{digest}"})
+        elif method == "PUT" and manifest is not None:
+            media_type = handler.headers.get("Content-Type", "")
+            self.pushed_manifests[manifest.group(2)] = (media_type, body)
+            self.pushed["sha256:" + hashlib.sha256(body).hexdigest()] = body
+            self.send(handler, 201, b"")
+        else:
+            self.send(handler, 404, b'{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"no"}]}')
+
+    def writes(self) -> list[tuple[str, str]]:
+        """(method, path without query) of every write request, in order."""
+        return [
+            (r.method, r.path.partition("?")[0])
+            for r in self.requests
+            if r.method in ("POST", "PATCH", "PUT", "DELETE")
+        ]
 
     @staticmethod
     def authorized(handler: Handler) -> bool:
@@ -138,7 +219,7 @@ class FakeRegistry:
             handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(data) if length is None else length))
         handler.end_headers()
-        if not head:
+        if not head and handler.command != "HEAD":
             handler.wfile.write(data)
             handler.wfile.flush()
 

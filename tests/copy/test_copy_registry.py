@@ -202,3 +202,20 @@ def test_ls_does_not_import_the_http_client(tmp_path: Path) -> None:
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_chunked_push_is_what_the_registry_stores(
+    registry: Registry, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from umoci.transport.registry import destination
+
+    monkeypatch.setattr(destination, "CHUNK_SIZE", 16 << 10)
+    before = len(registry.requests())
+    name = registry.name("chunked/image:v1")
+    umoci_ok("copy", *registry.flags("dest"), f"oci:{source}:v1", name)
+    patches = [r for r in registry.requests()[before:] if r[0] == "PATCH"]
+    assert len(patches) >= 4
+    assert {status for _, _, status in patches} == {202}
+    pulled = tmp_path / "by-skopeo"
+    skopeo("copy", *registry.skopeo_flags("src"), name, f"oci:{pulled}:v1")
+    assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]

@@ -224,8 +224,8 @@ class _Upload:
         if self._hash is not None:
             self._hash.update(data)
         self.size += len(data)
-        if len(self._buffer) >= CHUNK_SIZE:
-            self._send_chunk()
+        while len(self._buffer) >= CHUNK_SIZE:
+            self._send_chunk(CHUNK_SIZE)
         return len(data)
 
     def _session(self) -> str:
@@ -235,9 +235,10 @@ class _Upload:
             assert self._location is not None
         return self._location
 
-    def _send_chunk(self) -> None:
-        chunk = bytes(self._buffer)
-        self._buffer.clear()
+    def _send_chunk(self, size: int) -> None:
+        """PATCH the first *size* bytes of the buffer (the registry holds them after)."""
+        chunk = bytes(self._buffer[:size])
+        del self._buffer[:size]
         client = self._client
         end = self._offset + len(chunk) - 1
         while True:
@@ -280,7 +281,7 @@ class _Upload:
             digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
         client = self._client
         if self._offset and self._buffer:
-            self._send_chunk()
+            self._send_chunk(len(self._buffer))
         body = bytes(self._buffer)
         self._buffer.clear()
         location = self._session()
