@@ -984,14 +984,16 @@ _REGISTRY_FLAGS = (
         boolean=True,
     ),
     *_sided("cert-dir", "directory of *.crt CA files and *.cert/*.key client pairs"),
-    string_flag("retry-times", "retry a registry request that failed this many times"),
+    string_flag("retry-times", "retry a registry request that failed this many times", default="0"),
     string_flag("retry-delay", "wait this long between retries (default: 1s, doubling)"),
-    string_flag("timeout", "give a registry transfer up after this long without data"),
+    string_flag(
+        "timeout", "give a registry transfer up after this long without data", default="60s"
+    ),
 )
 
 COPY = Command(
     "copy",
-    "copies an image between layouts, archives and the Docker engine",
+    "copies an image between layouts, archives, registries and the Docker engine",
     category=IMAGE,
     args_usage="""<source-image> <destination-image>
 
@@ -1003,6 +1005,7 @@ digest and size of every blob as it streams.  Image names use skopeo's syntax
 	oci-archive:<file>[:<ref>]              a tar archive of an OCI layout
 	docker-archive:<file>[:<name>[:<tag>]]  the format of "docker save"
 	docker-daemon:<name>[:<tag>]            an image of the Docker engine
+	docker://[<host>[:<port>]/]<repo>[:<tag>|@<digest>]   a registry
 
 <path> and <file> end at the first ":".  A <ref> is a tag; as a source it may
 also be @<digest> (a manifest or index anywhere below index.json, or at least
@@ -1014,6 +1017,32 @@ docker-archive:<file>:@<n> reads the n-th image of an archive.  A <file> of
 zstd or bzip2, told by their content).  docker-daemon: talks to the socket in
 $DOCKER_HOST (unix:///<path>; default unix:///var/run/docker.sock), which may
 also be podman's ("podman system service").
+
+docker:// speaks the OCI distribution API (and Docker's registry API).  A
+name without <host> is Docker Hub's ("alpine" is docker.io/library/alpine),
+and a missing <tag> is "latest".  Every manifest (at most 4 MiB) and blob is
+checked against its digest and size as it arrives; a download cut short is
+resumed where it stopped; blobs the registry already has are not uploaded,
+and those of another repository of the same registry are mounted from it.
+Manifests are pushed after all their blobs, and the tag last.
+
+Credentials are, in this order: --creds (or --src-creds, --dest-creds)
+USER:PASSWORD; --registry-token TOKEN, sent as a bearer token; the first
+credentials file that names the registry: --authfile (else
+$REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,
+$XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json
+($DOCKER_CONFIG), whose "credHelpers" and "credsStore" run
+docker-credential-<name>; else none.  --no-creds uses none.  Credentials
+are never printed, not even by --log=debug.
+
+Registries are reached over HTTPS, trusting the system's CAs and the *.crt
+files (with *.cert/*.key client pairs) of --cert-dir, else of
+~/.config/containers/certs.d/<host>:<port>/, /etc/containers/certs.d/... and
+/etc/docker/certs.d/...  --tls-verify=false accepts any certificate and
+falls back to plain HTTP.  A request answered with 429 or 5xx, or whose
+connection failed, is retried --retry-times times (--retry-delay apart, else
+after 1s, 2s, 4s...); a transfer silent for --timeout (60s) fails.  Each flag
+also exists as --src-<flag> and --dest-<flag>, for one side only.
 
 A multi-platform index is narrowed to one image, for --platform (default: this
 host's platform) as the other commands choose; --all copies the index and
@@ -1043,7 +1072,12 @@ Examples:
 	umoci copy oci:image:v1 oci-archive:app.rock:v1
 	umoci copy --additional-tag example/app:latest oci:image:v1 \\
 		docker-archive:app.tar:example/app:v1
-	umoci copy oci-archive:app.rock docker-daemon:example/app:v1""",
+	umoci copy oci-archive:app.rock docker-daemon:example/app:v1
+	umoci copy --override-arch arm64 --retry-times 5 docker://ubuntu:24.04 oci:image:base
+	umoci copy --all --dest-creds "$USER:$TOKEN" oci:image:v1 \\
+		docker://registry.example.com/team/app:v1
+	umoci copy --dest-tls-verify=false --digestfile app.digest oci-archive:app.rock \\
+		docker://localhost:5000/app:v1""",
     flags=(
         bool_flag("all,a", "copy a multi-platform index whole: every image, and the index"),
         opt.PLATFORM,
@@ -1053,7 +1087,7 @@ Examples:
         slice_flag(
             "additional-tag",
             "another name for the image: NAME:TAG for docker-archive and docker-daemon,"
-            " a tag for oci and oci-archive (repeatable)",
+            " a tag for oci, oci-archive and docker:// (repeatable)",
         ),
         string_flag(
             "dest-compress-format",
