@@ -210,6 +210,7 @@ def test_a_chunked_push_is_what_the_registry_stores(
     from umoci.transport.registry import destination
 
     monkeypatch.setattr(destination, "CHUNK_SIZE", 16 << 10)
+    monkeypatch.setattr(destination, "MONOLITHIC_MAX", 0)
     before = len(registry.requests())
     name = registry.name("chunked/image:v1")
     umoci_ok("copy", *registry.flags("dest"), f"oci:{source}:v1", name)

@@ -36,7 +36,8 @@ def fake() -> Iterator[FakeRegistry]:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """16 KiB chunks read 4 KiB at a time: the 64 KiB layer goes up in five PATCHes."""
+    """Every blob in 16 KiB chunks read 4 KiB at a time: the 64 KiB layer in five PATCHes."""
+    monkeypatch.setattr(destination, "MONOLITHIC_MAX", 0)
     monkeypatch.setattr(destination, "CHUNK_SIZE", 16 << 10)
     monkeypatch.setattr(destination, "READ_SIZE", 4 << 10)
 
@@ -52,7 +53,7 @@ def read(layout: Path, digest: str) -> bytes:
     return (layout / "blobs" / "sha256" / digest.partition(":")[2]).read_bytes()
 
 
-def test_small_blobs_go_up_in_one_put_and_the_tag_last(fake: FakeRegistry, image: Path) -> None:
+def test_blobs_go_up_in_one_put_each_and_the_tag_last(fake: FakeRegistry, image: Path) -> None:
     umoci_ok("copy", *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
     for digest, data in blobs_of(image, "v1").items():
         assert fake.pushed[digest] == data
@@ -148,14 +149,38 @@ def test_a_failed_upload_moves_no_tag(
     assert any(method == "DELETE" for method, _ in fake.writes())  # the session was cancelled
 
 
-def test_a_corrupt_source_blob_is_never_finished(
-    fake: FakeRegistry, image: Path, capsys: pytest.CaptureFixture[str], small_chunks: None
-) -> None:
-    layer = json.loads(read(image, entry(image, "v1")["digest"]))["layers"][-1]["digest"]
+def corrupt_last_layer(image: Path) -> str:
+    layer: str = json.loads(read(image, entry(image, "v1")["digest"]))["layers"][-1]["digest"]
     path = image / "blobs" / "sha256" / layer.partition(":")[2]
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
+    return layer
+
+
+def test_a_corrupt_source_blob_is_cut_short(
+    fake: FakeRegistry,
+    image: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(destination, "READ_SIZE", 4 << 10)
+    layer = corrupt_last_layer(image)
+    line = copy_fails(capsys, *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
+    assert "digest mismatch" in line
+    # The streamed PUT began and never ended: the registry has no such blob.
+    puts = [r for r in fake.requests if r.method == "PUT" and layer in urllib.parse.unquote(r.path)]
+    assert len(puts) == 1
+    size = len(read(image, layer))
+    assert puts[0].headers["Content-Length"] == str(size)  # the whole blob was announced ...
+    assert layer not in fake.pushed  # ... and never delivered
+    assert fake.pushed_manifests == {}
+
+
+def test_a_corrupt_source_blob_is_never_finished(
+    fake: FakeRegistry, image: Path, capsys: pytest.CaptureFixture[str], small_chunks: None
+) -> None:
+    layer = corrupt_last_layer(image)
     line = copy_fails(capsys, *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
     assert "digest mismatch" in line
     assert layer not in fake.pushed

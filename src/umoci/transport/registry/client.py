@@ -46,6 +46,8 @@ from umoci.transport.registry.tls import ssl_context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from urllib3 import BaseHTTPResponse
 
     from umoci.transport.registry.options import RegistryOptions
@@ -179,12 +181,15 @@ class Client:
         *,
         scopes: tuple[str, ...],
         headers: dict[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | Iterable[bytes] | None = None,
     ) -> BaseHTTPResponse:
         """Send a request to the registry, authenticated for *scopes*; the caller reads the answer.
 
         The answer may be any status except a retried or redirected one; a
-        401 left after one round of authentication is an error here.
+        401 left after one round of authentication is an error here.  A
+        *body* that is a stream (an iterable) is sent once: it is neither
+        retried nor sent again after a 401 (the caller must have made sure
+        of the credentials first).
         """
         url = self.url(path)
         registry_origin = _origin(self.base_url())
@@ -201,7 +206,7 @@ class Client:
             if response.status == 401 and ours:
                 challenges = response.headers.getlist("WWW-Authenticate")
                 detail = self.error_text(response)
-                if reauthenticated:
+                if reauthenticated or not isinstance(body, bytes | None):
                     raise TransportError(
                         f"{self.what}: authentication failed: {self.registry} refused the "
                         f"request {self.auth.describe()} ({detail})"
@@ -240,9 +245,17 @@ class Client:
         return self._exchange(method, url, headers, body)
 
     def _exchange(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | Iterable[bytes] | None,
     ) -> BaseHTTPResponse:
-        """One request, retried on connection errors and 408/429/5xx as the options allow."""
+        """One request, retried on connection errors and 408/429/5xx as the options allow.
+
+        A streamed *body* (an iterable) cannot be sent twice: it is not retried.
+        """
+        retries = self._options.retry_times if isinstance(body, bytes | None) else 0
         attempt = 0
         where = f"{method} {url_for_message(url)}"
         while True:
@@ -260,14 +273,14 @@ class Client:
             except Urllib3SSLError as err:
                 raise TransportError(f"{self.what}: {where}: TLS: {reason(err)}") from None
             except (Urllib3Error, OSError) as err:
-                if attempt >= self._options.retry_times:
+                if attempt >= retries:
                     raise TransportError(f"{self.what}: {where}: {reason(err)}") from None
                 log.info("%s: %s (retrying)", where, reason(err))
                 self._sleep(self._backoff(attempt))
                 attempt += 1
                 continue
             log.debug("%s: HTTP %d", where, response.status)
-            if response.status in _RETRY_STATUSES and attempt < self._options.retry_times:
+            if response.status in _RETRY_STATUSES and attempt < retries:
                 wait = self._backoff(attempt, response.headers.get("Retry-After"))
                 discard(response)
                 log.info("%s: HTTP %d (retrying in %.1f s)", where, response.status, wait)

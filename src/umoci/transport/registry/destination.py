@@ -6,13 +6,18 @@
   *mounted* from it (``POST .../blobs/uploads/?mount=DIGEST&from=REPO``,
   with a token for both repositories); a registry that declines answers
   with an upload session, which is then used.
-* Other blobs are uploaded: one ``PUT ...?digest=`` with the bytes when
-  they fit in one chunk (:data:`CHUNK_SIZE`), else ``PATCH`` per chunk
-  with ``Content-Range`` and a closing ``PUT``.  A registry that refuses
-  ranged chunks gets them without ``Content-Range`` (streamed chunks, as
-  Docker sends them).  The closing ``PUT`` is sent only once the stream
-  has delivered every byte and its digest was checked, so a bad blob never
-  becomes one of the registry's; its session is deleted.
+* Other blobs are uploaded.  A blob of known size up to
+  :data:`MONOLITHIC_MAX` goes up in one ``PUT ...?digest=`` whose body
+  streams from the source (one round trip, memory flat); a blob made
+  during the copy (a converted layer: its digest is known at the end) or
+  a larger one goes up in :data:`CHUNK_SIZE` ``PATCH`` requests with
+  ``Content-Range`` (proxies in front of registries limit a request's
+  size) and a closing ``PUT``.  A registry that refuses ranged chunks gets
+  them without ``Content-Range`` (streamed chunks, as Docker sends them).
+  Either way the blob is complete only once the stream has delivered
+  every byte and its digest was checked: a streamed ``PUT`` whose source
+  fails is cut short (so the registry never completes it), and a chunked
+  upload's closing ``PUT`` is never sent; the session is deleted.
 * Manifests and indexes are kept (each at most 4 MiB) and pushed by
   :meth:`commit`, children before the index that lists them, each by
   digest; the root last, by its tag and each ``--additional-tag`` -- the
@@ -37,6 +42,7 @@ from umoci.transport.registry.source import MAX_MANIFEST, blob_path, manifest_pa
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import TracebackType
 
     from urllib3 import BaseHTTPResponse
@@ -49,6 +55,8 @@ log = umoci_log.get()
 
 #: Bytes sent per PATCH (and the most an upload holds in memory).
 CHUNK_SIZE = 8 << 20
+#: Blobs of known size up to this go up in one streamed PUT.
+MONOLITHIC_MAX = 1 << 30
 _MANIFEST_TYPES = mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
 #: Answers to a ranged PATCH that mean "not like that" (rather than "failed").
 _RANGE_REFUSED = frozenset({400, 405, 416, 501})
@@ -124,8 +132,11 @@ class RegistryDestination(Destination):
             self._present.add(descriptor.digest)
             return
         with _Upload(self, descriptor.digest, location) as upload:
-            while chunk := stream.read(READ_SIZE):
-                upload.write(chunk)
+            if descriptor.size <= MONOLITHIC_MAX:
+                upload.put_stream(stream, descriptor.size)
+            else:
+                while chunk := stream.read(READ_SIZE):
+                    upload.write(chunk)
             upload.commit(descriptor.media_type)
 
     def new_blob(self, digest: str | None = None) -> _Upload:
@@ -274,20 +285,42 @@ class _Upload:
             return self._session()
         return self._client.url(urllib.parse.urljoin(self._session(), location))
 
+    def put_stream(self, stream: ByteReader, size: int) -> None:
+        """The whole blob in one ``PUT`` (its digest known), streamed from *stream*.
+
+        :meth:`commit` then only records it.  The source checks the bytes as
+        they go: if they are wrong it raises before the last of them is
+        sent, so the registry gets a short body and stores nothing.
+        """
+        assert self._digest is not None
+
+        def body() -> Iterator[bytes]:
+            while chunk := stream.read(READ_SIZE):
+                self.size += len(chunk)
+                yield chunk
+
+        self._finish(self._digest, body(), size)
+
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
         digest = self._digest
         if digest is None:
             assert self._hash is not None
             digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        if not self._done:
+            if self._offset and self._buffer:
+                self._send_chunk(len(self._buffer))
+            body = bytes(self._buffer)
+            self._buffer.clear()
+            self._finish(digest, body, len(body))
+        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def _finish(self, digest: str, body: bytes | Iterator[bytes], length: int) -> None:
+        """The closing ``PUT ?digest=`` (with the last bytes, or all of them)."""
         client = self._client
-        if self._offset and self._buffer:
-            self._send_chunk(len(self._buffer))
-        body = bytes(self._buffer)
-        self._buffer.clear()
         location = self._session()
         separator = "&" if urllib.parse.urlsplit(location).query else "?"
         url = f"{location}{separator}{urllib.parse.urlencode({'digest': digest})}"
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         response = client.request("PUT", url, scopes=self._dest._scopes, headers=headers, body=body)
         if response.status not in (201, 204):
             raise client.fail(response, f"finish the upload of blob {digest}")
@@ -295,7 +328,6 @@ class _Upload:
         self._done = True
         self._forget()
         self._dest._present.add(digest)
-        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
 
     def abort(self) -> None:
         """Delete the session (the registry would expire it anyway)."""

@@ -33,8 +33,10 @@ def cert_dirs(host: str, cert_dir: str | None) -> list[str]:
 
 def ssl_context(host: str, *, verify: bool, cert_dir: str | None) -> ssl.SSLContext:
     """An SSL context for *host*: system CAs plus those of its certificate directories."""
-    context = ssl.create_default_context()
-    if not verify:
+    if verify:
+        context = ssl.create_default_context()
+    else:  # no CA is consulted: the system's are not even loaded
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     for directory in cert_dirs(host, cert_dir):
