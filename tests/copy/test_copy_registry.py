@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from copykit import blob_path, copy_fails, entry, tool, tree, two_layer_image, umoci_ok
@@ -220,3 +221,34 @@ def test_a_chunked_push_is_what_the_registry_stores(
     pulled = tmp_path / "by-skopeo"
     skopeo("copy", *registry.skopeo_flags("src"), name, f"oci:{pulled}:v1")
     assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+def test_a_push_mounts_the_base_a_pull_brought_from_the_same_registry(
+    registry: Registry, source: Path, tmp_path: Path
+) -> None:
+    """Pull a base into a layout, build on it, push elsewhere: the base layers are mounted."""
+    base = registry.name("base/os:v1")
+    umoci_ok("copy", *registry.flags("dest"), f"oci:{source}:v1", base)
+    work = tmp_path / "work"
+    umoci_ok("copy", *registry.flags("src"), base, f"oci:{work}:app")
+    extra = tmp_path / "app-file"
+    extra.write_text("the application\n")
+    umoci_ok("insert", "--image", f"{work}:app", extra, "/app")
+    before = len(registry.requests())
+    umoci_ok("copy", *registry.flags("dest"), f"oci:{work}:app", registry.name("team/app:v1"))
+    requests = registry.requests()[before:]
+    mounted = [uri for method, uri, status in requests if "mount=" in uri and status == 201]
+    base_layers = [layer["digest"] for layer in manifest_of(source, "v1")["layers"]]
+    assert sorted(
+        uri.split("mount=")[1].split("&")[0].replace("%3A", ":") for uri in mounted
+    ) == sorted(base_layers)
+    # The new layer and the new config were uploaded.
+    uploads = [
+        uri for method, uri, status in requests if method == "PUT" and "/blobs/uploads/" in uri
+    ]
+    assert len(uploads) == 2
+
+
+def manifest_of(layout: Path, tag: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(blob_path(layout, entry(layout, tag)["digest"]).read_bytes())
+    return value

@@ -190,3 +190,37 @@ def test_a_corrupt_source_blob_is_never_finished(
     assert any(method == "DELETE" for method, _ in fake.writes())
     assert fake.pushed_manifests == {}
     assert fake.uploads == {}
+
+
+def test_a_mount_the_registry_declines_falls_back_to_an_upload(
+    fake: FakeRegistry, image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from umoci.transport.registry import locations
+
+    blobs = blobs_of(image, "v1")
+    for digest in blobs:
+        locations.record(fake.host, "elsewhere/one", [digest])
+        locations.record(fake.host, "elsewhere/two", [digest])
+
+    def refuse_mounts(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+        if "from=elsewhere%2Fone" in handler.path:
+            # Not allowed to read there: an auth failure, which must not end the push.
+            fake.send(handler, 401, b"{}", {"WWW-Authenticate": 'Basic realm="fake"'})
+            return True
+        return False  # elsewhere/two: the fake ignores "mount" and opens a session (202)
+
+    fake.misbehave = refuse_mounts
+    umoci_ok("copy", *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
+    for digest, data in blobs.items():
+        assert fake.pushed[digest] == data
+    mounts = [r.path for r in fake.requests if "mount=" in r.path]
+    assert len(mounts) >= 2 * len(blobs)
+    assert fake.uploads == {}  # no session left open
+
+
+def test_an_unusable_location_record_does_not_fail_a_push(
+    fake: FakeRegistry, image: Path, private_cache: Path
+) -> None:
+    private_cache.write_text("not a directory")
+    umoci_ok("copy", *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
+    assert "v1" in fake.pushed_manifests

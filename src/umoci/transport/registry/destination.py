@@ -2,10 +2,12 @@
 
 * A blob the repository has already (``HEAD /v2/REPO/blobs/DIGEST``) is
   not uploaded again.
-* A blob that came from another repository of the same registry is
-  *mounted* from it (``POST .../blobs/uploads/?mount=DIGEST&from=REPO``,
-  with a token for both repositories); a registry that declines answers
-  with an upload session, which is then used.
+* A blob that came from another repository of the same registry -- the
+  source of this copy, or one :mod:`.locations` remembers from an earlier
+  pull or push -- is *mounted* from it (``POST
+  .../blobs/uploads/?mount=DIGEST&from=REPO``, with a token for both
+  repositories); a registry that declines answers with an upload session,
+  which is then used.
 * Other blobs are uploaded.  A blob of known size up to
   :data:`MONOLITHIC_MAX` goes up in one ``PUT ...?digest=`` whose body
   streams from the source (one round trip, memory flat); a blob made
@@ -154,19 +156,47 @@ class RegistryDestination(Destination):
         self._manifests[descriptor.digest] = (descriptor, b"".join(parts))
 
     def _start(self, digest: str | None) -> str | None:
-        """Open an upload session (its URL), or mount *digest* from the source (None)."""
+        """Open an upload session (its URL), or mount *digest* from elsewhere (None)."""
         client = self.client
         path = f"/v2/{client.repository}/blobs/uploads/"
-        scopes: tuple[str, ...] = self._scopes
-        if digest is not None and self._mount_from is not None:
-            query = urllib.parse.urlencode({"mount": digest, "from": self._mount_from})
-            path = f"{path}?{query}"
-            scopes = (*scopes, repository_scope(self._mount_from, "pull"))
-        response = client.request("POST", path, scopes=scopes, headers={"Content-Length": "0"})
-        if response.status == 201 and digest is not None and self._mount_from is not None:
-            discard(response)
-            log.info("%s: blob %s mounted from %s", self.name, digest, self._mount_from)
-            return None
+        origins = [] if digest is None else self._mount_origins(digest)
+        for n, origin in enumerate(origins):
+            assert digest is not None
+            query = urllib.parse.urlencode({"mount": digest, "from": origin})
+            scopes = (*self._scopes, repository_scope(origin, "pull"))
+            try:
+                response = client.request(
+                    "POST", f"{path}?{query}", scopes=scopes, headers={"Content-Length": "0"}
+                )
+            except TransportError as err:  # not allowed to read there, say
+                log.info("%s: mount %s from %s: %s", self.name, digest, origin, err)
+                continue
+            if response.status == 201:
+                discard(response)
+                log.info("%s: blob %s mounted from %s", self.name, digest, origin)
+                return None
+            if response.status == 202 and n == len(origins) - 1:
+                return self._session_url(response)  # declined: upload into this session
+            if response.status == 202:
+                self._cancel(self._session_url(response))
+            else:
+                discard(response)
+        response = client.request(
+            "POST", path, scopes=self._scopes, headers={"Content-Length": "0"}
+        )
+        return self._session_url(response)
+
+    def _mount_origins(self, digest: str) -> list[str]:
+        """Repositories of this registry to try mounting *digest* from, best first."""
+        from umoci.transport.registry import locations
+
+        origins = [] if self._mount_from is None else [self._mount_from]
+        known = locations.candidates(self.client.registry, digest, besides=self.client.repository)
+        return list(dict.fromkeys([*origins, *known]))[: locations.MAX_CANDIDATES]
+
+    def _session_url(self, response: BaseHTTPResponse) -> str:
+        """The upload session a 202 answer opened."""
+        client = self.client
         if response.status != 202:
             raise client.fail(response, "start a blob upload")
         location = response.headers.get("Location")
@@ -174,6 +204,12 @@ class RegistryDestination(Destination):
         if not location:
             raise TransportError(f"{self.name}: the registry started an upload without a Location")
         return client.url(urllib.parse.urljoin(client.base_url() + "/", location))
+
+    def _cancel(self, location: str) -> None:
+        try:
+            discard(self.client.request("DELETE", location, scopes=self._scopes))
+        except TransportError as err:
+            log.debug("%s: cancel an upload: %s", self.name, err)
 
     # -- the names -----------------------------------------------------------
 
@@ -191,6 +227,9 @@ class RegistryDestination(Destination):
         for reference in self._tags or (root.digest,):
             self._put_manifest(reference, descriptor.media_type, data)
         log.info("%s: pushed %s", self.name, root.digest)
+        from umoci.transport.registry import locations
+
+        locations.record(self.client.registry, self.client.repository, self._present)
 
     def _put_manifest(self, reference: str, media_type: str, data: bytes) -> None:
         client = self.client
@@ -335,11 +374,7 @@ class _Upload:
         if self._done or self._location is None:
             return
         location, self._location = self._location, None
-        try:
-            response = self._client.request("DELETE", location, scopes=self._dest._scopes)
-            discard(response)
-        except TransportError as err:
-            log.debug("%s: cancel an upload: %s", self._dest.name, err)
+        self._dest._cancel(location)
 
     def _forget(self) -> None:
         with self._dest._lock:

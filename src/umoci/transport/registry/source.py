@@ -83,6 +83,8 @@ class RegistrySource(Source):
         self.client = Client(name.registry, name.repository, options, what=self.name)
         self._scopes = (repository_scope(name.repository, "pull"),)
         self._manifests: dict[str, bytes] = {}
+        #: Blobs the registry served (recorded for later pushes to mount them).
+        self.fetched: set[str] = set()
 
     def anchors(self) -> list[Descriptor]:
         name = self.reference
@@ -111,7 +113,7 @@ class RegistrySource(Source):
                     )
                 _, data = self._fetch_manifest(descriptor.digest)
             return VerifiedReader(io.BytesIO(data), descriptor.digest, descriptor.size, where)
-        stream = BlobStream(self.client, descriptor, self._scopes)
+        stream = BlobStream(self.client, descriptor, self._scopes, self.fetched)
         return VerifiedReader(stream, descriptor.digest, descriptor.size, where)  # type: ignore[arg-type]
 
     def _fetch_manifest(self, reference: str) -> tuple[str, bytes]:
@@ -140,6 +142,9 @@ class RegistrySource(Source):
         return media_type, data
 
     def close(self) -> None:
+        from umoci.transport.registry import locations
+
+        locations.record(self.client.registry, self.client.repository, self.fetched)
         self.client.close()
 
 
@@ -195,8 +200,12 @@ def _manifest_type(content_type: str, data: bytes) -> str:
 class BlobStream(io.RawIOBase):
     """A blob's bytes from the registry, resumed with ``Range`` if the transfer is cut."""
 
-    def __init__(self, client: Client, descriptor: Descriptor, scopes: tuple[str, ...]) -> None:
+    def __init__(
+        self, client: Client, descriptor: Descriptor, scopes: tuple[str, ...], served: set[str]
+    ) -> None:
+        """*served* gets the digest once the registry answers with the blob."""
         super().__init__()
+        self._served = served
         self._client = client
         self._digest = descriptor.digest
         self._what = f"{client.what}: blob {descriptor.digest}"
@@ -249,6 +258,7 @@ class BlobStream(io.RawIOBase):
             return response
         if status != 200:
             raise client.fail(response, f"blob {self._digest}")
+        self._served.add(self._digest)
         if self._offset:
             self._skip(response, self._offset)
         return response
