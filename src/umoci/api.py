@@ -45,8 +45,9 @@ from umoci.idmap import IdMap, parse_id_map
 from umoci.oci.models import Descriptor, ImageConfig
 from umoci.ops.options import CopyOptions, HistoryOptions, MapOptions, RepackOptions
 from umoci.ops.stat_image import ImageStat
+from umoci.transport.registry.options import RegistryOptions, Secret
 
-__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout", "copy"]
+__all__ = ["Bundle", "ConfigBuilder", "Image", "Layout", "RegistryOptions", "Secret", "copy"]
 
 
 class Layout:
@@ -263,12 +264,18 @@ def copy(
     src_shared_blob_dir: str | os.PathLike[str] | None = None,
     dest_shared_blob_dir: str | os.PathLike[str] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
+    src_registry: RegistryOptions | None = None,
+    dest_registry: RegistryOptions | None = None,
 ) -> str:
-    """Copy an image between layouts, archives and the Docker engine (``umoci copy``).
+    """Copy an image between layouts, archives, registries and the Docker engine (``umoci copy``).
 
     *source* and *destination* use skopeo's names: ``oci:PATH[:TAG]``,
     ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:NAME:TAG]``,
-    ``docker-daemon:NAME[:TAG]``.  *platform* picks one image of a
+    ``docker-daemon:NAME[:TAG]``, ``docker://[HOST/]REPO[:TAG|@DIGEST]``.
+    *src_registry* / *dest_registry* say how to reach a registry
+    (credentials, TLS, retries: :class:`RegistryOptions`, passwords and
+    tokens wrapped in :class:`Secret`); by default the credential files
+    are read and TLS is verified.  *platform* picks one image of a
     multi-platform index (default: this host's) unless *all_platforms*;
     *additional_tags* name the copy too; *compress* (``gzip``, ``zstd``,
     ``none``) recompresses the layers.  Returns the digest of the manifest
@@ -276,6 +283,12 @@ def copy(
     copy leaves the destination as it was.
 
     >>> copy("docker-archive:base.tar", "oci:image:base")  # doctest: +SKIP
+    'sha256:...'
+    >>> copy(  # doctest: +SKIP
+    ...     "oci:image:v1",
+    ...     "docker://registry.example.com/team/app:v1",
+    ...     dest_registry=RegistryOptions(creds=Secret("user:token"), retry_times=3),
+    ... )
     'sha256:...'
     """
     options = CopyOptions(
@@ -286,6 +299,8 @@ def copy(
         src_shared_blob_dir=_optional_path(src_shared_blob_dir),
         dest_shared_blob_dir=_optional_path(dest_shared_blob_dir),
         tmpdir=_optional_path(tmpdir),
+        src_registry=src_registry,
+        dest_registry=dest_registry,
     )
     return ops.copy(source, destination, options=options)
 

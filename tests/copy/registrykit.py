@@ -368,3 +368,14 @@ def _logfmt(line: str) -> Iterator[tuple[str, str]]:
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """umoci's blob location record (under ``$XDG_CACHE_HOME``) kept to the test.
+
+    Autouse in each module that imports it (the registry tests).
+    """
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from copykit import blob_path, copy_fails, entry, tool, tree, two_layer_image, umoci_ok
 from copykit import run as run_tool
-from registrykit import CONFIGS, PASSWORD, USER, Registry
+from registrykit import CONFIGS, PASSWORD, USER, Registry, private_cache
 
 from multikit import three_platforms
+
+__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
 
 
 @pytest.fixture(scope="module", params=CONFIGS)
@@ -252,3 +254,19 @@ def test_a_push_mounts_the_base_a_pull_brought_from_the_same_registry(
 def manifest_of(layout: Path, tag: str) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(blob_path(layout, entry(layout, tag)["digest"]).read_bytes())
     return value
+
+
+def test_quiet_in_pipes_and_one_summary_line_with_verbose(
+    registry: Registry, source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = registry.name("summary/image:v1")
+    umoci_ok("copy", *registry.flags("dest"), f"oci:{source}:v1", name)
+    capsys.readouterr()
+    umoci_ok("copy", *registry.flags("src"), name, f"oci:{tmp_path / 'quiet'}:v1")
+    assert capsys.readouterr() == ("", "")
+    umoci_ok("--verbose", "copy", *registry.flags("src"), name, f"oci:{tmp_path / 'loud'}:v1")
+    out, err = capsys.readouterr()
+    assert out == ""
+    summary = err.splitlines()[-1]
+    assert summary.startswith(f"umoci: info: copied {name} to oci:")
+    assert "(4 blobs written," in summary  # two layers, the config, the manifest

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from copykit import copy_fails, entry, two_layer_image
-from registrykit import PASSWORD, REFRESH_TOKEN, USER, Registry
+from registrykit import PASSWORD, REFRESH_TOKEN, USER, Registry, private_cache
 
 from umoci.cli import main
 from umoci.errors import TransportError, UsageError
@@ -28,6 +28,8 @@ from umoci.transport.registry.options import RegistryOptions, Secret
 
 HOST = "registry.example:5000"
 REPO = "team/app/web"
+
+__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
 
 
 def encoded(user: str, password: str) -> str:
@@ -406,3 +408,24 @@ def test_a_client_certificate_without_its_key_is_one_line(
         capsys, f"--dest-cert-dir={lonely}", f"oci:{source}:v1", tls_registry.name("tls/x:v1")
     )
     assert "client certificate without its key" in line
+
+
+def test_the_python_api_takes_registry_options(
+    tls_registry: Registry, source: Path, home: Path
+) -> None:
+    from umoci import api
+    from umoci.errors import InvalidArgumentError
+
+    assert tls_registry.cert_dir is not None
+    options = api.RegistryOptions(
+        creds=api.Secret(f"{USER}:{PASSWORD}"), cert_dir=str(tls_registry.cert_dir)
+    )
+    name = tls_registry.name("api/app:v1")
+    digest = api.copy(f"oci:{source}:v1", name, dest_registry=options)
+    assert digest == entry(source, "v1")["digest"]
+    pulled = home.parent / "api-pulled"
+    assert api.copy(name, f"oci:{pulled}:v1", src_registry=options) == digest
+    # A password as a plain str is refused before anything happens (it would show in reprs).
+    plain = api.RegistryOptions(creds=f"{USER}:{PASSWORD}")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="creds"):
+        api.copy(f"oci:{source}:v1", name, dest_registry=plain)

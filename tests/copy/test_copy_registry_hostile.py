@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from copykit import entry, two_layer_image
 from fakeregistry import FakeRegistry, Handler
-from registrykit import PASSWORD, USER
+from registrykit import PASSWORD, USER, private_cache
 
 from multikit import snapshot
 from umoci.cli import main
 
 SECRETS = (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+
+__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
 
 
 @pytest.fixture
@@ -351,3 +353,31 @@ def test_plain_http_needs_tls_verify_false(
     assert "plain HTTP needs --tls-verify=false" in output
     assert fake.requests == []  # nothing but a TLS hello reached it
     assert snapshot(dest) == before
+
+
+def test_a_connection_reset_is_retried(
+    capsys: pytest.CaptureFixture[str], fake: FakeRegistry, dest: Path
+) -> None:
+    resets: list[str] = []
+
+    def hang_up_once(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+        if "/manifests/" not in handler.path or resets:
+            return False
+        resets.append(handler.path)
+        handler.close_connection = True
+        handler.connection.shutdown(2)  # no answer at all
+        return True
+
+    fake.misbehave = hang_up_once
+    succeeds(capsys, fake, dest, "--retry-times=1", "--retry-delay=10ms")
+    assert len(resets) == 1
+
+    # A registry that hangs up every time: one line, after the retries.
+    def hang_up(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+        resets.clear()
+        return hang_up_once(fake, handler, method)
+
+    fake.misbehave = hang_up
+    line = fails_cleanly(capsys, fake, dest, "--retry-times=2", "--retry-delay=10ms")
+    assert "GET http://" in line
+    assert "manifests/v1" in line

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from copykit import copy_fails, entry, two_layer_image, umoci_ok
 from fakeregistry import FakeRegistry, Handler
-from registrykit import PASSWORD, USER
+from registrykit import PASSWORD, USER, private_cache
 
 from multikit import three_platforms
 from umoci.transport.registry import destination
 
 FLAGS = ["--dest-tls-verify=false", f"--dest-creds={USER}:{PASSWORD}"]
+
+__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
 
 
 @pytest.fixture

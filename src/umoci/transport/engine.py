@@ -29,6 +29,8 @@ Blobs are streamed, never held whole, except the JSON documents (capped at
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 from umoci import log as umoci_log
 from umoci import progress
@@ -74,6 +76,7 @@ def copy_image(
     *compress* recompresses layers into that codec (layers already in it
     are kept as they are).  Returns what was written.
     """
+    started = time.monotonic()
     copier = _Copier(source, dest, compress)
     try:
         copied = copier.node(root, depth=0)
@@ -82,7 +85,16 @@ def copy_image(
     except BaseException:
         dest.abort()
         raise
-    log.info("copied %s to %s: %s", source.name, dest.name, copied.digest)
+    log.info(
+        "copied %s to %s: %s (%d blobs written, %.1f MB read in %.1f s; %d already there)",
+        source.name,
+        dest.name,
+        copied.digest,
+        copier.line.written,
+        copier.line.bytes / 1e6,
+        time.monotonic() - started,
+        copier.line.present,
+    )
     return result
 
 
@@ -130,7 +142,7 @@ class _Copier:
         self._nodes: dict[str, Descriptor] = {}  # source digest -> as written
         self._blobs: set[str] = set()  # digests put (or found) in the destination
         self._visits = 0
-        self._line = _Line(progress.current())
+        self.line = _Line(progress.current())
 
     # -- the tree ------------------------------------------------------------
 
@@ -235,14 +247,16 @@ class _Copier:
             return
         if self.dest.has_blob(descriptor):
             log.info("blob %s: already in %s", descriptor.digest, self.dest.name)
+            self.line.count(present=1)
         else:
             if data is not None:
                 reader = VerifiedReader(io.BytesIO(data), descriptor.digest, descriptor.size)
             else:
                 reader = self.source.open_blob(descriptor)
-            self._line.start(f"blob {_short(descriptor.digest)}", total=descriptor.size)
+            self.line.start(f"blob {_short(descriptor.digest)}", total=descriptor.size)
             with reader:
-                self.dest.put_blob(descriptor, _Counted(reader, self._line))
+                self.dest.put_blob(descriptor, _Counted(reader, self.line))
+            self.line.count(written=1)
         self._blobs.add(descriptor.digest)
 
     def _layers(
@@ -269,7 +283,7 @@ class _Copier:
             for future in futures:
                 future.result()
         except BaseException:
-            self._line.cancelled = True  # transfers still running stop at their next chunk
+            self.line.cancelled = True  # transfers still running stop at their next chunk
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -329,10 +343,10 @@ class _Copier:
                 f"diff_id, and the config says {diff_id}"
             )
         nondistributable = "nondistributable" in layer.media_type or "foreign" in layer.media_type
-        self._line.start(f"layer {_short(layer.digest)} -> {target.name}", total=layer.size)
+        self.line.start(f"layer {_short(layer.digest)} -> {target.name}", total=layer.size)
         known = diff_id if target is NONE else None
         with self.source.open_blob(layer) as raw, self.dest.new_blob(known) as sink:
-            plain = open_decompressor(layer.media_type, _Counted(raw, self._line))
+            plain = open_decompressor(layer.media_type, _Counted(raw, self.line))
             hashed = None if have is NONE else HashingReader(plain)
             stream = plain if hashed is None else hashed
             if target is NONE:
@@ -351,6 +365,7 @@ class _Copier:
                 )
             media_type = layer_media_type(target, nondistributable=nondistributable)
             converted = sink.commit(media_type)
+        self.line.count(written=1)
         log.info("layer %s: stored as %s %s", layer.digest, target.name, converted.digest)
         return converted
 
@@ -366,17 +381,29 @@ def _short(digest: str) -> str:
 
 
 class _Line:
-    """The progress line, and whether the copy was called off (a parallel transfer failed)."""
+    """The progress line, the totals of the copy's summary, and whether the copy was called
+    off (a parallel transfer failed).  Transfers in several threads report here."""
 
     def __init__(self, line: progress._Silent) -> None:
         self._line = line
+        self._lock = threading.Lock()
         self.cancelled = False
+        self.bytes = 0  # read from the source
+        self.written = 0  # blobs written
+        self.present = 0  # blobs the destination had
 
     def start(self, what: str, total: int | None = None) -> None:
         self._line.start(what, total)
 
     def add(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes += nbytes
         self._line.add(nbytes)
+
+    def count(self, *, written: int = 0, present: int = 0) -> None:
+        with self._lock:
+            self.written += written
+            self.present += present
 
 
 class _Counted:
@@ -384,11 +411,11 @@ class _Counted:
 
     def __init__(self, raw: ByteReader, line: _Line) -> None:
         self._raw = raw
-        self._line = line
+        self.line = line
 
     def read(self, size: int = -1, /) -> bytes:
-        if self._line.cancelled:
+        if self.line.cancelled:
             raise TransportError("the copy was called off")
         data = self._raw.read(size)
-        self._line.add(len(data))
+        self.line.add(len(data))
         return data
