@@ -381,3 +381,14 @@ def test_a_connection_reset_is_retried(
     line = fails_cleanly(capsys, fake, dest, "--retry-times=2", "--retry-delay=10ms")
     assert "GET http://" in line
     assert "manifests/v1" in line
+
+
+def test_a_progress_line_on_a_terminal(fake: FakeRegistry, dest: Path) -> None:
+    from ptykit import under_pty
+
+    output = under_pty(["copy", *flags(), fake.name(), f"oci:{dest}:new"])
+    assert b"\r\x1b[Kcopy: 2 layers" in output  # the layers in parallel: one line for them
+    assert output.endswith(b"\r\x1b[K"), "the line is cleared at the end"
+    for secret in SECRETS:
+        assert secret.encode() not in output
+    assert entry(dest, "new")["digest"] == fake.root["digest"]

@@ -277,6 +277,9 @@ class _Copier:
         """Run :meth:`_layer` over *work* with *jobs* threads; the first error stops the rest."""
         from concurrent.futures import ThreadPoolExecutor
 
+        # One line for the lot: each transfer restarting it would make it jump.
+        self.line.start(f"{len(work)} layers", total=sum(layer.size for layer, _ in work))
+        self.line.grouped = True
         pool = ThreadPoolExecutor(jobs, thread_name_prefix="umoci-copy")
         try:
             futures = [pool.submit(self._layer, layer, diff_id) for layer, diff_id in work]
@@ -287,6 +290,7 @@ class _Copier:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.line.grouped = False
 
     def _layer(self, layer: Descriptor, diff_id: str | None) -> Descriptor:
         """Copy one layer, converted if the destination needs; return it as written."""
@@ -388,12 +392,14 @@ class _Line:
         self._line = line
         self._lock = threading.Lock()
         self.cancelled = False
+        self.grouped = False  # parallel transfers share the line that was started last
         self.bytes = 0  # read from the source
         self.written = 0  # blobs written
         self.present = 0  # blobs the destination had
 
     def start(self, what: str, total: int | None = None) -> None:
-        self._line.start(what, total)
+        if not self.grouped:
+            self._line.start(what, total)
 
     def add(self, nbytes: int) -> None:
         with self._lock:
