@@ -18,8 +18,9 @@ credentials:
 * **Retries.**  Connection errors and 408/429/5xx answers are retried
   ``--retry-times`` times, ``--retry-delay`` apart or else 1 s doubling
   each time (at most 60 s; a 429's ``Retry-After`` is honoured up to
-  that).  Bodies are bytes in memory, so every request may be resent.
-  TLS errors are not retried: they do not heal.
+  that).  A body held in memory may be sent again; a streamed one (a
+  blob's monolithic upload) is sent once.  TLS errors are not retried:
+  they do not heal.
 * **Timeouts.**  A connection that stays silent for ``--timeout`` seconds
   (connecting, or waiting for the next bytes) fails the request.
 
@@ -120,7 +121,7 @@ class Client:
             repository=repository,
             options=options,
             redact=self.redact,
-            exchange=self._exchange_for_auth,
+            exchange=self._exchange,
             what=what,
         )
 
@@ -238,11 +239,6 @@ class Client:
             )
         log.debug("redirected to %s", url_for_message(target))
         return target
-
-    def _exchange_for_auth(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> BaseHTTPResponse:
-        return self._exchange(method, url, headers, body)
 
     def _exchange(
         self,
