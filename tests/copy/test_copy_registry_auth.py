@@ -429,3 +429,33 @@ def test_the_python_api_takes_registry_options(
     plain = api.RegistryOptions(creds=f"{USER}:{PASSWORD}")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="creds"):
         api.copy(f"oci:{source}:v1", name, dest_registry=plain)
+
+
+def test_challenges_are_parsed_as_rfc_7235_writes_them() -> None:
+    from umoci.transport.registry.auth import Challenge, parse_challenges
+
+    header = (
+        'Bearer realm="https://auth.example/token",service="registry.example",'
+        'scope="repository:a/b:pull,push", Basic realm="say \\"hi\\""'
+    )
+    assert parse_challenges([header, "Negotiate"]) == [
+        Challenge(
+            "bearer",
+            (
+                ("realm", "https://auth.example/token"),
+                ("service", "registry.example"),
+                ("scope", "repository:a/b:pull,push"),
+            ),
+        ),
+        Challenge("basic", (("realm", 'say "hi"'),)),
+        Challenge("negotiate", ()),
+    ]
+
+
+def test_the_redactor_blanks_every_secret_it_was_given() -> None:
+    from umoci.transport.registry.auth import Redactor
+
+    redact = Redactor()
+    redact.add(PASSWORD)
+    redact.add("abc")  # too short to blank safely: ordinary words would go
+    assert redact(f"echo {PASSWORD}! abc") == "echo <redacted>! abc"
