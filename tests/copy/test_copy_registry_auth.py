@@ -459,3 +459,25 @@ def test_the_redactor_blanks_every_secret_it_was_given() -> None:
     redact.add(PASSWORD)
     redact.add("abc")  # too short to blank safely: ordinary words would go
     assert redact(f"echo {PASSWORD}! abc") == "echo <redacted>! abc"
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--creds", "user-only"], "--creds: want USER:PASSWORD"),
+        (["--dest-creds", ":pw-Zq8vX3kT9mL2rN7s"], "--dest-creds: the user name is empty"),
+        (["--creds", "u:p", "--registry-token", "t"], "--creds and --registry-token conflict"),
+        (["--src-no-creds", "--src-creds", "u:p"], "--src-no-creds (or --no-creds) and"),
+        (["--retry-times", "many"], "invalid --retry-times 'many'"),
+        (["--retry-delay", "soon"], "invalid --retry-delay 'soon'"),
+        (["--timeout", "0s"], "invalid --timeout: must be more than 0s"),
+        (["--cert-dir="], "invalid --cert-dir: path is empty"),
+    ],
+)
+def test_registry_flags_are_checked_before_anything_happens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], why: str
+) -> None:
+    line = copy_fails(capsys, *flags, f"oci:{tmp_path / 'none'}:v1", "docker://localhost:1/x:v1")
+    assert why in line
+    assert PASSWORD not in line
+    assert not (tmp_path / "none").exists()

@@ -417,11 +417,11 @@ class _Counted:
 
     def __init__(self, raw: ByteReader, line: _Line) -> None:
         self._raw = raw
-        self.line = line
+        self._line = line
 
     def read(self, size: int = -1, /) -> bytes:
-        if self.line.cancelled:
+        if self._line.cancelled:
             raise TransportError("the copy was called off")
         data = self._raw.read(size)
-        self.line.add(len(data))
+        self._line.add(len(data))
         return data
