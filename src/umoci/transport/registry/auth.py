@@ -220,6 +220,8 @@ class Authenticator:
             status = response.status
             data = response.read(_MAX_TOKEN_REPLY + 1)
         finally:
+            if getattr(response, "length_remaining", None) != 0:
+                response.close()  # not read to its end: the connection cannot be reused
             response.release_conn()
         if status in (401, 403):
             raise TransportError(
