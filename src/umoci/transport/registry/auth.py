@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 
-from umoci.errors import TransportError
+from umoci.errors import TransportError, UmociError
 from umoci.structs import dataclass
 from umoci.transport.registry.credentials import Credentials, find_credentials
 from umoci.transport.registry.options import RegistryOptions, Secret
@@ -233,11 +233,11 @@ class Authenticator:
         return self._parse_token(data, where)
 
     def _parse_token(self, data: bytes, where: str) -> tuple[Secret, float]:
-        import json
+        from umoci.transport.documents import parse_json
 
         try:
-            reply = json.loads(data) if len(data) <= _MAX_TOKEN_REPLY else None
-        except (ValueError, RecursionError):
+            reply = parse_json(data, where) if len(data) <= _MAX_TOKEN_REPLY else None
+        except UmociError:
             reply = None
         if not isinstance(reply, dict):
             raise TransportError(f"{self._what}: {where}: the reply is not a JSON object")

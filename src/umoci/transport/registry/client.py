@@ -30,7 +30,6 @@ signature there) and pass server text through :class:`~.auth.Redactor`.
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
 
@@ -41,7 +40,8 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from umoci import goquote
 from umoci import log as umoci_log
-from umoci.errors import TransportError
+from umoci.errors import TransportError, UmociError
+from umoci.transport.documents import parse_json
 from umoci.transport.registry.auth import Authenticator, Redactor
 from umoci.transport.registry.tls import ssl_context
 
@@ -318,8 +318,8 @@ class Client:
 def _registry_errors(data: bytes) -> str:
     """The distribution spec's ``{"errors": [{"code", "message"}]}``, as "CODE: message; ..."."""
     try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
+        document = parse_json(data, "error reply")
+    except UmociError:
         return ""
     errors = document.get("errors") if isinstance(document, dict) else None
     if not isinstance(errors, list):

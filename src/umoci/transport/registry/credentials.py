@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 import subprocess
 
-from umoci.errors import TransportError, UsageError
+from umoci.errors import TransportError, UmociError, UsageError
 from umoci.structs import dataclass
+from umoci.transport.documents import parse_json
 from umoci.transport.registry.options import RegistryOptions, Secret
 
 #: Docker Hub's key in credential files, as ``docker login`` writes it.
@@ -182,8 +182,8 @@ def _read_json(path: str) -> dict[str, object] | None:
     if not data.strip():
         return None
     try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
+        document = parse_json(data, f"credentials file {path}")
+    except UmociError:
         raise TransportError(f"credentials file {path}: not valid JSON") from None
     if not isinstance(document, dict):
         raise TransportError(f"credentials file {path}: not a JSON object")
@@ -216,9 +216,9 @@ def run_helper(name: str, registry: str, origin: str) -> Credentials | None:
             f"{origin}: credential helper {program} failed (exit status {done.returncode})"
         )
     try:
-        reply = json.loads(done.stdout)
-        username, secret = reply["Username"], reply["Secret"]
-    except (ValueError, KeyError, TypeError):
+        reply = parse_json(done.stdout, program)
+        username, secret = reply["Username"], reply["Secret"]  # type: ignore[index]
+    except (UmociError, KeyError, TypeError):
         raise TransportError(f"{origin}: credential helper {program}: unreadable reply") from None
     if not isinstance(username, str) or not isinstance(secret, str):
         raise TransportError(f"{origin}: credential helper {program}: unreadable reply")
