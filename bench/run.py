@@ -49,6 +49,7 @@ import platform
 import re
 import shlex
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -77,6 +78,10 @@ COPY_CASES = (
     "docker-archive -> oci",
     "oci -> docker-archive",
 )
+#: Pull and push against a local registry (Debian's docker-registry, plain HTTP
+#: on loopback: both tools with --tls-verify=false); left out when it is absent.
+REGISTRY_CASES = ("docker -> oci", "oci -> docker")
+REGISTRY = "docker-registry"
 #: Issue 22's target: each copy in at most this fraction of skopeo's time.
 COPY_TARGET = 0.8
 
@@ -489,6 +494,16 @@ class Bench:
         self.python = python
         self.seq = 0
         self._copy_inputs: dict[str, Path] = {}
+        self._registry: subprocess.Popen[bytes] | None = None
+        self._registry_host = ""
+        self._push_registry: subprocess.Popen[bytes] | None = None
+
+    def close(self) -> None:
+        """Stop the registries of the registry copy rows, if any were started."""
+        for process in (self._registry, self._push_registry):
+            if process is not None:
+                _stop(process)
+        self._registry = self._push_registry = None
 
     def scratch(self) -> Path:
         self.seq += 1
@@ -586,8 +601,48 @@ class Bench:
                 self._copy_inputs[kind] = path
         return self._copy_inputs
 
+    def registry(self) -> str:
+        """``127.0.0.1:PORT`` of a local registry holding the base image as ``bench/base:base``.
+
+        Started on first use (storage in the work directory); the image is
+        pushed once by skopeo, untimed.
+        """
+        if self._registry is None:
+            self._registry, self._registry_host = _start_registry(self.work / "registry")
+            source = f"oci:{self.images['base']}:{BASE_TAG}"
+            target = f"docker://{self._registry_host}/bench/base:{BASE_TAG}"
+            run([*SKOPEO, "copy", "-q", "--dest-tls-verify=false", source, target])
+        return self._registry_host
+
+    def push_registry(self, scratch: Path) -> str:
+        """A new, empty registry for one push (the last one is stopped).
+
+        New each run, on a new port: skopeo remembers where it saw a blob
+        (containers/image's blob info cache) and would mount it from an
+        earlier run's repository instead of uploading it.
+        """
+        if self._push_registry is not None:
+            _stop(self._push_registry)
+        self._push_registry, host = _start_registry(scratch / "registry")
+        return host
+
     def copy_names(self, case: str, scratch: Path) -> list[str]:
-        """SOURCE and DESTINATION image names of one copy scenario (inputs prepared here)."""
+        """Flags, SOURCE and DESTINATION of one copy scenario (inputs prepared here)."""
+        if case == "docker -> oci":
+            host = self.registry()
+            return [
+                "--src-tls-verify=false",
+                f"docker://{host}/bench/base:{BASE_TAG}",
+                f"oci:{scratch / 'dest'}:{BASE_TAG}",
+            ]
+        if case == "oci -> docker":
+            host = self.push_registry(scratch)
+            image = self.fresh_image(scratch)
+            return [
+                "--dest-tls-verify=false",
+                f"oci:{image}:{BASE_TAG}",
+                f"docker://{host}/push/image:{BASE_TAG}",
+            ]
         if case == "oci -> oci-archive":
             image = self.fresh_image(scratch)
             return [f"oci:{image}:{BASE_TAG}", f"oci-archive:{scratch / 'out.tar'}:{BASE_TAG}"]
@@ -658,9 +713,50 @@ class Bench:
             Operation("gc", self.prepare_gc),
             Operation("validate", self.prepare_validate, None, (hashes,), go=False),
             *(self.copy_operation(case) for case in COPY_CASES if shutil.which(SKOPEO[0])),
+            *(
+                self.copy_operation(case)
+                for case in REGISTRY_CASES
+                if shutil.which(SKOPEO[0]) and shutil.which(REGISTRY)
+            ),
         ]
 
     tiny_runs: int | None = None
+
+
+def _start_registry(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``docker-registry`` on a free loopback port with its storage in *root*."""
+    root.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    host = f"127.0.0.1:{port}"
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: {host}\n"
+    )
+    process = subprocess.Popen(
+        [REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, host
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                raise BenchError(f"{REGISTRY} did not start") from None
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _tar_into(scratch: Path, mode: str, archive: Path) -> list[str]:
@@ -896,6 +992,11 @@ def render(
         "two names (the Go umoci has no such verb): the one-layer image from a fresh layout "
         "copy to a new oci-archive or docker-archive, or from an oci-archive or docker-archive "
         "(written once by skopeo, untimed) to a new layout.",
+        "- copy (docker -> oci), (oci -> docker): the same against a local `docker-registry` "
+        "(distribution 2.8, plain HTTP on loopback, `--tls-verify=false` for both tools): pull "
+        "of the one-layer image (pushed once by skopeo, untimed) into a new layout, and push "
+        "from a fresh layout copy to a new, empty registry started for the run (so that every "
+        "blob is uploaded: skopeo would otherwise mount blobs it saw in an earlier run).",
         "",
         "Other measurements, each with its own script: the progress line's cost and",
         "`umoci ls` start-up (`bench/progress.py`, docs/benchmarks-api.md); `umoci validate`",
@@ -1007,6 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     work = Path(tempfile.mkdtemp(prefix="umoci-bench-", dir=parent))
+    bench: Bench | None = None
     try:
         versions = {
             "go": capture([*go.argv, "--version"]),
@@ -1059,6 +1161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench/run.py: {e}", file=sys.stderr)
         return 1
     finally:
+        if bench is not None:
+            bench.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

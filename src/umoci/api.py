@@ -81,6 +81,7 @@ from umoci.ops.options import (
     RepackOptions,
 )
 from umoci.structs import compile_init
+from umoci.transport.registry.options import RegistryOptions, Secret
 
 __all__ = [
     "BlobInvalidError",
@@ -112,7 +113,9 @@ __all__ = [
     "MtreeError",
     "Platform",
     "RefNotFoundError",
+    "RegistryOptions",
     "RepackOptions",
+    "Secret",
     "TransportError",
     "UmociError",
     "UnsafePathError",
@@ -426,12 +429,18 @@ def copy(
     src_shared_blob_dir: str | os.PathLike[str] | None = None,
     dest_shared_blob_dir: str | os.PathLike[str] | None = None,
     tmpdir: str | os.PathLike[str] | None = None,
+    src_registry: RegistryOptions | None = None,
+    dest_registry: RegistryOptions | None = None,
 ) -> str:
-    """Copy an image between layouts, archives and the Docker engine (``umoci copy``).
+    """Copy an image between layouts, archives, registries and the Docker engine (``umoci copy``).
 
     *source* and *destination* use skopeo's names: ``oci:PATH[:TAG]``,
     ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:NAME:TAG]``,
-    ``docker-daemon:NAME[:TAG]``.  *platform* picks one image of a
+    ``docker-daemon:NAME[:TAG]``, ``docker://[HOST/]REPO[:TAG|@DIGEST]``.
+    *src_registry* / *dest_registry* say how to reach a registry
+    (credentials, TLS, retries: :class:`RegistryOptions`, passwords and
+    tokens wrapped in :class:`Secret`); by default the credential files
+    are read and TLS is verified.  *platform* picks one image of a
     multi-platform index (default: this host's) unless *all_platforms*;
     *additional_tags* name the copy too; *compress* (``Compression.GZIP``,
     ``ZSTD`` or ``NONE``; None keeps them) recompresses the layers.
@@ -443,6 +452,12 @@ def copy(
 
     >>> copy("docker-archive:base.tar", "oci:image:base")
     'sha256:...'
+    >>> copy(  # doctest: +SKIP
+    ...     "oci:image:v1",
+    ...     "docker://registry.example.com/team/app:v1",
+    ...     dest_registry=RegistryOptions(creds=Secret("user:token"), retry_times=3),
+    ... )
+    'sha256:...'
     """
     options = CopyOptions(
         all_platforms=all_platforms,
@@ -452,6 +467,8 @@ def copy(
         src_shared_blob_dir=_optional_path(src_shared_blob_dir),
         dest_shared_blob_dir=_optional_path(dest_shared_blob_dir),
         tmpdir=_optional_path(tmpdir),
+        src_registry=src_registry,
+        dest_registry=dest_registry,
     )
     return ops.copy(source, destination, options=options)
 

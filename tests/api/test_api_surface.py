@@ -59,6 +59,7 @@ API_IMPORTS = {
     "umoci.ops.image_stat": None,  # the stat result types
     "umoci.ops.options": None,  # the option types
     "umoci.structs": {"compile_init"},  # constructors with real signatures
+    "umoci.transport.registry.options": {"RegistryOptions", "Secret"},  # docker:// settings
 }
 
 

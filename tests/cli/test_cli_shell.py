@@ -120,7 +120,7 @@ COMMANDS:
      stat        displays status information of an image manifest
      insert      insert content into an OCI image
      index       builds and edits multi-platform images (image indexes)
-     copy        copies an image between layouts, archives and the Docker engine
+     copy        copies an image between layouts, archives, registries and the Docker engine
 
    layout:
      gc        garbage-collects an OCI image's blobs
@@ -167,7 +167,11 @@ COMMANDS = [
     (["ls"], "list", "lists the set of tags in an OCI layout"),
     (["gc"], "gc", "garbage-collects an OCI image's blobs"),
     (["insert"], "insert", "insert content into an OCI image"),
-    (["copy"], "copy", "copies an image between layouts, archives and the Docker engine"),
+    (
+        ["copy"],
+        "copy",
+        "copies an image between layouts, archives, registries and the Docker engine",
+    ),
     (["raw"], "raw", "advanced internal image tooling"),
     (["raw", "unpack"], "raw unpack", "unpacks a reference into a rootfs"),
     (["raw", "add-layer"], "raw add-layer", "add a layer archive verbatim to an image"),

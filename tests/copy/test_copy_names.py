@@ -11,6 +11,7 @@ from umoci.transport.names import (
     DockerReference,
     LayoutName,
     OciArchiveName,
+    RegistryName,
     parse_image_name,
 )
 
@@ -51,6 +52,18 @@ HEX = "0123456789abcdef" * 4
             DockerDaemonName(DockerReference("docker.io/library/alpine", "3")),
         ),
         (f"docker-daemon:sha256:{HEX}", DockerDaemonName(image_id=f"sha256:{HEX}")),
+        # Registries: Docker Hub's short names completed, a missing tag is "latest".
+        ("docker://alpine", RegistryName("docker.io", "library/alpine", tag="latest")),
+        ("docker://index.docker.io/foo/bar:1", RegistryName("docker.io", "foo/bar", tag="1")),
+        (
+            "docker://localhost:5000/a/b/c:v1.2",
+            RegistryName("localhost:5000", "a/b/c", tag="v1.2"),
+        ),
+        ("docker://127.0.0.1:5000/x", RegistryName("127.0.0.1:5000", "x", tag="latest")),
+        (
+            f"docker://quay.io/x/y@sha256:{HEX}",
+            RegistryName("quay.io", "x/y", digest=f"sha256:{HEX}"),
+        ),
     ],
 )
 def test_names(text: str, name: object) -> None:
@@ -71,7 +84,12 @@ def test_names(text: str, name: object) -> None:
         ("docker-archive:f:name@sha256:" + HEX, "a digest is not allowed"),
         ("docker-archive:f:name:-bad", "invalid tag"),
         ("docker-daemon:", "the image name is empty"),
-        ("docker://busybox", "registries (docker://) are not supported yet"),
+        ("docker:busybox", "want docker://"),
+        ("docker://", "the image name is empty"),
+        ("docker://Upper/case", "invalid repository name"),
+        (f"docker://busybox:v1@sha256:{HEX}", "not both"),
+        ("docker://busybox@sha256:abc", "invalid digest"),
+        ("docker://busybox:-bad", "invalid tag"),
         ("dir:/tmp/x", "use oci:"),
         ("tarball:x", "unknown transport 'tarball'"),
     ],
@@ -83,5 +101,11 @@ def test_refused_names(text: str, why: str) -> None:
 
 
 def test_names_print_as_typed() -> None:
-    for text in ("oci:dir:v1", "oci-archive:f.tar:@3", "docker-archive:f:docker.io/a/b:c"):
+    for text in (
+        "oci:dir:v1",
+        "oci-archive:f.tar:@3",
+        "docker-archive:f:docker.io/a/b:c",
+        "docker://localhost:5000/a/b:c",
+        f"docker://docker.io/library/x@sha256:{HEX}",
+    ):
         assert str(parse_image_name(text)) == text

@@ -331,12 +331,20 @@ _WRITEBACK_BYTES = 16 << 20
 class BlobWriter:
     """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
 
-    def __init__(self, store: DirStore, *, size: int | None = None) -> None:
-        """*size*: how big the blob will be, when known (small ones hash with quicker imports)."""
+    def __init__(
+        self, store: DirStore, *, size: int | None = None, digest: str | None = None
+    ) -> None:
+        """*size*: how big the blob will be, when known (small ones hash with quicker imports).
+
+        *digest*: the sha256 digest of the bytes to come, which the caller
+        checks as it writes them (a copy's verifying reader): they are then
+        not hashed a second time.
+        """
         self._store = store
         fd, self._temp_path = _make_temp_file(store._temp(), "blob-")
         self._file: BinaryIO = os.fdopen(fd, "wb")
-        self._hash = digests.hasher(digests.SHA256, size=size)
+        self._digest = digest
+        self._hash = None if digest is not None else digests.hasher(digests.SHA256, size=size)
         self.size = 0
         self._done = False
         self._synced_to = 0  # bytes handed to a writeback so far
@@ -355,7 +363,8 @@ class BlobWriter:
             self._file.write(data)
         except OSError as err:
             raise LayoutError(f"write blob in {self._store.path}: {describe(err)}") from None
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.size += len(data)
         if self.size - self._synced_to >= _WRITEBACK_BYTES and not (
             self._writeback is not None and self._writeback.is_alive()
@@ -386,7 +395,11 @@ class BlobWriter:
             self._writeback = None
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        if self._hash is not None:
+            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        else:
+            assert self._digest is not None
+            digest = self._digest
         try:
             self._file.flush()
             os.fchmod(self._file.fileno(), 0o644)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from umoci.cli import options as opt
 from umoci.cli.command import Command, Context, check_positionals
-from umoci.cli.flags import HELP_FLAG, bool_flag, slice_flag, string_flag
+from umoci.cli.flags import HELP_FLAG, Flag, bool_flag, slice_flag, string_flag
 from umoci.errors import UmociError, UsageError
 from umoci.validate.checks import CHECKS
 
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
 if TYPE_CHECKING:
     from umoci.ops.options import Compression
+    from umoci.transport.registry.options import RegistryOptions
 
 IMAGE = "image"  # categories, as the Go umoci groups its commands
 LAYOUT = "layout"
@@ -230,8 +231,13 @@ def _copy(ctx: Context) -> int:
         src_shared_blob_dir=_path_flag(ctx, "src-shared-blob-dir"),
         dest_shared_blob_dir=_path_flag(ctx, "dest-shared-blob-dir"),
         tmpdir=_path_flag(ctx, "tmpdir"),
+        src_registry=_registry_options(ctx, "src"),
+        dest_registry=_registry_options(ctx, "dest"),
     )
-    ops.copy(ctx.args[0], ctx.args[1], options=options)
+    digestfile = _path_flag(ctx, "digestfile")
+    digest = ops.copy(ctx.args[0], ctx.args[1], options=options)
+    if digestfile is not None:
+        _write_digestfile(digestfile, digest)
     return 0
 
 
@@ -248,6 +254,67 @@ def _dest_compress(ctx: Context) -> Compression | None:
             f"invalid --dest-compress-format {text!r}: want one of {', '.join(choices)}"
         )
     return Compression(text)
+
+
+def _registry_options(ctx: Context, side: str) -> RegistryOptions:
+    """One side's docker:// settings: --SIDE-NAME flags, else --NAME, else the default."""
+    from umoci.durations import parse_duration
+    from umoci.transport.registry.options import RegistryOptions, Secret
+
+    def value(name: str) -> tuple[str, str | None]:
+        for flag in (f"{side}-{name}", name):
+            if ctx.is_set(flag):
+                return flag, ctx.get_string(flag)
+        return name, None
+
+    def flag_bool(name: str, default: bool) -> bool:
+        for flag in (f"{side}-{name}", name):
+            if ctx.is_set(flag):
+                return ctx.get_bool(flag)
+        return default
+
+    creds_flag, creds = value("creds")
+    token_flag, token = value("registry-token")
+    no_creds = flag_bool("no-creds", default=False)
+    if creds is not None and token is not None:
+        raise UsageError(f"--{creds_flag} and --{token_flag} conflict")
+    if no_creds and (creds is not None or token is not None):
+        raise UsageError(f"--{side}-no-creds (or --no-creds) and credentials conflict")
+    if creds is not None:
+        from umoci.transport.registry.credentials import parse_creds
+
+        parse_creds(creds, f"--{creds_flag}")  # refused before anything is opened
+    retries = ctx.get_string("retry-times")
+    if retries is not None and not (retries.isascii() and retries.isdigit() and len(retries) < 4):
+        raise UsageError(f"invalid --retry-times {retries!r}: want a number from 0 to 999")
+    delay = ctx.get_string("retry-delay")
+    timeout = ctx.get_string("timeout")
+    timeout_seconds = parse_duration(timeout, "--timeout") if timeout is not None else 60.0
+    if timeout_seconds <= 0:
+        raise UsageError("invalid --timeout: must be more than 0s")
+    cert_flag, cert_dir = value("cert-dir")
+    if cert_dir == "":
+        raise UsageError(f"invalid --{cert_flag}: path is empty")
+    return RegistryOptions(
+        creds=None if creds is None else Secret(creds),
+        registry_token=None if token is None else Secret(token),
+        authfile=value("authfile")[1] or None,
+        no_creds=no_creds,
+        tls_verify=flag_bool("tls-verify", default=True),
+        cert_dir=cert_dir,
+        retry_times=int(retries) if retries is not None else 0,
+        retry_delay=parse_duration(delay, "--retry-delay") if delay is not None else None,
+        timeout=timeout_seconds,
+    )
+
+
+def _write_digestfile(path: str, digest: str) -> None:
+    """--digestfile: the digest written, as skopeo writes it (no newline)."""
+    try:
+        with open(path, "w", encoding="ascii") as file:
+            file.write(digest)
+    except OSError as err:
+        raise UsageError(f"--digestfile {path}: {err.strerror}") from None
 
 
 def _copy_platform(ctx: Context) -> str | None:
@@ -923,9 +990,38 @@ Check ids:
     action=_validate,
 )
 
+
+def _sided(name: str, usage: str, *, boolean: bool = False) -> tuple[Flag, ...]:
+    """--NAME for both registries, and --src-NAME / --dest-NAME for one of them."""
+    make = bool_flag if boolean else string_flag
+    return (
+        make(name, f"{usage} (docker:// source and destination)"),
+        make(f"src-{name}", f"{usage} (docker:// source)"),
+        make(f"dest-{name}", f"{usage} (docker:// destination)"),
+    )
+
+
+_REGISTRY_FLAGS = (
+    *_sided("creds", "USER:PASSWORD to log in with"),
+    *_sided("registry-token", "a bearer token to send"),
+    *_sided("authfile", "credentials file read first (default: $REGISTRY_AUTH_FILE)"),
+    *_sided("no-creds", "access the registry anonymously", boolean=True),
+    *_sided(
+        "tls-verify",
+        "require HTTPS with a verified certificate (=false: accept any, allow HTTP)",
+        boolean=True,
+    ),
+    *_sided("cert-dir", "directory of *.crt CA files and *.cert/*.key client pairs"),
+    string_flag("retry-times", "retry a registry request that failed this many times", default="0"),
+    string_flag("retry-delay", "wait this long between retries (default: 1s, doubling)"),
+    string_flag(
+        "timeout", "give a registry transfer up after this long without data", default="60s"
+    ),
+)
+
 COPY = Command(
     "copy",
-    "copies an image between layouts, archives and the Docker engine",
+    "copies an image between layouts, archives, registries and the Docker engine",
     category=IMAGE,
     args_usage="""<source-image> <destination-image>
 
@@ -937,6 +1033,7 @@ digest and size of every blob as it streams.  Image names use skopeo's syntax
 	oci-archive:<file>[:<ref>]              a tar archive of an OCI layout
 	docker-archive:<file>[:<name>[:<tag>]]  the format of "docker save"
 	docker-daemon:<name>[:<tag>]            an image of the Docker engine
+	docker://[<host>[:<port>]/]<repo>[:<tag>|@<digest>]   a registry
 
 <path> and <file> end at the first ":".  A <ref> is a tag; as a source it may
 also be @<digest> (a manifest or index anywhere below index.json, or at least
@@ -948,6 +1045,32 @@ docker-archive:<file>:@<n> reads the n-th image of an archive.  A <file> of
 zstd or bzip2, told by their content).  docker-daemon: talks to the socket in
 $DOCKER_HOST (unix:///<path>; default unix:///var/run/docker.sock), which may
 also be podman's ("podman system service").
+
+docker:// speaks the OCI distribution API (and Docker's registry API).  A
+name without <host> is Docker Hub's ("alpine" is docker.io/library/alpine),
+and a missing <tag> is "latest".  Every manifest (at most 4 MiB) and blob is
+checked against its digest and size as it arrives; a download cut short is
+resumed where it stopped; blobs the registry already has are not uploaded,
+and those of another repository of the same registry are mounted from it.
+Manifests are pushed after all their blobs, and the tag last.
+
+Credentials are, in this order: --creds (or --src-creds, --dest-creds)
+USER:PASSWORD; --registry-token TOKEN, sent as a bearer token; the first
+credentials file that names the registry: --authfile (else
+$REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,
+$XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json
+($DOCKER_CONFIG), whose "credHelpers" and "credsStore" run
+docker-credential-<name>; else none.  --no-creds uses none.  Credentials
+are never printed, not even by --log=debug.
+
+Registries are reached over HTTPS, trusting the system's CAs and the *.crt
+files (with *.cert/*.key client pairs) of --cert-dir, else of
+~/.config/containers/certs.d/<host>:<port>/, /etc/containers/certs.d/... and
+/etc/docker/certs.d/...  --tls-verify=false accepts any certificate and
+falls back to plain HTTP.  A request answered with 429 or 5xx, or whose
+connection failed, is retried --retry-times times (--retry-delay apart, else
+after 1s, 2s, 4s...); a transfer silent for --timeout (60s) fails.  Each flag
+also exists as --src-<flag> and --dest-<flag>, for one side only.
 
 A multi-platform index is narrowed to one image, for --platform (default: this
 host's platform) as the other commands choose; --all copies the index and
@@ -977,7 +1100,12 @@ Examples:
 	umoci copy oci:image:v1 oci-archive:app.rock:v1
 	umoci copy --additional-tag example/app:latest oci:image:v1 \\
 		docker-archive:app.tar:example/app:v1
-	umoci copy oci-archive:app.rock docker-daemon:example/app:v1""",
+	umoci copy oci-archive:app.rock docker-daemon:example/app:v1
+	umoci copy --override-arch arm64 --retry-times 5 docker://ubuntu:24.04 oci:image:base
+	umoci copy --all --dest-creds "$USER:$TOKEN" oci:image:v1 \\
+		docker://registry.example.com/team/app:v1
+	umoci copy --dest-tls-verify=false --digestfile app.digest oci-archive:app.rock \\
+		docker://localhost:5000/app:v1""",
     flags=(
         bool_flag("all,a", "copy a multi-platform index whole: every image, and the index"),
         opt.PLATFORM,
@@ -987,7 +1115,7 @@ Examples:
         slice_flag(
             "additional-tag",
             "another name for the image: NAME:TAG for docker-archive and docker-daemon,"
-            " a tag for oci and oci-archive (repeatable)",
+            " a tag for oci, oci-archive and docker:// (repeatable)",
         ),
         string_flag(
             "dest-compress-format",
@@ -1003,6 +1131,8 @@ Examples:
         ),
         string_flag("tmpdir", "directory for spooled streams (default: $TMPDIR, else /var/tmp)"),
         bool_flag("quiet,q", "do not show the progress line"),
+        string_flag("digestfile", "write the digest of the image written to this file"),
+        *_REGISTRY_FLAGS,
     ),
     positionals=("<source-image>", "<destination-image>"),
     action=_copy,

@@ -36,7 +36,10 @@ def copy(source: str, destination: str, *, options: CopyOptions) -> str:
     src_name = parse_image_name(source)
     dst_name = parse_image_name(destination)
     with open_source(
-        src_name, shared_blobs=options.src_shared_blob_dir, tmpdir=options.tmpdir
+        src_name,
+        shared_blobs=options.src_shared_blob_dir,
+        tmpdir=options.tmpdir,
+        registry=options.src_registry,
     ) as src:
         # Chosen before the destination is opened (or created): a name that
         # selects nothing, or too much, must leave no trace.
@@ -52,6 +55,8 @@ def copy(source: str, destination: str, *, options: CopyOptions) -> str:
             additional_tags=options.additional_tags,
             shared_blobs=options.dest_shared_blob_dir,
             tmpdir=options.tmpdir,
+            registry=options.dest_registry,
+            source=src_name,
         ) as dst:
             result = copy_image(src, dst, root, compress=compress)
             docker_format = dst.docker_format

@@ -17,6 +17,10 @@ from umoci.idmap import IdMap
 from umoci.oci.timefmt import GoTime
 from umoci.structs import dataclass, field
 
+TYPE_CHECKING = False  # typing is for mypy only
+if TYPE_CHECKING:
+    from umoci.transport.registry.options import RegistryOptions
+
 
 class Compression(enum.Enum):
     """How a verb compresses the layer blobs it writes (``--compress``).
@@ -180,3 +184,6 @@ class CopyOptions:
     src_shared_blob_dir: str | None = None  # --src-shared-blob-dir
     dest_shared_blob_dir: str | None = None  # --dest-shared-blob-dir
     tmpdir: str | None = None  # --tmpdir
+    # docker:// names: credentials, TLS and retries of each side (None: the defaults)
+    src_registry: RegistryOptions | None = None  # --src-creds, --src-tls-verify, ...
+    dest_registry: RegistryOptions | None = None  # --dest-creds, --dest-tls-verify, ...

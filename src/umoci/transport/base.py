@@ -66,6 +66,8 @@ class Source(Closing):
     #: save``): a destination that may hold compressed layers gets them
     #: gzip-compressed, as skopeo does.
     plain_layers: bool = False
+    #: How many blobs may be read at once, each from its own thread.
+    parallel_transfers: int = 1
 
     @abc.abstractmethod
     def anchors(self) -> list[Descriptor]:
@@ -151,6 +153,8 @@ class Destination(Closing):
     #: Docker's formats: every layer as a plain tar whose digest is its
     #: diff_id, and one image per name (no indexes).
     docker_format: bool = False
+    #: How many blobs may be written at once, each from its own thread.
+    parallel_transfers: int = 1
 
     @abc.abstractmethod
     def has_blob(self, descriptor: Descriptor) -> bool:

@@ -13,7 +13,9 @@ from umoci.transport.names import (
     ImageName,
     LayoutName,
     OciArchiveName,
+    RegistryName,
 )
+from umoci.transport.registry.options import RegistryOptions
 
 #: Where streams are spooled when no --tmpdir is given: large files belong
 #: on disk, not in a tmpfs /tmp (skopeo's default too).
@@ -29,8 +31,13 @@ def temporary_directory(tmpdir: str | None) -> str:
 
 
 def open_source(
-    name: ImageName, *, shared_blobs: str | None = None, tmpdir: str | None = None
+    name: ImageName,
+    *,
+    shared_blobs: str | None = None,
+    tmpdir: str | None = None,
+    registry: RegistryOptions | None = None,
 ) -> Source:
+    """Open what *name* names for reading (*registry*: how to reach a ``docker://`` one)."""
     match name:
         case LayoutName():
             from umoci.transport.layout import LayoutSource
@@ -51,6 +58,11 @@ def open_source(
 
             _no_shared_blobs(shared_blobs, "--src-shared-blob-dir", name)
             return open_daemon_source(name, tmpdir=temporary_directory(tmpdir))
+        case RegistryName():
+            from umoci.transport.registry.source import RegistrySource
+
+            _no_shared_blobs(shared_blobs, "--src-shared-blob-dir", name)
+            return RegistrySource(name, registry or RegistryOptions())
         case _:
             assert_never(name)
 
@@ -61,7 +73,14 @@ def open_destination(
     additional_tags: tuple[str, ...] = (),
     shared_blobs: str | None = None,
     tmpdir: str | None = None,
+    registry: RegistryOptions | None = None,
+    source: ImageName | None = None,
 ) -> Destination:
+    """Open what *name* names for writing.
+
+    *registry* says how to reach a ``docker://`` destination, and a
+    *source* on the same registry lets it mount blobs instead of uploading.
+    """
     match name:
         case LayoutName():
             from umoci.transport.layout import LayoutDestination
@@ -89,6 +108,16 @@ def open_destination(
             _no_shared_blobs(shared_blobs, "--dest-shared-blob-dir", name)
             return open_daemon_destination(
                 name, additional_tags=additional_tags, tmpdir=temporary_directory(tmpdir)
+            )
+        case RegistryName():
+            from umoci.transport.registry.destination import RegistryDestination
+
+            _no_shared_blobs(shared_blobs, "--dest-shared-blob-dir", name)
+            return RegistryDestination(
+                name,
+                registry or RegistryOptions(),
+                additional_tags=additional_tags,
+                mount_from=source if isinstance(source, RegistryName) else None,
             )
         case _:
             assert_never(name)

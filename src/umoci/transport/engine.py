@@ -29,6 +29,8 @@ Blobs are streamed, never held whole, except the JSON documents (capped at
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 from umoci import log as umoci_log
 from umoci import progress
@@ -74,6 +76,7 @@ def copy_image(
     *compress* recompresses layers into that codec (layers already in it
     are kept as they are).  Returns what was written.
     """
+    started = time.monotonic()
     copier = _Copier(source, dest, compress)
     try:
         copied = copier.node(root, depth=0)
@@ -82,7 +85,16 @@ def copy_image(
     except BaseException:
         dest.abort()
         raise
-    log.info("copied %s to %s: %s", source.name, dest.name, copied.digest)
+    log.info(
+        "copied %s to %s: %s (%d blobs written, %.1f MB read in %.1f s; %d already there)",
+        source.name,
+        dest.name,
+        copied.digest,
+        copier.line.written,
+        copier.line.bytes / 1e6,
+        time.monotonic() - started,
+        copier.line.present,
+    )
     return result
 
 
@@ -130,7 +142,7 @@ class _Copier:
         self._nodes: dict[str, Descriptor] = {}  # source digest -> as written
         self._blobs: set[str] = set()  # digests put (or found) in the destination
         self._visits = 0
-        self._line = progress.current()
+        self.line = _Line(progress.current())
 
     # -- the tree ------------------------------------------------------------
 
@@ -200,10 +212,7 @@ class _Copier:
                 f"{self.source.name}: manifest {descriptor.digest}: {len(manifest.layers)} "
                 f"layers but {len(diff_ids)} diff_ids in its config"
             )
-        layers = tuple(
-            self._layer(layer, diff_ids[i] if i < len(diff_ids) else None)
-            for i, layer in enumerate(manifest.layers)
-        )
+        layers = self._layers(manifest.layers, diff_ids)
         self._blob(config, config_raw)
         if layers == manifest.layers:
             written = self._put_json(descriptor, raw)
@@ -238,15 +247,50 @@ class _Copier:
             return
         if self.dest.has_blob(descriptor):
             log.info("blob %s: already in %s", descriptor.digest, self.dest.name)
+            self.line.count(present=1)
         else:
             if data is not None:
                 reader = VerifiedReader(io.BytesIO(data), descriptor.digest, descriptor.size)
             else:
                 reader = self.source.open_blob(descriptor)
-            self._line.start(f"blob {_short(descriptor.digest)}", total=descriptor.size)
+            self.line.start(f"blob {_short(descriptor.digest)}", total=descriptor.size)
             with reader:
-                self.dest.put_blob(descriptor, _Counted(reader, self._line))
+                self.dest.put_blob(descriptor, _Counted(reader, self.line))
+            self.line.count(written=1)
         self._blobs.add(descriptor.digest)
+
+    def _layers(
+        self, layers: tuple[Descriptor, ...], diff_ids: tuple[str, ...]
+    ) -> tuple[Descriptor, ...]:
+        """Copy a manifest's layers (in parallel when both ends allow); return them as written."""
+        work = [
+            (layer, diff_ids[i] if i < len(diff_ids) else None) for i, layer in enumerate(layers)
+        ]
+        jobs = min(self.source.parallel_transfers, self.dest.parallel_transfers, len(work))
+        if jobs > 1:
+            # Each distinct layer once, in parallel; the pass below then finds them done.
+            first = {layer.digest: (layer, diff_id) for layer, diff_id in reversed(work)}
+            self._in_parallel(jobs, list(first.values()))
+        return tuple(self._layer(layer, diff_id) for layer, diff_id in work)
+
+    def _in_parallel(self, jobs: int, work: list[tuple[Descriptor, str | None]]) -> None:
+        """Run :meth:`_layer` over *work* with *jobs* threads; the first error stops the rest."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        # One line for the lot: each transfer restarting it would make it jump.
+        self.line.start(f"{len(work)} layers", total=sum(layer.size for layer, _ in work))
+        self.line.grouped = True
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="umoci-copy")
+        try:
+            futures = [pool.submit(self._layer, layer, diff_id) for layer, diff_id in work]
+            for future in futures:
+                future.result()
+        except BaseException:
+            self.line.cancelled = True  # transfers still running stop at their next chunk
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.line.grouped = False
 
     def _layer(self, layer: Descriptor, diff_id: str | None) -> Descriptor:
         """Copy one layer, converted if the destination needs; return it as written."""
@@ -303,10 +347,10 @@ class _Copier:
                 f"diff_id, and the config says {diff_id}"
             )
         nondistributable = "nondistributable" in layer.media_type or "foreign" in layer.media_type
-        self._line.start(f"layer {_short(layer.digest)} -> {target.name}", total=layer.size)
+        self.line.start(f"layer {_short(layer.digest)} -> {target.name}", total=layer.size)
         known = diff_id if target is NONE else None
         with self.source.open_blob(layer) as raw, self.dest.new_blob(known) as sink:
-            plain = open_decompressor(layer.media_type, _Counted(raw, self._line))
+            plain = open_decompressor(layer.media_type, _Counted(raw, self.line))
             hashed = None if have is NONE else HashingReader(plain)
             stream = plain if hashed is None else hashed
             if target is NONE:
@@ -325,6 +369,7 @@ class _Copier:
                 )
             media_type = layer_media_type(target, nondistributable=nondistributable)
             converted = sink.commit(media_type)
+        self.line.count(written=1)
         log.info("layer %s: stored as %s %s", layer.digest, target.name, converted.digest)
         return converted
 
@@ -339,14 +384,44 @@ def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
+class _Line:
+    """The progress line, the totals of the copy's summary, and whether the copy was called
+    off (a parallel transfer failed).  Transfers in several threads report here."""
+
+    def __init__(self, line: progress._Silent) -> None:
+        self._line = line
+        self._lock = threading.Lock()
+        self.cancelled = False
+        self.grouped = False  # parallel transfers share the line that was started last
+        self.bytes = 0  # read from the source
+        self.written = 0  # blobs written
+        self.present = 0  # blobs the destination had
+
+    def start(self, what: str, total: int | None = None) -> None:
+        if not self.grouped:
+            self._line.start(what, total)
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes += nbytes
+        self._line.add(nbytes)
+
+    def count(self, *, written: int = 0, present: int = 0) -> None:
+        with self._lock:
+            self.written += written
+            self.present += present
+
+
 class _Counted:
     """Pass reads through, reporting their sizes to the progress line."""
 
-    def __init__(self, raw: ByteReader, line: progress._Silent) -> None:
+    def __init__(self, raw: ByteReader, line: _Line) -> None:
         self._raw = raw
         self._line = line
 
     def read(self, size: int = -1, /) -> bytes:
+        if self._line.cancelled:
+            raise TransportError("the copy was called off")
         data = self._raw.read(size)
         self._line.add(len(data))
         return data

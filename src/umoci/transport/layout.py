@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
 from umoci.cas.layoutcheck import open_dir_inside
@@ -71,8 +72,12 @@ def _shared_blobs(path: str, *, create: bool) -> SharedBlobStore:
 class LayoutSource(Source):
     """Read an image from a layout (blobs verified as they stream)."""
 
+    parallel_transfers = 4
+
     def __init__(self, name: LayoutName, *, shared_blobs: str | None = None) -> None:
         self.name = str(name)
+        # The store opens its directories on first use: one thread at a time.
+        self._lock = threading.Lock()
         self._ref, self._entry = name.ref, name.index
         self._store = open_layout(os.path.normpath(name.path))
         self._blobs: DirStore = self._store
@@ -91,7 +96,8 @@ class LayoutSource(Source):
         return select_anchors(self, self.read_index(), self._ref, self._entry, self.name)
 
     def _open_blob(self, descriptor: Descriptor) -> VerifiedReader:
-        return self._blobs.open_blob(descriptor)
+        with self._lock:
+            return self._blobs.open_blob(descriptor)
 
     def close(self) -> None:
         if self._blobs is not self._store:
@@ -115,6 +121,8 @@ def destination_tags(
 class LayoutDestination(Destination):
     """Write an image into a layout (created if missing) and tag it."""
 
+    parallel_transfers = 4
+
     def __init__(
         self,
         name: LayoutName,
@@ -124,6 +132,10 @@ class LayoutDestination(Destination):
     ) -> None:
         self.name = str(name)
         self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)
+        # Blobs are written by parallel transfers: the store's lazily opened
+        # directories and the pending set change under this lock (the bytes
+        # are written outside it).
+        self._lock = threading.Lock()
         path = os.path.normpath(name.path)
         self._created: str | None = None
         self._was_empty_dir = False
@@ -159,7 +171,8 @@ class LayoutDestination(Destination):
 
     def has_blob(self, descriptor: Descriptor) -> bool:
         digest = descriptor.digest
-        return digest in self._pending or self._blobs.has_blob(digest)
+        with self._lock:
+            return digest in self._pending or self._blobs.has_blob(digest)
 
     def put_blob(self, descriptor: Descriptor, stream: ByteReader) -> None:
         algorithm, _ = digests.split(descriptor.digest)
@@ -174,12 +187,17 @@ class LayoutDestination(Destination):
             blob.commit(descriptor.media_type)
 
     def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
-        if len(self._pending) >= _MAX_PENDING:
-            # Every pending blob holds a file open: past this many, the ones
-            # so far are committed now (a failure after that may leave them
-            # behind, unreferenced, for gc).
-            self._commit_pending()
-        return _PendingBlob(BlobWriter(self._blobs, size=size), digest, self._pending)
+        with self._lock:
+            if len(self._pending) >= _MAX_PENDING:
+                # Every pending blob holds a file open: past this many, the ones
+                # so far are committed now (a failure after that may leave them
+                # behind, unreferenced, for gc).
+                self._commit_pending()
+            # A digest given is checked by the caller as the bytes go by (the
+            # copy's verifying reader, or the engine's diff_id check): the
+            # store need not hash them again.
+            writer = BlobWriter(self._blobs, size=size, digest=digest)
+            return _PendingBlob(writer, digest, self._pending)
 
     def _commit_pending(self) -> None:
         for digest, blob in list(self._pending.items()):
@@ -272,7 +290,6 @@ class _PendingBlob:
     def install(self) -> None:
         """fsync the blob and rename it into the layout's blobs."""
         written = self._writer.commit(self._media_type)
-        # The bytes were verified on the way in; the store hashed them again.
         assert written.digest == self._digest, (written.digest, self._digest)
 
     def abort(self) -> None:

@@ -8,6 +8,7 @@
     docker-archive:FILE:@N             its N-th image (reading)
     docker-daemon:NAME[:TAG]           an image of the Docker engine
     docker-daemon:sha256:HEX           one by image ID (reading)
+    docker://[HOST[:PORT]/]REPO[:TAG | @DIGEST]   a registry (:mod:`.registry`)
 
 PATH and FILE end at the first colon, as skopeo has it, so a tag may hold
 colons but a path may not.  An OCI REF is a tag (the image-spec ref.name
@@ -16,7 +17,10 @@ a prefix of at least 12 hex digits will do: as ``--image PATH@DIGEST``
 elsewhere) or ``@N`` (the N-th entry of ``index.json``, counting from 0).
 Docker names follow the distribution reference grammar and are normalised
 as Docker does (``foo`` is ``docker.io/library/foo``, a missing tag is
-``latest``), which is also how skopeo writes them into archives.
+``latest``), which is also how skopeo writes them into archives.  A
+registry name is the same grammar after ``docker://``, with ``@DIGEST``
+(a full digest) in place of a tag if wanted; Docker Hub's images are
+served by ``registry-1.docker.io``.
 """
 
 from __future__ import annotations
@@ -54,14 +58,33 @@ def parse_docker_reference(text: str) -> DockerReference:
     """``NAME[:TAG]`` as Docker reads it; InvalidRefError if it is not one (or has a digest)."""
     if "@" in text:
         raise InvalidRefError(f"docker reference {text!r}: a digest is not allowed here")
+    name, tag = _split_tag(text)
+    domain, path = _normalise_name(name, text)
+    return DockerReference(f"{domain}/{path}", tag or "latest")
+
+
+def is_docker_tag(tag: str) -> bool:
+    """Does *tag* match the distribution grammar's tag (``[\\w][\\w.-]{0,127}``)?"""
+    return _TAG.fullmatch(tag) is not None
+
+
+def _split_tag(text: str) -> tuple[str, str | None]:
+    """``NAME[:TAG]`` into NAME and TAG (None when absent); InvalidRefError for a bad tag."""
     slash = text.rfind("/")
     colon = text.rfind(":")
-    name, tag = (text[:colon], text[colon + 1 :]) if colon > slash else (text, "latest")
+    if colon <= slash:
+        return text, None
+    tag = text[colon + 1 :]
+    if _TAG.fullmatch(tag) is None:
+        raise InvalidRefError(f"docker reference {text!r}: invalid tag {tag!r}")
+    return text[:colon], tag
+
+
+def _normalise_name(name: str, text: str) -> tuple[str, str]:
+    """A repository name as Docker completes it: (registry host, repository path)."""
     match = _NAME.fullmatch(name)
     if not name or match is None:
         raise InvalidRefError(f"docker reference {text!r}: invalid repository name")
-    if _TAG.fullmatch(tag) is None:
-        raise InvalidRefError(f"docker reference {text!r}: invalid tag {tag!r}")
     domain, path = match.group(1), match.group(2)
     if domain is not None and not ("." in domain or ":" in domain or domain == "localhost"):
         # "foo/bar": the first component is a path component, not a host.
@@ -72,10 +95,9 @@ def parse_docker_reference(text: str) -> DockerReference:
         domain = _DOCKER_HUB
     if domain == _DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
-    full = f"{domain}/{path}"
-    if len(full) > _MAX_NAME:
+    if len(domain) + 1 + len(path) > _MAX_NAME:
         raise InvalidRefError(f"docker reference {text!r}: name longer than {_MAX_NAME}")
-    return DockerReference(full, tag)
+    return domain, path
 
 
 @dataclass(frozen=True)
@@ -126,17 +148,42 @@ class DockerDaemonName:
         return f"docker-daemon:{self.reference if self.reference is not None else self.image_id}"
 
 
-ImageName = LayoutName | OciArchiveName | DockerArchiveName | DockerDaemonName
+@dataclass(frozen=True)
+class RegistryName:
+    """``docker://HOST/REPO:TAG`` or ``docker://HOST/REPO@DIGEST``, normalised.
+
+    *registry* is the name's host (``docker.io`` for Docker Hub, as
+    credentials are filed), *repository* the path in it
+    (``library/alpine``); exactly one of *tag* and *digest* is set.
+    """
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        where = f"@{self.digest}" if self.digest is not None else f":{self.tag}"
+        return f"docker://{self.registry}/{self.repository}{where}"
+
+    @property
+    def reference(self) -> str:
+        """The tag or digest, as the registry API names a manifest."""
+        reference = self.digest if self.digest is not None else self.tag
+        assert reference is not None
+        return reference
+
+
+ImageName = LayoutName | OciArchiveName | DockerArchiveName | DockerDaemonName | RegistryName
 
 #: Transports skopeo has and we do not (yet): named in the error.
 _UNSUPPORTED = {
-    "docker": "registries (docker://) are not supported yet",
     "containers-storage": "containers-storage: is not supported (podman's store; use docker-daemon:"
     " with podman's Docker-compatible service, or docker-archive: with podman save/load)",
     "dir": "dir: is not supported (a non-standard format): use oci:",
     "sif": "sif: is not supported",
 }
-TRANSPORTS = ("oci", "oci-archive", "docker-archive", "docker-daemon")
+TRANSPORTS = ("oci", "oci-archive", "docker-archive", "docker-daemon", "docker")
 
 
 def _suffix(ref: str | None, index: int | None) -> str:
@@ -163,6 +210,8 @@ def _parse(text: str) -> ImageName:
         raise InvalidRefError(_UNSUPPORTED[transport])
     if transport == "docker-daemon":
         return _daemon_name(details)
+    if transport == "docker":
+        return _registry_name(details)
     path, _, ref = details.partition(":")
     if not path:
         raise InvalidRefError("the path is empty")
@@ -211,3 +260,29 @@ def _daemon_name(details: str) -> DockerDaemonName:
     if not details:
         raise InvalidRefError("the image name is empty")
     return DockerDaemonName(parse_docker_reference(details))
+
+
+def _registry_name(details: str) -> RegistryName:
+    """``//NAME[:TAG]`` or ``//NAME@DIGEST`` (skopeo: a reference with both is refused)."""
+    if not details.startswith("//"):
+        raise InvalidRefError("want docker://[HOST[:PORT]/]REPO[:TAG|@DIGEST]")
+    text = details[2:]
+    if not text:
+        raise InvalidRefError("the image name is empty")
+    name, at, digest = text.partition("@")
+    if at:
+        algorithm, colon, encoded = digest.partition(":")
+        hex_length = {"sha256": 64, "sha512": 128}.get(algorithm)
+        if (
+            not colon
+            or hex_length is None
+            or re.fullmatch(f"[0-9a-f]{{{hex_length}}}", encoded) is None
+        ):
+            raise InvalidRefError(f"{text!r}: invalid digest {digest!r}: want sha256:HEX")
+    name, tag = _split_tag(name)
+    if at and tag is not None:
+        raise InvalidRefError(f"{text!r}: give a tag or a digest, not both")
+    domain, path = _normalise_name(name, text)
+    if at:
+        return RegistryName(domain, path, digest=digest)
+    return RegistryName(domain, path, tag=tag or "latest")
