@@ -43,7 +43,7 @@ from umoci.transport.base import MAX_JSON, CopyResult, Source
 from umoci.transport.documents import parse_config, parse_json, parse_manifest, parse_object
 from umoci.transport.names import DockerReference, parse_docker_reference
 from umoci.transport.ociarchive import INDEX_FILE, LAYOUT_FILE, open_layout_blob, read_layout_index
-from umoci.transport.tarindex import Member, TarIndex, open_archive
+from umoci.transport.tarindex import Member, TarIndex, open_archive, quote
 from umoci.transport.tarout import ArchiveDestination, FileOutput, Output, symlink_entry
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
@@ -167,7 +167,7 @@ class DockerArchiveSource(Source):
     def _anchor_of(self, image: ArchivedImage) -> Descriptor:
         """The manifest to copy for *image*: Docker 25's own, or one made up from its files."""
         config_member = self._archive.file(
-            image.config, follow=True, what=f"config {image.config!r}"
+            image.config, follow=True, what=f"config {quote(image.config)}"
         )
         config_bytes = self._archive.read(config_member, MAX_JSON)
         config_digest = f"{digests.SHA256}:{_sha256(config_bytes)}"
@@ -221,7 +221,7 @@ class DockerArchiveSource(Source):
 
     def _layer(self, path: str, diff_id: str) -> Descriptor:
         """A layer file as a descriptor: plain (named by its diff_id) or as compressed."""
-        member = self._archive.file(path, follow=True, what=f"layer {path!r}")
+        member = self._archive.file(path, follow=True, what=f"layer {quote(path)}")
         with self._archive.open(member) as reader:
             head = reader.read(4)
         for magic, media_type in _COMPRESSED:

@@ -20,7 +20,9 @@ refused as a whole, before any member is used:
 * the same name twice (tar readers disagree on which one wins);
 * a file whose data runs past the end of the archive (truncated), a header
   that is corrupt or cut short;
-* more than :data:`MAX_ENTRIES` entries.
+* more than :data:`MAX_ENTRIES` entries, or a name or link target longer
+  than :data:`PATH_MAX` bytes (what Linux accepts for a path: memory stays
+  bounded by the entry count, and no lookup walks a megabyte-long name).
 
 Symlinks inside the archive are followed when a caller asks to
 (``docker save``'s legacy ``ID/layer.tar`` links), within a bounded number
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 #: More entries than this is not an image archive (a legacy ``docker save``
 #: archive has four per layer); refused before memory grows with them.
 MAX_ENTRIES = 1 << 17
+#: Linux's limit on a path (``PATH_MAX``, in bytes): no name or link target is longer.
+PATH_MAX = 4096
 _MAX_HOPS = 40
 
 _GZIP = b"\x1f\x8b"
@@ -131,13 +135,23 @@ class TarIndex(Closing):
                             "an image archive holds files, directories and links only"
                         )
 
-    def _clean(self, raw: str, what: str) -> str:
-        """*raw* as a name relative to the archive's root; refused if it leaves it."""
-        if raw.startswith("/"):
-            raise TransportError(f"{self.what}: {what} {raw!r} is an absolute path")
-        parts = [part for part in raw.split("/") if part not in ("", ".")]
+    def _clean(self, raw: str, what: str, *, named: bool = False) -> str:
+        """*raw* as a name relative to the archive's root; refused if it leaves it.
+
+        *what* says what *raw* is in messages ("entry"), followed by *raw*
+        unless *named* (*what* quotes it already).
+        """
+        why = ""
+        if _too_long(raw):
+            why = f"is longer than {PATH_MAX} bytes"
+        elif raw.startswith("/"):
+            why = "is an absolute path"
+        parts = [] if why else [part for part in raw.split("/") if part not in ("", ".")]
         if ".." in parts:
-            raise TransportError(f"{self.what}: {what} {raw!r} leaves the archive (..)")
+            why = "leaves the archive (..)"
+        if why:  # the label only now: most names are fine, and there are many
+            label = what if named else f"{what} {quote(raw)}"
+            raise TransportError(f"{self.what}: {label} {why}")
         return "/".join(parts)
 
     def _check_new(self, name: str, kind: EntryKind) -> None:
@@ -151,6 +165,11 @@ class TarIndex(Closing):
             raise TransportError(f"{self.what}: entry {name!r} appears more than once")
 
     def _check_link_target(self, name: str, target: str) -> None:
+        if _too_long(target):
+            raise TransportError(
+                f"{self.what}: symlink {name!r} target {quote(target)} is longer than "
+                f"{PATH_MAX} bytes"
+            )
         if target.startswith("/"):
             raise TransportError(
                 f"{self.what}: symlink {name!r} points to an absolute path {target!r}"
@@ -170,8 +189,8 @@ class TarIndex(Closing):
 
     def file(self, name: str, *, follow: bool, what: str = "") -> Member:
         """The regular file *name* (cleaned as entry names are), following symlinks if *follow*."""
-        label = what or repr(name)
-        path = self._clean(name, what or "name")
+        label = what or quote(name)
+        path = self._clean(name, label, named=True)
         if follow:
             path = self._resolve(path, label)
         member = self.files.get(path)
@@ -413,6 +432,16 @@ class _Decompressing:
             self._pending = b""
             if data:
                 return data
+
+
+def _too_long(name: str) -> bool:
+    """Is *name* longer than :data:`PATH_MAX` bytes? (A megabyte-long one is not encoded.)"""
+    return len(name) > PATH_MAX or len(os.fsencode(name)) > PATH_MAX
+
+
+def quote(name: str) -> str:
+    """*name* quoted for a message, cut short if long (a hostile one may be a megabyte)."""
+    return repr(name) if len(name) <= 80 else f"{name[:64]!r}..."
 
 
 def _cut(message: str) -> str:
