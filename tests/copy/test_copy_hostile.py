@@ -263,6 +263,17 @@ DOCKER_CASES: dict[str, tuple[Callable[[Path, Members], None], str]] = {
         ),
         f"config {'a/' * 32!r}... is longer than 4096 bytes",
     ),
+    # Each link adds 2000 components: 40000 once resolved, short as every name is.
+    "symlinks-that-grow-a-name": (
+        lambda p, m: write_members(
+            p,
+            [
+                *(special(f"l{i}", tarfile.SYMTYPE, f"l{i + 1}/" + "y/" * 2000) for i in range(20)),
+                *with_manifest_json(m, lambda e: e.update(Config="l0/c.json")),
+            ],
+        ),
+        "config 'l0/c.json' leads to a path longer than 4096 bytes",
+    ),
 }
 
 

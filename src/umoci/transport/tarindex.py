@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import deque
 
 from umoci.closing import Closing
 from umoci.compress.streams import CHUNK_SIZE
@@ -206,31 +207,46 @@ class TarIndex(Closing):
         return name in self.files or name in self._symlinks
 
     def _resolve(self, path: str, label: str) -> str:
-        """*path* with every symlink among its components replaced by its target."""
-        pending = path.split("/") if path else []
+        """*path* with every symlink among its components replaced by its target.
+
+        Linear in the components: a deque of those still to walk, and the
+        resolved prefix kept as a string.  Links are at most PATH_MAX long,
+        so a prefix longer than that names nothing (no link, no file): it is
+        refused there, which bounds the work however links expand the path.
+        """
+        pending = deque(path.split("/") if path else ())
         done: list[str] = []
+        prefix = ""
         hops = 0
         while pending:
-            part = pending.pop(0)
-            candidate = "/".join((*done, part))
+            part = pending.popleft()
+            candidate = f"{prefix}/{part}" if prefix else part
             target = self._symlinks.get(candidate)
             if target is None:
+                if len(candidate) > PATH_MAX:
+                    raise TransportError(
+                        f"{self.what}: {label} leads to a path longer than {PATH_MAX} bytes"
+                    )
                 done.append(part)
+                prefix = candidate
                 continue
             hops += 1
             if hops > _MAX_HOPS:
                 raise TransportError(f"{self.what}: {label}: too many levels of symlinks")
-            joined: list[str] = list(done)
+            steps: list[str] = []  # the target's components, with ".." applied
             for step in target.split("/"):
                 if step == "..":
-                    if not joined:
+                    if steps:
+                        steps.pop()
+                    elif done:
+                        done.pop()
+                    else:
                         raise TransportError(f"{self.what}: {label} leads outside the archive")
-                    joined.pop()
                 elif step not in ("", "."):
-                    joined.append(step)
-            pending = joined + pending
-            done = []
-        return "/".join(done)
+                    steps.append(step)
+            pending.extendleft(reversed(steps))
+            prefix = "/".join(done)
+        return prefix
 
     # -- reading --------------------------------------------------------------
 
