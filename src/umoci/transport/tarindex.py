@@ -4,7 +4,7 @@
 regular uncompressed file is used where it is; standard input, pipes and
 gzip, xz, zstd or bzip2 archives (recognised by their magic bytes, not
 their names) are first copied, decompressed, into an unnamed temporary
-file -- and then reads every header once (:class:`~umoci.layer.tarstream.
+file (:mod:`.spool`) -- and then reads every header once (:class:`~umoci.layer.tarstream.
 TarReader`, seeking over the data) into a table of members.  Blobs are
 then read straight from the file with ``pread``, as many times as needed.
 
@@ -40,6 +40,7 @@ from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayerError, TransportError
 from umoci.layer.tarstream import EntryKind, TarReader
 from umoci.structs import dataclass
+from umoci.transport.spool import Spool
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -359,12 +360,7 @@ def spool_stream(source: ByteReader, tmpdir: str, what: str) -> tuple[int, int]:
     raw = _Sniffing(source)
     decompress = _decompressor(raw.head())
     stream: ByteReader = raw if decompress is None else decompress(raw)
-    try:
-        spool = os.open(tmpdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError as err:
-        raise TransportError(f"{what}: temporary file in {tmpdir}: {err.strerror}") from None
-    size = 0
-    try:
+    with Spool(tmpdir, what) as spool:
         while True:
             try:
                 data = stream.read(CHUNK_SIZE)
@@ -374,20 +370,8 @@ def spool_stream(source: ByteReader, tmpdir: str, what: str) -> tuple[int, int]:
                 raise TransportError(f"{what}: decompress: {err}") from None
             if not data:
                 break
-            view = memoryview(data)
-            while view:
-                try:
-                    n = os.write(spool, view)
-                except OSError as err:
-                    raise TransportError(
-                        f"{what}: write temporary file in {tmpdir}: {err.strerror}"
-                    ) from None
-                view = view[n:]
-            size += len(data)
-    except BaseException:
-        os.close(spool)
-        raise
-    return spool, size
+            spool.write(data)
+        return spool.detach(), spool.size
 
 
 class _FdReader:

@@ -1,0 +1,46 @@
+"""Spooling to ``--tmpdir``: unnamed temporary files for archives read from pipes or
+decompressed, and for converted layers bound for an archive."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+from copykit import entry, tar_names, two_layer_image, umoci_ok
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return two_layer_image(tmp_path, tmp_path / "src", "v1")
+
+
+@pytest.mark.parametrize("refusal", [errno.EOPNOTSUPP, errno.EISDIR], ids=["eopnotsupp", "eisdir"])
+def test_without_o_tmpfile_a_named_file_is_unlinked_at_once(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
+) -> None:
+    """overlayfs, FUSE, some ZFS (EOPNOTSUPP) and old kernels (EISDIR) have no O_TMPFILE."""
+    real_open = os.open
+
+    def no_tmpfile(path: str, flags: int, mode: int = 0o777, **kwargs: int | None) -> int:
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(refusal, os.strerror(refusal), path)
+        return real_open(path, flags, mode, **kwargs)
+
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = tmp_path / "image.tar.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(os, "open", no_tmpfile)
+    # A compressed archive is spooled decompressed ...
+    umoci_ok("copy", "--tmpdir", spool, f"oci-archive:{packed}:v1", f"oci:{tmp_path / 'back'}:v1")
+    assert entry(tmp_path / "back", "v1")["digest"] == entry(source, "v1")["digest"]
+    # ... and layers decompressed for a docker-archive are spooled before they are added.
+    docker = tmp_path / "docker.tar"
+    umoci_ok("copy", "--tmpdir", spool, f"oci:{source}:v1", f"docker-archive:{docker}:a:b")
+    assert "manifest.json" in tar_names(docker)
+    assert list(spool.iterdir()) == []
