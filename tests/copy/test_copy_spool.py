@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from copykit import entry, tar_names, two_layer_image, umoci_ok
+from copykit import copy_fails, entry, tar_names, two_layer_image, umoci_ok
 
 
 @pytest.fixture
@@ -44,3 +44,29 @@ def test_without_o_tmpfile_a_named_file_is_unlinked_at_once(
     umoci_ok("copy", "--tmpdir", spool, f"oci:{source}:v1", f"docker-archive:{docker}:a:b")
     assert "manifest.json" in tar_names(docker)
     assert list(spool.iterdir()) == []
+
+
+def test_the_temporary_directory_is_checked_only_when_a_copy_spools(
+    source: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad $TMPDIR fails no copy that needs no spool file, and errors say where it came from."""
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = tmp_path / "image.tar.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    missing = tmp_path / "nonexistent"
+    monkeypatch.setenv("TMPDIR", str(missing))
+    umoci_ok("copy", f"oci-archive:{plain}:v1", f"oci:{tmp_path / 'a'}:v1")  # read in place
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{tmp_path / 'b.tar'}:v1")  # as stored
+    line = copy_fails(capsys, f"oci-archive:{packed}:v1", f"oci:{tmp_path / 'c'}:v1")
+    assert line.endswith(
+        f"temporary file in {missing} (from $TMPDIR): No such file or directory"
+    ), line
+    line = copy_fails(
+        capsys, "--tmpdir", plain, f"oci-archive:{packed}:v1", f"oci:{tmp_path / 'c'}:v1"
+    )
+    assert line.endswith(f"temporary file in {plain} (from --tmpdir): Not a directory"), line
+    assert not (tmp_path / "c").exists()

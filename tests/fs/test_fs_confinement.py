@@ -158,10 +158,6 @@ ALLOWED: dict[str, tuple[str, frozenset[str]]] = {
         _BUNDLE_META + ", and that rootfs/ itself is a directory, not a symlink",
         frozenset({"os.lstat", "os.path.isdir"}),
     ),
-    "transport/endpoints.py": (
-        "whether the path an image name gives is a layout directory",
-        frozenset({"os.path.isdir"}),
-    ),
     "transport/layout.py": (
         _LAYOUT + " a copy reads or makes",
         frozenset(

@@ -50,6 +50,7 @@ TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~
 if TYPE_CHECKING:
     from umoci.compress.streams import ByteReader
     from umoci.transport.names import DockerArchiveName
+    from umoci.transport.spool import SpoolDir
 
 MANIFEST_FILE = "manifest.json"
 REPOSITORIES_FILE = "repositories"
@@ -132,7 +133,7 @@ class DockerArchiveSource(Source):
             raise
 
     @classmethod
-    def open(cls, name: DockerArchiveName, *, tmpdir: str) -> DockerArchiveSource:
+    def open(cls, name: DockerArchiveName, *, tmpdir: SpoolDir) -> DockerArchiveSource:
         archive = open_archive(name.path, tmpdir=tmpdir, what=str(name))
         return cls(archive, reference=name.reference, entry=name.index)
 
@@ -285,7 +286,7 @@ class DockerArchiveDestination(ArchiveDestination):
         output: Output,
         *,
         tags: tuple[DockerReference, ...],
-        tmpdir: str,
+        tmpdir: SpoolDir,
     ) -> None:
         self.name = name
         self._tags = tuple(dict.fromkeys(tags))
@@ -294,7 +295,7 @@ class DockerArchiveDestination(ArchiveDestination):
 
     @classmethod
     def open(
-        cls, name: DockerArchiveName, *, additional_tags: tuple[str, ...], tmpdir: str
+        cls, name: DockerArchiveName, *, additional_tags: tuple[str, ...], tmpdir: SpoolDir
     ) -> DockerArchiveDestination:
         if name.index is not None:
             raise TransportError(f"{name}: a destination is named NAME:TAG, not @N")

@@ -29,6 +29,7 @@ from umoci.transport.tarout import ArchiveDestination, FileOutput, dir_entry
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from umoci.transport.names import OciArchiveName
+    from umoci.transport.spool import SpoolDir
     from umoci.transport.tarindex import TarIndex
 
 LAYOUT_FILE = "oci-layout"
@@ -67,7 +68,7 @@ def open_layout_blob(archive: TarIndex, descriptor: Descriptor) -> VerifiedReade
 class OciArchiveSource(Source):
     """Read an image from an OCI layout archive, without extracting it."""
 
-    def __init__(self, name: OciArchiveName, *, tmpdir: str) -> None:
+    def __init__(self, name: OciArchiveName, *, tmpdir: SpoolDir) -> None:
         self.name = str(name)
         self._ref, self._entry = name.ref, name.index
         self._archive = open_archive(name.path, tmpdir=tmpdir, what=self.name)
@@ -94,7 +95,7 @@ class OciArchiveDestination(ArchiveDestination):
     """Write an image as an OCI layout archive, tagged."""
 
     def __init__(
-        self, name: OciArchiveName, *, additional_tags: tuple[str, ...] = (), tmpdir: str
+        self, name: OciArchiveName, *, additional_tags: tuple[str, ...] = (), tmpdir: SpoolDir
     ) -> None:
         self.name = str(name)
         self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)

@@ -15,6 +15,22 @@ import os
 
 from umoci.cas.layoutcheck import describe
 from umoci.errors import TransportError
+from umoci.structs import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolDir:
+    """Where spool files go, and where that was said (``--tmpdir``, ``$TMPDIR``, or "").
+
+    Nothing checks the directory until a copy needs a spool file: most
+    copies need none, and a bad ``$TMPDIR`` must not fail them.
+    """
+
+    path: str
+    origin: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path} (from {self.origin})" if self.origin else self.path
 
 
 class Spool:
@@ -24,15 +40,16 @@ class Spool:
     *what* (``oci-archive:F``, or empty) starts error messages.
     """
 
-    def __init__(self, tmpdir: str, what: str = "") -> None:
+    def __init__(self, tmpdir: SpoolDir, what: str = "") -> None:
         self._tmpdir = tmpdir
         self._prefix = f"{what}: " if what else ""
         self.fd: int | None = self._open()
         self.size = 0
 
     def _open(self) -> int:
+        path = self._tmpdir.path
         try:
-            return os.open(self._tmpdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            return os.open(path, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
         except OSError as err:
             # EISDIR: a kernel older than O_TMPFILE; EOPNOTSUPP: a filesystem without it.
             if err.errno not in (errno.EOPNOTSUPP, errno.EISDIR):
@@ -40,14 +57,14 @@ class Spool:
         import tempfile  # only here: it costs ~9 ms of imports
 
         try:
-            fd, path = tempfile.mkstemp(prefix=".umoci-spool-", dir=self._tmpdir)
+            fd, name = tempfile.mkstemp(prefix=".umoci-spool-", dir=path)
         except OSError as err:
             raise self._error("temporary file in", err) from None
         try:
-            os.unlink(path)
+            os.unlink(name)
         except OSError as err:
             os.close(fd)
-            raise self._error(f"unlink {path} in", err) from None
+            raise self._error(f"unlink {name} in", err) from None
         return fd
 
     def _error(self, doing: str, err: OSError) -> TransportError:

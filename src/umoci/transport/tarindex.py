@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from umoci.compress.streams import ByteReader
+    from umoci.transport.spool import SpoolDir
 
 #: More entries than this is not an image archive (a legacy ``docker save``
 #: archive has four per layer); refused before memory grows with them.
@@ -307,7 +308,7 @@ class MemberReader:
         self.close()
 
 
-def open_archive(path: str, *, tmpdir: str, what: str) -> TarIndex:
+def open_archive(path: str, *, tmpdir: SpoolDir, what: str) -> TarIndex:
     """Open the archive at *path* (``-``: standard input) as a :class:`TarIndex`."""
     if path == "-":
         if os.isatty(0):
@@ -355,7 +356,7 @@ def _decompressor(magic: bytes) -> Callable[[ByteReader], ByteReader] | None:
     return None
 
 
-def spool_stream(source: ByteReader, tmpdir: str, what: str) -> tuple[int, int]:
+def spool_stream(source: ByteReader, tmpdir: SpoolDir, what: str) -> tuple[int, int]:
     """Copy (decompressing) *source* into an unnamed temporary file: ``(fd, size)``."""
     raw = _Sniffing(source)
     decompress = _decompressor(raw.head())

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from umoci.compress.streams import ByteReader
+    from umoci.transport.spool import SpoolDir
 
 _FILE_MODE = 0o644
 _DIR_MODE = 0o755
@@ -165,7 +166,7 @@ class SpoolSink:
 
     def __init__(
         self,
-        tmpdir: str,
+        tmpdir: SpoolDir,
         on_commit: Callable[[int, Descriptor], None],
         *,
         digest: str | None = None,
@@ -220,7 +221,7 @@ def symlink_entry(name: str, target: str) -> TarEntry:
 class ArchiveDestination(Destination):
     """A destination that is one tar stream; subclasses name the entries and write the index."""
 
-    def __init__(self, output: Output, tmpdir: str) -> None:
+    def __init__(self, output: Output, tmpdir: SpoolDir) -> None:
         self._output = output
         self._tmpdir = tmpdir
         self._tar = TarWriter(output.sink)
