@@ -70,3 +70,23 @@ def test_the_temporary_directory_is_checked_only_when_a_copy_spools(
     )
     assert line.endswith(f"temporary file in {plain} (from --tmpdir): Not a directory"), line
     assert not (tmp_path / "c").exists()
+
+
+def test_a_compression_bomb_stops_at_the_spool_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A compressed archive is decompressed into --tmpdir up to MAX_SPOOL, not until it is full."""
+    from umoci.transport import tarindex
+
+    monkeypatch.setattr(tarindex, "MAX_SPOOL", 1 << 20)
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(bytes(4 << 20)))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    line = copy_fails(
+        capsys, "--tmpdir", spool, f"oci-archive:{bomb}", f"oci:{tmp_path / 'dest'}:v1"
+    )
+    assert "decompressed, the archive is larger than " in line
+    assert line.endswith(f"{spool} (from --tmpdir): decompress it to a file first")
+    assert list(spool.iterdir()) == []
+    assert not (tmp_path / "dest").exists()

@@ -4,8 +4,9 @@
 regular uncompressed file is used where it is; standard input, pipes and
 gzip, xz, zstd or bzip2 archives (recognised by their magic bytes, not
 their names) are first copied, decompressed, into an unnamed temporary
-file (:mod:`.spool`) -- and then reads every header once (:class:`~umoci.layer.tarstream.
-TarReader`, seeking over the data) into a table of members.  Blobs are
+file (:mod:`.spool`) -- and then reads every header once
+(:class:`~umoci.layer.tarstream.TarReader`, seeking over the data) into a
+table of members.  Blobs are
 then read straight from the file with ``pread``, as many times as needed.
 
 Nothing from the archive ever reaches the filesystem, so no entry can be
@@ -22,7 +23,9 @@ refused as a whole, before any member is used:
   that is corrupt or cut short;
 * more than :data:`MAX_ENTRIES` entries, or a name or link target longer
   than :data:`PATH_MAX` bytes (what Linux accepts for a path: memory stays
-  bounded by the entry count, and no lookup walks a megabyte-long name).
+  bounded by the entry count, and no lookup walks a megabyte-long name);
+* more than :data:`MAX_SPOOL` bytes once decompressed (the spool would
+  fill ``--tmpdir``).
 
 Symlinks inside the archive are followed when a caller asks to
 (``docker save``'s legacy ``ID/layer.tar`` links), within a bounded number
@@ -53,6 +56,10 @@ if TYPE_CHECKING:
 #: More entries than this is not an image archive (a legacy ``docker save``
 #: archive has four per layer); refused before memory grows with them.
 MAX_ENTRIES = 1 << 17
+#: A compressed archive is decompressed into the spool up to this many bytes
+#: (a gzip bomb must not fill ``--tmpdir``); a larger one is to be decompressed
+#: to a file first, which is read where it is.
+MAX_SPOOL = 64 << 30
 #: Linux's limit on a path (``PATH_MAX``, in bytes): no name or link target is longer.
 PATH_MAX = 4096
 _MAX_HOPS = 40
@@ -371,6 +378,12 @@ def spool_stream(source: ByteReader, tmpdir: SpoolDir, what: str) -> tuple[int, 
                 raise TransportError(f"{what}: decompress: {err}") from None
             if not data:
                 break
+            if decompress is not None and spool.size + len(data) > MAX_SPOOL:
+                limit = f"{MAX_SPOOL / (1 << 30):g} GiB"
+                raise TransportError(
+                    f"{what}: decompressed, the archive is larger than {limit}, the most "
+                    f"spooled to {tmpdir}: decompress it to a file first"
+                )
             spool.write(data)
         return spool.detach(), spool.size
 
