@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import itertools
 import lzma
 import os
 import subprocess
@@ -166,3 +168,52 @@ def test_a_layout_archive_needs_its_oci_layout_file(
     assert "open" in copy_fails(capsys, f"oci-archive:{tmp_path / 'nope'}", f"oci:{dest}:keep")
     assert "is a directory" in copy_fails(capsys, f"oci-archive:{tmp_path}", f"oci:{dest}:keep")
     assert tree(dest) == before
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2"])
+def test_multi_stream_archives_are_read_whole(source: Path, tmp_path: Path, codec: str) -> None:
+    """pixz, pbzip2 and lbzip2 write several streams, which xz, bzip2 and GNU tar read as one."""
+    compress = lzma.compress if codec == "xz" else bz2.compress
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    data = plain.read_bytes()
+    cuts = [0, 10_000, len(data) // 2, len(data)]
+    streams = [compress(data[a:b]) for a, b in itertools.pairwise(cuts)]
+    packed = tmp_path / "image.tar.x"
+    # xz allows NUL padding (a multiple of 4 bytes) between streams and after the last.
+    packed.write_bytes((b"\0" * 8 if codec == "xz" else b"").join(streams) + b"\0" * 4)
+    back = tmp_path / "back"
+    umoci_ok("copy", f"oci-archive:{packed}:v1", f"oci:{back}:v1")
+    assert entry(back, "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2"])
+def test_damaged_xz_and_bzip2_archives_fail_in_one_line(
+    source: Path, tmp_path: Path, codec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compress = lzma.compress if codec == "xz" else bz2.compress
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = bytearray(compress(plain.read_bytes()))
+    corrupt = tmp_path / "corrupt.tar.x"
+    packed[len(packed) // 2] ^= 0xFF
+    corrupt.write_bytes(packed)
+    line = copy_fails(capsys, f"oci-archive:{corrupt}:v1", f"oci:{tmp_path / 'a'}:v1")
+    assert f"corrupt.tar.x:v1: decompress {codec}: " in line
+    cut = tmp_path / "cut.tar.x"
+    cut.write_bytes(compress(plain.read_bytes())[:-100])
+    line = copy_fails(capsys, f"oci-archive:{cut}:v1", f"oci:{tmp_path / 'a'}:v1")
+    assert line.endswith(f"cut.tar.x:v1: decompress {codec}: unexpected end of stream")
+    assert not (tmp_path / "a").exists()
+
+
+def test_trailing_garbage_after_the_last_stream_is_skipped_with_a_warning(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As gzip archives and layers are read: the archive ends where the last stream does."""
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = tmp_path / "image.tar.xz"
+    packed.write_bytes(lzma.compress(plain.read_bytes()) + b"garbage")
+    umoci_ok("copy", f"oci-archive:{packed}:v1", f"oci:{tmp_path / 'back'}:v1")
+    assert "ignoring 7 trailing bytes after the xz stream" in caplog.text

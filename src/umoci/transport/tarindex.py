@@ -48,7 +48,6 @@ from umoci.transport.spool import Spool
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
     from umoci.compress.streams import ByteReader
     from umoci.transport.spool import SpoolDir
@@ -66,8 +65,6 @@ _MAX_HOPS = 40
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
-_XZ = b"\xfd7zXZ\x00"
-_BZIP2 = b"BZh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,14 +349,12 @@ def _decompressor(magic: bytes) -> Callable[[ByteReader], ByteReader] | None:
         from umoci.compress import ZSTD
 
         return ZSTD.reader
-    if magic.startswith(_XZ):
-        import lzma
+    from umoci.compress import _multistream
 
-        return lambda raw: _Decompressing(raw, lzma.LZMADecompressor())
-    if magic.startswith(_BZIP2):
-        import bz2
-
-        return lambda raw: _Decompressing(raw, bz2.BZ2Decompressor())
+    if magic.startswith(_multistream.XZ_MAGIC):
+        return _multistream.xz_reader
+    if magic.startswith(_multistream.BZIP2_MAGIC):
+        return _multistream.bzip2_reader
     return None
 
 
@@ -372,10 +367,10 @@ def spool_stream(source: ByteReader, tmpdir: SpoolDir, what: str) -> tuple[int, 
         while True:
             try:
                 data = stream.read(CHUNK_SIZE)
-            except LayerError as err:
+            except LayerError as err:  # corrupt or truncated compressed data
                 raise TransportError(f"{what}: {err}") from None
-            except (OSError, EOFError, ValueError) as err:  # lzma/bz2 corrupt data, read errors
-                raise TransportError(f"{what}: decompress: {err}") from None
+            except OSError as err:
+                raise TransportError(f"{what}: read: {err.strerror or err}") from None
             if not data:
                 break
             if decompress is not None and spool.size + len(data) > MAX_SPOOL:
@@ -421,31 +416,6 @@ class _Sniffing:
             data, self._head = self._head[:size], self._head[size:]
             return data
         return self._raw.read(size)
-
-
-class _Decompressing:
-    """A ``read(n)`` stream out of an ``lzma``/``bz2`` decompressor, bounded per call."""
-
-    def __init__(self, raw: ByteReader, decompressor: Any) -> None:
-        self._raw = raw
-        self._dec = decompressor
-        self._pending = b""
-
-    def read(self, size: int = -1, /) -> bytes:
-        if size < 0:
-            size = CHUNK_SIZE
-        dec = self._dec
-        while True:
-            if dec.eof:
-                return b""
-            if dec.needs_input and not self._pending:
-                self._pending = self._raw.read(1 << 18)
-                if not self._pending:
-                    raise EOFError("compressed stream ends early")
-            data: bytes = dec.decompress(self._pending, max_length=size)
-            self._pending = b""
-            if data:
-                return data
 
 
 def _too_long(name: str) -> bool:
