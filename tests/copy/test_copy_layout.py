@@ -276,6 +276,43 @@ def test_an_empty_directory_becomes_a_layout(
     assert tree(full) == {"file": b"mine"}
 
 
+def test_an_existing_empty_directory_stays_the_same_directory(
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The layout is made inside it: owner, mode and inode stay (it may be a mount point)."""
+    broken = tmp_path / "broken"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{broken}:v1")
+    blob_path(broken, manifest(broken, "v1")["layers"][1]["digest"]).write_bytes(b"broken")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    os.chmod(empty, 0o2770)
+    if os.geteuid() == 0:
+        os.chown(empty, 65534, 65534)
+
+    def identity(path: Path) -> tuple[int, int, int, int]:
+        st = path.stat()
+        return st.st_ino, st.st_mode, st.st_uid, st.st_gid
+
+    before = identity(empty)
+    assert "digest mismatch" in copy_fails(capsys, f"oci:{broken}:v1", f"oci:{empty}:x")
+    assert identity(empty) == before
+    assert list(empty.iterdir()) == []
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{empty}:x")
+    assert identity(empty) == before
+    assert entry(empty, "x")["digest"] == entry(source, "v1")["digest"]
+    if os.geteuid() == 0:  # what root makes in a user's layout is the user's
+        assert (empty / "index.json").stat().st_uid == 65534
+    # The current directory cannot be removed and made again at all.
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    umoci_ok("copy", f"oci:{source}:v1", "oci:.:x")
+    assert entry(here, "x")["digest"] == entry(source, "v1")["digest"]
+
+
 def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
     """--all with --dest-compress-format: new manifests, and new indexes above them only.
 

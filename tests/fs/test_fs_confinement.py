@@ -164,11 +164,9 @@ ALLOWED: dict[str, tuple[str, frozenset[str]]] = {
             {
                 "os.listdir",
                 "os.makedirs",
-                "os.mkdir",
                 "os.path.isdir",
                 "os.path.islink",
                 "os.path.lexists",
-                "os.rmdir",
             }
         ),
     ),

@@ -54,7 +54,7 @@ from umoci.oci.models import Descriptor, Index
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from threading import Thread
     from typing import BinaryIO
 
@@ -455,16 +455,50 @@ def create_layout(path: str) -> None:
     except FileExistsError:
         raise LayoutError(f"create layout {path}: path already exists") from None
     try:
-        os.makedirs(os.path.join(path, BLOBS_DIR, digests.SHA256), 0o755)
-        with open(os.path.join(path, LAYOUT_FILE), "wb") as f:
-            f.write(gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
-        with DirStore(path) as store:
-            for sub in (BLOBS_DIR, os.path.join(BLOBS_DIR, digests.SHA256), LAYOUT_FILE):
-                store._own(os.path.join(path, sub))
-            store.write_index(Index())
+        make_layout_in(path)
     except BaseException:
         _remove_tree(path)
         raise
+
+
+def make_layout_in(path: str) -> None:
+    """Make the existing empty directory *path* an empty layout.
+
+    The directory itself stays as it is (its owner, its mode, a mount
+    point); if this fails, what it made in there is removed again.  An entry
+    that appears meanwhile (another writer making a layout there) is a
+    LayoutError, and is left alone.
+    """
+    made: list[str] = []
+    try:
+        try:
+            os.mkdir(os.path.join(path, BLOBS_DIR), 0o755)
+            made.append(BLOBS_DIR)
+            os.mkdir(os.path.join(path, BLOBS_DIR, digests.SHA256), 0o755)
+            layout_file = open(os.path.join(path, LAYOUT_FILE), "xb")  # noqa: SIM115
+        except FileExistsError as err:
+            raise LayoutError(f"create layout {path}: {err.filename} already exists") from None
+        made.append(LAYOUT_FILE)
+        with layout_file:
+            layout_file.write(gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
+        with DirStore(path) as store:
+            for sub in (BLOBS_DIR, os.path.join(BLOBS_DIR, digests.SHA256), LAYOUT_FILE):
+                store._own(os.path.join(path, sub))
+            made.append(INDEX_FILE)
+            store.write_index(Index())
+    except BaseException:
+        _remove_entries(path, made)
+        raise
+
+
+def remove_layout_from(path: str) -> None:
+    """Undo :func:`make_layout_in`: remove a layout's entries from *path*, which stays."""
+    _remove_entries(path, (BLOBS_DIR, LAYOUT_FILE, INDEX_FILE))
+
+
+def _remove_entries(path: str, names: Iterable[str]) -> None:
+    for name in names:
+        _remove_tree(os.path.join(path, name))
 
 
 def _make_temp_file(parent: str, prefix: str) -> tuple[int, str]:

@@ -1,7 +1,8 @@
 """``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
 
-A destination layout is created when PATH does not exist (and removed
-again if the copy fails).  Each blob is written in full through the
+A destination layout is created when PATH does not exist, or inside PATH
+when it is an empty directory (which stays as it is: its owner, its mode,
+a mount point); if the copy fails, what it made is removed again.  Each blob is written in full through the
 layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
 in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
 and the rename into ``blobs/`` -- waits until every blob of the copy has
@@ -24,7 +25,14 @@ from __future__ import annotations
 import contextlib
 import os
 
-from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
+from umoci.cas.dir import (
+    BlobWriter,
+    DirStore,
+    create_layout,
+    make_layout_in,
+    open_layout,
+    remove_layout_from,
+)
 from umoci.cas.layoutcheck import open_dir_inside
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayoutError, TransportError, UsageError
@@ -125,23 +133,20 @@ class LayoutDestination(Destination):
         self.name = str(name)
         self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)
         path = os.path.normpath(name.path)
+        #: The layout this copy made (removed again if it fails), and whether
+        #: it made it inside a directory that was there (which then stays).
         self._created: str | None = None
-        self._was_empty_dir = False
+        self._in_existing_dir = False
         #: Blobs written and verified, committed together by :meth:`commit`.
         self._pending: dict[str, _PendingBlob] = {}
-        if _is_empty_dir(path):
-            # skopeo makes a layout of an existing empty directory; so do we
-            # (and leave it empty again if the copy fails).
-            os.rmdir(path)
-            self._was_empty_dir = True
         if not os.path.lexists(path):
-            try:
-                create_layout(path)
-            except BaseException:
-                if self._was_empty_dir:
-                    os.mkdir(path, 0o755)
-                raise
+            create_layout(path)
             self._created = path
+        elif _is_empty_dir(path):
+            # skopeo makes a layout of an existing empty directory; so do we,
+            # inside it: its owner and mode stay, and it may be a mount point.
+            make_layout_in(path)
+            self._created, self._in_existing_dir = path, True
         try:
             self._store = open_layout(path)
         except BaseException:
@@ -211,14 +216,16 @@ class LayoutDestination(Destination):
         self._pending.clear()
 
     def _remove_created(self) -> None:
-        if self._created is not None:
+        if self._created is None:
+            return
+        if self._in_existing_dir:
+            remove_layout_from(self._created)
+        else:
             from umoci.fs.rmtree import remove_tree
 
             with contextlib.suppress(OSError):  # what is left is not named anywhere
                 remove_tree(self._created)
-                if self._was_empty_dir:
-                    os.mkdir(self._created, 0o755)
-            self._created = None
+        self._created = None
 
     def close(self) -> None:
         self._drop_pending()
