@@ -31,7 +31,7 @@ def source(tmp_path: Path) -> Path:
 
 
 def test_copy_into_a_new_layout_keeps_every_digest(source: Path, tmp_path: Path) -> None:
-    dest = tmp_path / "new" / "dest"
+    dest = tmp_path / "dest"
     umoci_ok("copy", f"oci:{source}:v1", f"oci:{dest}:copied")
     assert entry(dest, "copied")["digest"] == entry(source, "v1")["digest"]
     for digest in (
@@ -42,6 +42,18 @@ def test_copy_into_a_new_layout_keeps_every_digest(source: Path, tmp_path: Path)
         assert blob_path(dest, digest).read_bytes() == blob_path(source, digest).read_bytes()
     assert json.loads((dest / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     umoci_ok("validate", "--layout", dest)
+
+
+def test_a_new_layout_needs_its_parent_directory(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As skopeo's oci: (and oci-archive:, here and there): no parents are made."""
+    line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{tmp_path / 'p1' / 'p2' / 'x'}:t")
+    assert line.endswith(f"parent directory {tmp_path / 'p1' / 'p2'} does not exist"), line
+    assert "No such file or directory" in copy_fails(
+        capsys, f"oci:{source}:v1", f"oci-archive:{tmp_path / 'p1' / 'x.tar'}:t"
+    )
+    assert not (tmp_path / "p1").exists()
 
 
 def test_retag_replaces_the_tag_and_leaves_no_untagged_manifest(

@@ -445,15 +445,24 @@ def open_layout(path: str) -> DirStore:
     return DirStore(path)
 
 
-def create_layout(path: str) -> None:
-    """Create an empty layout at a path that must not exist yet (parents are created)."""
+def create_layout(path: str, *, parents: bool = True) -> None:
+    """Create an empty layout at a path that must not exist yet.
+
+    Missing parent directories are created too (``umoci init``, as the Go
+    umoci), unless *parents* is false: then they are a LayoutError (``umoci
+    copy``, as skopeo's ``oci:``), and a failure leaves nothing behind.
+    """
     parent = os.path.dirname(path)
-    if parent:
+    if parent and parents:
         os.makedirs(parent, mode=0o755, exist_ok=True)
     try:
         os.mkdir(path, 0o755)
     except FileExistsError:
         raise LayoutError(f"create layout {path}: path already exists") from None
+    except FileNotFoundError:
+        raise LayoutError(
+            f"create layout {path}: parent directory {parent} does not exist"
+        ) from None
     try:
         make_layout_in(path)
     except BaseException:

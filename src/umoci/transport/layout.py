@@ -1,9 +1,10 @@
 """``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
 
-A destination layout is created when PATH does not exist, or inside PATH
-when it is an empty directory (which stays as it is: its owner, its mode,
-a mount point); if the copy fails, what it made is removed again.  Each blob is written in full through the
-layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
+A destination layout is created when PATH does not exist (its parent
+must, as with skopeo), or inside PATH when it is an empty directory
+(which stays as it is: its owner, its mode, a mount point); if the copy
+fails, what it made is removed again.  Each blob is written in full
+through the layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
 in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
 and the rename into ``blobs/`` -- waits until every blob of the copy has
 been read and verified; only then are they all committed, and then
@@ -140,7 +141,7 @@ class LayoutDestination(Destination):
         #: Blobs written and verified, committed together by :meth:`commit`.
         self._pending: dict[str, _PendingBlob] = {}
         if not os.path.lexists(path):
-            create_layout(path)
+            create_layout(path, parents=False)  # as skopeo: the parent must exist
             self._created = path
         elif _is_empty_dir(path):
             # skopeo makes a layout of an existing empty directory; so do we,
