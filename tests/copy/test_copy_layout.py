@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -22,7 +24,10 @@ from copykit import (
 
 from multikit import DOCKER_LIST, OCI_INDEX, attestation_for, put_json, three_platforms
 from umoci import api
-from umoci.errors import InvalidArgumentError
+from umoci.cas import locks
+from umoci.cas.dir import DirStore
+from umoci.errors import InvalidArgumentError, LayoutError
+from umoci.transport.base import CopyResult
 
 
 @pytest.fixture
@@ -158,6 +163,41 @@ def test_a_corrupt_blob_fails_and_leaves_the_destination_as_it_was(
     shared = tmp_path / "shared"
     copy_fails(capsys, "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{dest}:keep")
     assert tree(shared) == {}
+    assert tree(dest) == before
+
+
+def test_a_commit_that_fails_moves_no_blob_into_the_layout(
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blobs go into blobs/ only once index.json has been read under its lock, and go
+    again if index.json cannot be written after all."""
+    dest = two_layer_image(tmp_path, tmp_path / "dest", "keep")
+    good_index = (dest / "index.json").read_bytes()
+    (dest / "index.json").write_text('{"schemaVersion":2,"manifests":[],"mediaType":5}')
+    before = tree(dest)
+    assert "index.json" in copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    assert tree(dest) == before
+    (dest / "index.json").write_bytes(good_index)
+    before = tree(dest)
+    monkeypatch.setattr(locks, "TIMEOUT", 0.1)
+    holder = os.open(dest / "oci-layout", os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    finally:
+        os.close(holder)
+    assert "another umoci still holds it" in line
+    assert tree(dest) == before
+
+    def disk_full(self: DirStore, index: object) -> None:
+        raise LayoutError(f"write index.json in {self.path}: No space left on device")
+
+    monkeypatch.setattr(DirStore, "write_index", disk_full)
+    line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    assert line.endswith("No space left on device")
     assert tree(dest) == before
 
 
@@ -372,14 +412,30 @@ def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
     umoci_ok("validate", "--layout", dest)
 
 
-def test_many_pending_blobs_are_committed_in_batches(
+def test_blobs_waiting_for_the_commit_hold_no_open_file(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each pending blob holds an open file: past a bound they are committed early."""
-    from umoci.transport import layout as transport_layout
+    """Each blob is synced and closed once complete, so any number can wait for index.json.
 
-    monkeypatch.setattr(transport_layout, "_MAX_PENDING", 1)
+    (They held a file open each, and past 512 were committed early: a copy
+    that failed after that left them behind.)
+    """
+    from umoci.transport.layout import LayoutDestination
+
+    open_blob_files: list[str] = []
+    real_commit = LayoutDestination.commit
+
+    def commit(self: LayoutDestination, result: CopyResult) -> None:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own fd is gone
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if "/.umoci-" in target and "/blob-" in target:
+                    open_blob_files.append(target)
+        real_commit(self, result)
+
+    monkeypatch.setattr(LayoutDestination, "commit", commit)
     dest = tmp_path / "dest"
-    umoci_ok("copy", f"oci:{source}:v1", f"oci:{dest}:x")
-    assert entry(dest, "x")["digest"] == entry(source, "v1")["digest"]
+    umoci_ok("copy", "--dest-compress-format", "zstd", f"oci:{source}:v1", f"oci:{dest}:x")
+    assert open_blob_files == []
+    assert len(manifest(dest, "x")["layers"]) == 2
     umoci_ok("validate", "--layout", dest)

@@ -338,6 +338,7 @@ class BlobWriter:
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self._hash = digests.hasher(digests.SHA256, size=size)
         self.size = 0
+        self._digest: str | None = None  # known once finished
         self._done = False
         self._synced_to = 0  # bytes handed to a writeback so far
         self._writeback: Thread | None = None
@@ -386,6 +387,17 @@ class BlobWriter:
             self._writeback = None
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        """:meth:`finish` the blob and :meth:`install` it."""
+        descriptor = self.finish(media_type, annotations)
+        self.install()
+        return descriptor
+
+    def finish(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        """Complete the file (synced and closed); it becomes a blob only by :meth:`install`.
+
+        Between the two it holds no file descriptor, so a copy can keep any
+        number of finished blobs waiting (:meth:`abort` drops one).
+        """
         digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
         try:
             self._file.flush()
@@ -395,13 +407,23 @@ class BlobWriter:
                 raise self._writeback_errors[0]
             os.fsync(self._file.fileno())
             self._file.close()
-            self._store._install(self._temp_path, digest)
         except OSError as err:
             raise LayoutError(
                 f"store blob {digest} in {self._store.path}: {describe(err)}"
             ) from None
-        self._done = True
+        self._digest = digest
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def install(self) -> None:
+        """Rename the finished blob into ``blobs/`` (replacing an identical one if there)."""
+        assert self._digest is not None, "install() before finish()"
+        try:
+            self._store._install(self._temp_path, self._digest)
+        except OSError as err:
+            raise LayoutError(
+                f"store blob {self._digest} in {self._store.path}: {describe(err)}"
+            ) from None
+        self._done = True
 
     def abort(self) -> None:
         if not self._done:

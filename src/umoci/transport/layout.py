@@ -3,17 +3,23 @@
 A destination layout is created when PATH does not exist (its parent
 must, as with skopeo), or inside PATH when it is an empty directory
 (which stays as it is: its owner, its mode, a mount point); if the copy
-fails, what it made is removed again.  Each blob is written in full
-through the layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
-in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
-and the rename into ``blobs/`` -- waits until every blob of the copy has
-been read and verified; only then are they all committed, and then
-``index.json`` is changed under its lock, in one change that points each
-tag at the copy, replacing the entries the tag named (so no untagged
-manifest is left behind).  A copy that fails therefore leaves the layout
-exactly as it was, stray blobs included (an archive with one bad blob
-among many good ones is a case in point).  The whole copy holds the
-shared blob lock, so ``gc`` waits for it.
+fails, what it made is removed again.
+
+Each blob is written in full through the layout's own
+:class:`~umoci.cas.dir.BlobWriter` -- a private temporary file in the
+store's locked ``.umoci-*`` directory, synced and closed when complete --
+and waits there until the whole copy has been read and verified.  Then,
+under the ``index.json`` lock and only once ``index.json`` has been read
+and parsed, the waiting blobs are renamed into ``blobs/`` (those already
+there are left as they are) and ``index.json`` is replaced, in one
+change that points each tag at the copy and drops the entries the tag
+named (so no untagged manifest is left behind).  A copy that fails at
+any point -- a bad blob among many good ones, an ``index.json`` that
+cannot be parsed, a lock that is not given up in time -- leaves the
+layout as it was: no blob moves before that last step, and if
+``index.json`` cannot be written even then, the blobs moved for it are
+removed again.  The whole copy holds the shared blob lock, so ``gc``
+waits for it.
 
 ``--src-shared-blob-dir`` / ``--dest-shared-blob-dir`` keep the blobs in a
 separate directory (``DIR/sha256/HEX``) shared by several layouts, as
@@ -36,7 +42,7 @@ from umoci.cas.dir import (
 )
 from umoci.cas.layoutcheck import open_dir_inside
 from umoci.compress.streams import CHUNK_SIZE
-from umoci.errors import LayoutError, TransportError, UsageError
+from umoci.errors import LayoutError, TransportError, UmociError, UsageError
 from umoci.layout.refs import with_tag
 from umoci.oci import digest as digests
 from umoci.oci.models import Descriptor, Index
@@ -180,21 +186,11 @@ class LayoutDestination(Destination):
             blob.commit(descriptor.media_type)
 
     def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
-        if len(self._pending) >= _MAX_PENDING:
-            # Every pending blob holds a file open: past this many, the ones
-            # so far are committed now (a failure after that may leave them
-            # behind, unreferenced, for gc).
-            self._commit_pending()
         return _PendingBlob(BlobWriter(self._blobs, size=size), digest, self._pending)
-
-    def _commit_pending(self) -> None:
-        for digest, blob in list(self._pending.items()):
-            blob.install()
-            del self._pending[digest]
 
     def commit(self, result: CopyResult) -> None:
         root = result.root
-        self._commit_pending()
+        installed: list[str] = []
 
         def change(index: Index) -> Index:
             for tag in self._tags:
@@ -203,9 +199,31 @@ class LayoutDestination(Destination):
                 d.digest == root.digest and d.ref_name is None for d in index.manifests
             ):
                 index = replace(index, manifests=(*index.manifests, root))
+            # Only now, with index.json read and checked under its lock, do the
+            # blobs go in: a layout whose index cannot be changed gets none.
+            self._install_pending(installed)
             return index
 
-        self._store.update_index(change)
+        try:
+            self._store.update_index(change)
+        except BaseException:
+            # index.json is as it was (its write is the last step, and atomic):
+            # the blobs installed for it go again.  Those that were there
+            # before were not installed, and stay.
+            for digest in installed:
+                with contextlib.suppress(OSError, UmociError):  # the first error is the one
+                    self._blobs.delete_blob(digest)
+            raise
+
+    def _install_pending(self, installed: list[str]) -> None:
+        """Rename every pending blob into the blob directory, adding to *installed* the new ones."""
+        for digest, blob in list(self._pending.items()):
+            if self._blobs.has_blob(digest):
+                blob.abort()  # written meanwhile by another writer: the same bytes
+            else:
+                blob.install()
+                installed.append(digest)
+            del self._pending[digest]
 
     def abort(self) -> None:
         self._drop_pending()
@@ -235,15 +253,11 @@ class LayoutDestination(Destination):
         self._store.close()
 
 
-#: Blobs a copy into a layout keeps pending (each with an open file) at most.
-_MAX_PENDING = 512
-
-
 class _PendingBlob:
     """A blob being written through a :class:`BlobWriter` whose commit is deferred.
 
-    :meth:`commit` only records the blob (in *pending*, by digest) and
-    returns its descriptor; :meth:`install` makes it a blob of the layout.
+    :meth:`commit` finishes the file (synced and closed) and records it in
+    *pending*, by digest; :meth:`install` makes it a blob of the layout.
     The digest is the one given (which the caller verified) or, when none
     is, hashed here as the bytes go by.
     """
@@ -255,7 +269,6 @@ class _PendingBlob:
         self._digest = digest
         self._hash = digests.hasher(digests.SHA256) if digest is None else None
         self._pending = pending
-        self._media_type = ""
         self.size = 0
 
     def write(self, data: bytes | memoryview, /) -> int:
@@ -270,18 +283,19 @@ class _PendingBlob:
         if digest is None:
             assert self._hash is not None
             digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
-        self._digest, self._media_type = digest, media_type
+        self._digest = digest
         if digest in self._pending:
             self._writer.abort()  # the same bytes are pending already
         else:
+            written = self._writer.finish(media_type)  # synced and closed: no fd kept
+            # The bytes were verified on the way in; the store hashed them again.
+            assert written.digest == digest, (written.digest, digest)
             self._pending[digest] = self
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
 
     def install(self) -> None:
-        """fsync the blob and rename it into the layout's blobs."""
-        written = self._writer.commit(self._media_type)
-        # The bytes were verified on the way in; the store hashed them again.
-        assert written.digest == self._digest, (written.digest, self._digest)
+        """Rename the finished blob into the layout's blobs."""
+        self._writer.install()
 
     def abort(self) -> None:
         self._writer.abort()
