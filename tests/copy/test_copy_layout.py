@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,36 @@ def test_shared_blob_directories(source: Path, tmp_path: Path) -> None:
     umoci_ok("copy", f"oci:{source}:v1", f"oci:{plain}:y")
     assert tree(back / "blobs") == tree(plain / "blobs")
     assert tree(shared / "sha256") == tree(plain / "blobs" / "sha256")
+
+
+def test_a_shared_blob_directory_is_synced_before_index_json_names_its_blobs(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync = os.fsync
+    real_replace = os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str, **kwargs: int | None) -> None:
+        events.append(f"replace {dst}")
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    shared = tmp_path / "shared"
+    dest = tmp_path / "dest"
+    umoci_ok("copy", "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{dest}:x")
+    last_index = max(i for i, event in enumerate(events) if event == f"replace {dest}/index.json")
+    synced = [i for i, event in enumerate(events) if event == f"fsync {shared}/sha256"]
+    blobs_moved = [
+        i for i, event in enumerate(events) if re.fullmatch("replace [0-9a-f]{64}", event)
+    ]
+    assert synced, events
+    assert len(blobs_moved) == 4  # config, two layers, manifest
+    assert blobs_moved[-1] < synced[-1] < last_index
 
 
 def test_all_platforms_and_one_platform(tmp_path: Path) -> None:

@@ -226,6 +226,19 @@ class DirStore(Closing):
         # (the only thing that makes a blob reachable) is replaced.
         self._dirty_dirs.add(algorithm)
 
+    def sync_blob_dirs(self) -> None:
+        """fsync the blob directories that have new entries (before an index names them).
+
+        :meth:`write_index` does it for this store's own blobs; a store whose
+        blobs another store's index names must be synced by its user first.
+        """
+        try:
+            for algorithm in sorted(self._dirty_dirs):
+                _fsync_fd(self._blob_dirs[algorithm])
+        except OSError as err:
+            raise LayoutError(f"sync blob directories in {self.path}: {describe(err)}") from None
+        self._dirty_dirs.clear()
+
     def list_blobs(self) -> Iterator[str]:
         """Digests of the entries under ``blobs/<alg>/`` whose names are valid digests.
 
@@ -269,10 +282,8 @@ class DirStore(Closing):
 
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""
+        self.sync_blob_dirs()
         try:
-            for algorithm in sorted(self._dirty_dirs):
-                _fsync_fd(self._blob_dirs[algorithm])
-            self._dirty_dirs.clear()
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
             raise LayoutError(f"write {INDEX_FILE} in {self.path}: {describe(err)}") from None

@@ -224,6 +224,9 @@ class LayoutDestination(Destination):
                 blob.install()
                 installed.append(digest)
             del self._pending[digest]
+        # Durable before index.json names them: write_index syncs the layout's
+        # own blob directories, but not a shared blob directory's.
+        self._blobs.sync_blob_dirs()
 
     def abort(self) -> None:
         self._drop_pending()
