@@ -8,6 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from copykit import (
@@ -246,6 +247,42 @@ def test_a_shared_blob_directory_is_synced_before_index_json_names_its_blobs(
     assert synced, events
     assert len(blobs_moved) == 4  # config, two layers, manifest
     assert blobs_moved[-1] < synced[-1] < last_index
+
+
+class _CountingHasher:
+    """A hash object that records, when asked for its digest, what it hashed."""
+
+    def __init__(self, inner: Any, log: list[str]) -> None:
+        self._inner = inner
+        self._log = log
+        self.name = inner.name
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        self._inner.update(data)
+
+    def hexdigest(self) -> str:
+        value: str = self._inner.hexdigest()
+        self._log.append(value)
+        return value
+
+
+@pytest.mark.parametrize("compress", [None, "zstd"])
+def test_each_layer_written_into_a_layout_is_hashed_once(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compress: str | None
+) -> None:
+    """The source's verified digest names the copy; a converted layer is hashed as it is made."""
+    from umoci.oci import digest as digests
+
+    hashed: list[str] = []
+    real_hasher = digests.hasher
+    monkeypatch.setattr(
+        digests, "hasher", lambda *a, **k: _CountingHasher(real_hasher(*a, **k), hashed)
+    )
+    dest = tmp_path / "dest"
+    how = ["--dest-compress-format", compress] if compress else []
+    umoci_ok("copy", *how, f"oci:{source}:v1", f"oci:{dest}:x")
+    layers = [layer["digest"].partition(":")[2] for layer in manifest(dest, "x")["layers"]]
+    assert [hashed.count(layer) for layer in layers] == [1, 1]
 
 
 def test_all_platforms_and_one_platform(tmp_path: Path) -> None:

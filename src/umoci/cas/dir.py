@@ -342,14 +342,21 @@ _WRITEBACK_BYTES = 16 << 20
 class BlobWriter:
     """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
 
-    def __init__(self, store: DirStore, *, size: int | None = None) -> None:
-        """*size*: how big the blob will be, when known (small ones hash with quicker imports)."""
+    def __init__(
+        self, store: DirStore, *, size: int | None = None, digest: str | None = None
+    ) -> None:
+        """*size*: how big the blob will be, when known (small ones hash with quicker imports).
+
+        *digest*: the content's sha256 digest, which the caller has verified
+        (or will, before :meth:`commit`): the bytes are then not hashed again.
+        """
         self._store = store
         fd, self._temp_path = _make_temp_file(store._temp(), "blob-")
         self._file: BinaryIO = os.fdopen(fd, "wb")
-        self._hash = digests.hasher(digests.SHA256, size=size)
+        self._hash = digests.hasher(digests.SHA256, size=size) if digest is None else None
         self.size = 0
-        self._digest: str | None = None  # known once finished
+        self._digest = digest
+        self._finished: str | None = None  # the digest, once finished
         self._done = False
         self._synced_to = 0  # bytes handed to a writeback so far
         self._writeback: Thread | None = None
@@ -367,7 +374,8 @@ class BlobWriter:
             self._file.write(data)
         except OSError as err:
             raise LayoutError(f"write blob in {self._store.path}: {describe(err)}") from None
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.size += len(data)
         if self.size - self._synced_to >= _WRITEBACK_BYTES and not (
             self._writeback is not None and self._writeback.is_alive()
@@ -409,7 +417,10 @@ class BlobWriter:
         Between the two it holds no file descriptor, so a copy can keep any
         number of finished blobs waiting (:meth:`abort` drops one).
         """
-        digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
+        digest = (
+            self._digest if self._hash is None else f"{digests.SHA256}:{self._hash.hexdigest()}"
+        )
+        assert digest is not None  # given whenever nothing is hashed
         try:
             self._file.flush()
             os.fchmod(self._file.fileno(), 0o644)
@@ -422,17 +433,19 @@ class BlobWriter:
             raise LayoutError(
                 f"store blob {digest} in {self._store.path}: {describe(err)}"
             ) from None
-        self._digest = digest
+        self._finished = digest
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
 
     def install(self) -> None:
         """Rename the finished blob into ``blobs/`` (replacing an identical one if there)."""
-        assert self._digest is not None, "install() before finish()"
+        digest = self._finished
+        if digest is None:
+            raise RuntimeError("BlobWriter.install() before finish()")
         try:
-            self._store._install(self._temp_path, self._digest)
+            self._store._install(self._temp_path, digest)
         except OSError as err:
             raise LayoutError(
-                f"store blob {self._digest} in {self._store.path}: {describe(err)}"
+                f"store blob {digest} in {self._store.path}: {describe(err)}"
             ) from None
         self._done = True
 

@@ -286,10 +286,12 @@ class _Copier:
     def _convert(self, layer: Descriptor, target: Codec, diff_id: str | None) -> Descriptor:
         """Decompress *layer* and compress it into *target*, checking its diff_id on the way.
 
-        Nothing is hashed twice: a plain source layer is verified against
-        its own digest, which must then be the diff_id; a plain result is
-        the uncompressed stream, whose digest (the diff_id, checked here)
-        the destination is told instead of computing it again.
+        No stream is hashed twice: a plain source layer is verified against
+        its own digest, which must then be the diff_id; a compressed one's
+        uncompressed stream is hashed here, for the diff_id; a plain result
+        is that stream, whose digest the destination is told instead of
+        computing it again, and a compressed result is hashed once, by the
+        destination, as it is written.
         """
         if diff_id is None:
             raise TransportError(

@@ -179,14 +179,15 @@ class LayoutDestination(Destination):
             raise TransportError(
                 f"{self.name}: blob {descriptor.digest}: layouts are written with sha256 digests"
             )
-        # The stream checks the bytes against the descriptor: its digest is known.
+        # The stream checks the bytes against the descriptor and raises at its
+        # end if they are not its content: the digest is known, not hashed again.
         with self.new_blob(descriptor.digest, descriptor.size) as blob:
             while chunk := stream.read(CHUNK_SIZE):
                 blob.write(chunk)
             blob.commit(descriptor.media_type)
 
     def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
-        return _PendingBlob(BlobWriter(self._blobs, size=size), digest, self._pending)
+        return _PendingBlob(BlobWriter(self._blobs, size=size, digest=digest), self._pending)
 
     def commit(self, result: CopyResult) -> None:
         root = result.root
@@ -257,44 +258,33 @@ class LayoutDestination(Destination):
 
 
 class _PendingBlob:
-    """A blob being written through a :class:`BlobWriter` whose commit is deferred.
+    """A blob being written through a :class:`BlobWriter` whose install is deferred.
 
     :meth:`commit` finishes the file (synced and closed) and records it in
     *pending*, by digest; :meth:`install` makes it a blob of the layout.
-    The digest is the one given (which the caller verified) or, when none
-    is, hashed here as the bytes go by.
+    The digest is the one given (which the caller verifies: the writer
+    then hashes nothing) or, when none is, the writer's hash of the bytes.
     """
 
-    def __init__(
-        self, writer: BlobWriter, digest: str | None, pending: dict[str, _PendingBlob]
-    ) -> None:
+    def __init__(self, writer: BlobWriter, pending: dict[str, _PendingBlob]) -> None:
         self._writer = writer
-        self._digest = digest
-        self._hash = digests.hasher(digests.SHA256) if digest is None else None
         self._pending = pending
+        self._digest: str | None = None
         self.size = 0
 
     def write(self, data: bytes | memoryview, /) -> int:
         self._writer.write(data)
-        if self._hash is not None:
-            self._hash.update(data)
         self.size += len(data)
         return len(data)
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        digest = self._digest
-        if digest is None:
-            assert self._hash is not None
-            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
-        self._digest = digest
-        if digest in self._pending:
+        written = self._writer.finish(media_type, annotations)  # synced and closed: no fd kept
+        self._digest = written.digest
+        if written.digest in self._pending:
             self._writer.abort()  # the same bytes are pending already
         else:
-            written = self._writer.finish(media_type)  # synced and closed: no fd kept
-            # The bytes were verified on the way in; the store hashed them again.
-            assert written.digest == digest, (written.digest, digest)
-            self._pending[digest] = self
-        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+            self._pending[written.digest] = self
+        return written
 
     def install(self) -> None:
         """Rename the finished blob into the layout's blobs."""
