@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import itertools
 import lzma
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
 from copykit import (
+    blob_path,
     copy_fails,
     entry,
     manifest,
@@ -112,6 +115,31 @@ def test_standard_input_and_output(source: Path, tmp_path: Path) -> None:
         [*umoci, "copy", "oci-archive:-", f"oci:{back}:from-stdin"], input=out, check=True
     )
     assert entry(back, "from-stdin")["digest"] == entry(source, "v1")["digest"]
+
+
+def test_a_failed_copy_to_standard_output_stops_before_the_index(
+    source: Path, tmp_path: Path
+) -> None:
+    """Streamed bytes cannot be taken back: what was sent is no archive any reader loads."""
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(3 << 20))  # more than the tar writer's buffer: it streams
+    umoci_ok("insert", "--image", f"{source}:v1", big, "/big")
+    layer = blob_path(source, manifest(source, "v1")["layers"][-1]["digest"])
+    layer.write_bytes(layer.read_bytes()[:-1] + b"!")  # wrong only at its very end
+    result = subprocess.run(
+        [sys.executable, "-m", "umoci", "copy", f"oci:{source}:v1", "oci-archive:-:v1"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b"digest mismatch" in result.stderr
+    assert len(result.stdout) > 1 << 20  # the bad layer's bytes went out as they came
+    assert b"index.json" not in result.stdout
+    with (
+        tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive,
+        pytest.raises(tarfile.ReadError),
+    ):
+        archive.getmembers()  # it stops short: no end-of-archive blocks either
 
 
 @pytest.mark.parametrize(

@@ -162,9 +162,16 @@ class Destination(Closing):
 
         The engine hands a stream that checks the bytes against *descriptor*
         as they go and raises at the end if they are not its content; so an
-        implementation must not make the blob visible before that end.
-        Docker's formats keep configs and layers only: they ignore manifests
-        and indexes here.
+        implementation must not let anyone take the blob for that content
+        before the end.  A layout keeps it in a private temporary file until
+        :meth:`commit`, and so does an archive written to a file (renamed
+        into place at commit).  An archive written to a stream -- standard
+        output, a FIFO, the Docker engine's upload -- carries the bytes as
+        they come: there the guarantee is that a failure stops the stream
+        before its index (``index.json``, ``manifest.json``) and its end, so
+        it is no image any reader loads, and the engine gets no complete
+        upload.  Docker's formats keep configs and layers only: they ignore
+        manifests and indexes here.
         """
 
     @abc.abstractmethod
