@@ -34,6 +34,7 @@ from umoci.cas.layoutcheck import (
     INDEX_FILE,
     LAYOUT_FILE,
     LAYOUT_VERSION,
+    MAX_JSON_BYTES,
     blob_entries,
     check_layout,
     describe,
@@ -60,9 +61,6 @@ if TYPE_CHECKING:
 
 TEMP_PREFIX = ".umoci-"
 
-# JSON blobs (manifests, configs, indexes) are read whole; anything larger
-# than this is not a plausible JSON blob and is refused before reading.
-MAX_JSON_BLOB = 64 << 20
 _CHUNK = 1 << 20
 
 
@@ -192,7 +190,7 @@ class DirStore(Closing):
             raise BlobInvalidError(f"blob {descriptor.digest}: {describe(err)}") from None
         return VerifiedReader(raw, descriptor.digest, descriptor.size)
 
-    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BLOB) -> bytes:
+    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BYTES) -> bytes:
         """Read a whole (small) blob, verified."""
         if descriptor.size > limit:
             raise BlobInvalidError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import io
 
+from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.closing import Closing
 from umoci.errors import RefNotFoundError, TransportError
 from umoci.layout.refs import find_anchors
@@ -52,11 +53,6 @@ if TYPE_CHECKING:
         ) -> None: ...
 
 
-#: JSON documents (manifests, indexes, configs, manifest.json) are read whole
-#: up to this size; anything larger is refused before it is read.
-MAX_JSON = 64 << 20
-
-
 class Source(Closing):
     """Where a copy reads: the images a name selects, and their blobs, verified."""
 
@@ -84,7 +80,7 @@ class Source(Closing):
     def _open_blob(self, descriptor: Descriptor) -> VerifiedReader:
         """Stream a blob the source stores (through a :class:`VerifiedReader`)."""
 
-    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON) -> bytes:
+    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BYTES) -> bytes:
         """A whole small blob (a manifest, index or config), verified."""
         if descriptor.size > limit:
             raise TransportError(

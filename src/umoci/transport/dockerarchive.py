@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO, cast
 
+from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.cas.verify import VerifiedReader
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import (
@@ -39,7 +40,7 @@ from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci.models import Descriptor, Manifest
 from umoci.structs import dataclass
-from umoci.transport.base import MAX_JSON, CopyResult, Source
+from umoci.transport.base import CopyResult, Source
 from umoci.transport.documents import parse_config, parse_json, parse_manifest, parse_object
 from umoci.transport.names import DockerReference, parse_docker_reference
 from umoci.transport.ociarchive import INDEX_FILE, LAYOUT_FILE, open_layout_blob, read_layout_index
@@ -73,7 +74,7 @@ def read_manifest_json(archive: TarIndex) -> list[ArchivedImage]:
     """The images ``manifest.json`` lists (type-checked; paths not yet resolved)."""
     if not archive.has(MANIFEST_FILE):
         raise TransportError(f"{archive.what}: not a docker-archive: no {MANIFEST_FILE}")
-    data = archive.read(archive.file(MANIFEST_FILE, follow=True), MAX_JSON)
+    data = archive.read(archive.file(MANIFEST_FILE, follow=True), MAX_JSON_BYTES)
     value = parse_json(data, MANIFEST_FILE)
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise BlobInvalidError(f"{MANIFEST_FILE}: not a list of objects")
@@ -170,7 +171,7 @@ class DockerArchiveSource(Source):
         config_member = self._archive.file(
             image.config, follow=True, what=f"config {quote(image.config)}"
         )
-        config_bytes = self._archive.read(config_member, MAX_JSON)
+        config_bytes = self._archive.read(config_member, MAX_JSON_BYTES)
         config_digest = f"{digests.SHA256}:{_sha256(config_bytes)}"
         self._members[config_digest] = config_member
         own = self._oci_manifest(config_digest)
@@ -315,7 +316,7 @@ class DockerArchiveDestination(ArchiveDestination):
             super().put_blob(descriptor, stream)
             return
         # The config is needed again at the end (the legacy json): keep it.
-        if descriptor.size > MAX_JSON:
+        if descriptor.size > MAX_JSON_BYTES:
             raise TransportError(f"{self.name}: config {descriptor.digest} is too large")
         data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
         self._configs[descriptor.digest] = data

@@ -23,7 +23,7 @@
    :meth:`Destination.abort`.
 
 Blobs are streamed, never held whole, except the JSON documents (capped at
-:data:`~umoci.transport.base.MAX_JSON`).
+:data:`~umoci.cas.layoutcheck.MAX_JSON_BYTES`).
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import BinaryIO, cast
 
-from umoci.cas.layoutcheck import LAYOUT_VERSION
+from umoci.cas.layoutcheck import LAYOUT_VERSION, MAX_JSON_BYTES
 from umoci.cas.verify import VerifiedReader
 from umoci.errors import BlobInvalidError, TransportError
 from umoci.layout.refs import with_tag
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci.models import Descriptor, Index
-from umoci.transport.base import MAX_JSON, CopyResult, Source, select_anchors
+from umoci.transport.base import CopyResult, Source, select_anchors
 from umoci.transport.documents import parse_index, parse_object
 from umoci.transport.layout import destination_tags
 from umoci.transport.tarindex import open_archive
@@ -46,7 +46,7 @@ def read_layout_index(archive: TarIndex) -> Index:
     version = layout.get("imageLayoutVersion")
     if version != LAYOUT_VERSION:
         raise TransportError(f"{archive.what}: unsupported {LAYOUT_FILE} version {version!r}")
-    data = archive.read(archive.file(INDEX_FILE, follow=False), MAX_JSON)
+    data = archive.read(archive.file(INDEX_FILE, follow=False), MAX_JSON_BYTES)
     return parse_index(data, mediatypes.INDEX, INDEX_FILE)
 
 
