@@ -45,7 +45,7 @@ from umoci.compress import (
     open_decompressor,
 )
 from umoci.errors import TransportError
-from umoci.layout.refs import DescriptorPath, choose, leaves
+from umoci.layout.refs import MAX_DEPTH, MAX_VISITS, DescriptorPath, choose, leaves
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci import platforms as plat
@@ -59,11 +59,6 @@ if TYPE_CHECKING:
     from umoci.compress.streams import ByteReader
 
 log = umoci_log.get()
-
-# Nested indexes and descriptors below one root are bounded, as in
-# umoci.layout.refs: content addressing rules out loops, not huge DAGs.
-_MAX_DEPTH = 16
-_MAX_VISITS = 1 << 16
 
 
 def copy_image(
@@ -137,12 +132,12 @@ class _Copier:
     def node(self, descriptor: Descriptor, depth: int) -> Descriptor:
         """Copy *descriptor* and everything below it; return it as the destination has it."""
         self._visits += 1
-        if self._visits > _MAX_VISITS:
-            raise TransportError(f"{self.source.name}: more than {_MAX_VISITS} descriptors")
+        if self._visits > MAX_VISITS:
+            raise TransportError(f"{self.source.name}: more than {MAX_VISITS} descriptors")
         done = self._nodes.get(descriptor.digest)
         if done is None:
             if descriptor.media_type in mediatypes.INDEX_TYPES:
-                if depth > _MAX_DEPTH:
+                if depth > MAX_DEPTH:
                     raise TransportError(
                         f"{self.source.name}: index {descriptor.digest}: nested too deeply"
                     )
