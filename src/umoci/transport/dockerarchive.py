@@ -172,7 +172,7 @@ class DockerArchiveSource(Source):
             image.config, follow=True, what=f"config {quote(image.config)}"
         )
         config_bytes = self._archive.read(config_member, MAX_JSON_BYTES)
-        config_digest = f"{digests.SHA256}:{_sha256(config_bytes)}"
+        config_digest = digests.sha256_of(config_bytes)
         self._members[config_digest] = config_member
         own = self._oci_manifest(config_digest)
         if own is not None:
@@ -189,7 +189,7 @@ class DockerArchiveSource(Source):
         )
         config_descriptor = Descriptor(mediatypes.CONFIG, config_digest, len(config_bytes))
         data = gojson.dumps_blob(Manifest(config_descriptor, layers).to_json())
-        descriptor = Descriptor(mediatypes.MANIFEST, f"{digests.SHA256}:{_sha256(data)}", len(data))
+        descriptor = Descriptor(mediatypes.MANIFEST, digests.sha256_of(data), len(data))
         self._made[descriptor.digest] = data
         return descriptor
 
@@ -256,12 +256,6 @@ class DockerArchiveSource(Source):
 
     def close(self) -> None:
         self._archive.close()
-
-
-def _sha256(data: bytes) -> str:
-    hasher = digests.hasher(digests.SHA256, size=len(data))
-    hasher.update(data)
-    return hasher.hexdigest()
 
 
 # The config fields a legacy loader reads from the top layer's json.
@@ -346,7 +340,7 @@ class DockerArchiveDestination(ArchiveDestination):
         parent: str | None = None
         for i, layer_name in enumerate(layer_names):
             seed = f"{parent or ''} {layer_name} {config.digest}".encode()
-            layer_id = _sha256(seed)
+            layer_id = digests.split(digests.sha256_of(seed))[1]
             legacy: dict[str, object] = {"id": layer_id}
             if parent is not None:
                 legacy["parent"] = parent

@@ -222,7 +222,7 @@ class _Copier:
     ) -> Descriptor:
         """Store a JSON document (*descriptor* given: as the source has it; else new)."""
         if descriptor is None:
-            digest = f"{digests.SHA256}:{_sha256(data)}"
+            digest = digests.sha256_of(data)
             descriptor = Descriptor(media_type, digest, len(data))
         self._blob(descriptor, data)
         return descriptor
@@ -324,12 +324,6 @@ class _Copier:
             converted = sink.commit(media_type)
         log.info("layer %s: stored as %s %s", layer.digest, target.name, converted.digest)
         return converted
-
-
-def _sha256(data: bytes) -> str:
-    hasher = digests.hasher(digests.SHA256, size=len(data))
-    hasher.update(data)
-    return hasher.hexdigest()
 
 
 def _short(digest: str) -> str:
