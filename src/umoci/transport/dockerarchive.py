@@ -26,6 +26,7 @@ from typing import BinaryIO, cast
 
 from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.cas.verify import VerifiedReader
+from umoci.compress.magic import SNIFF_BYTES, sniff
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import (
     BlobInvalidError,
@@ -57,8 +58,8 @@ MANIFEST_FILE = "manifest.json"
 REPOSITORIES_FILE = "repositories"
 _MAX_IMAGES = 4096
 
-# Layer files that are compressed after all, by their first bytes.
-_COMPRESSED = ((b"\x1f\x8b", mediatypes.LAYER_GZIP), (b"\x28\xb5\x2f\xfd", mediatypes.LAYER_ZSTD))
+# Layer files that are compressed after all (as their first bytes say).
+_COMPRESSED = {"gzip": mediatypes.LAYER_GZIP, "zstd": mediatypes.LAYER_ZSTD}
 
 
 @dataclass(frozen=True)
@@ -225,17 +226,17 @@ class DockerArchiveSource(Source):
         """A layer file as a descriptor: plain (named by its diff_id) or as compressed."""
         member = self._archive.file(path, follow=True, what=f"layer {quote(path)}")
         with self._archive.open(member) as reader:
-            head = reader.read(4)
-        for magic, media_type in _COMPRESSED:
-            if head.startswith(magic):
-                # Compressed after all: its own digest is what names it.
-                hasher = digests.hasher(digests.SHA256)
-                with self._archive.open(member) as reader:
-                    while chunk := reader.read(CHUNK_SIZE):
-                        hasher.update(chunk)
-                digest = f"{digests.SHA256}:{hasher.hexdigest()}"
-                self._members[digest] = member
-                return Descriptor(media_type, digest, member.size)
+            head = reader.read(SNIFF_BYTES)
+        media_type = _COMPRESSED.get(sniff(head) or "")
+        if media_type is not None:
+            # Compressed after all: its own digest is what names it.
+            hasher = digests.hasher(digests.SHA256)
+            with self._archive.open(member) as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+            digest = f"{digests.SHA256}:{hasher.hexdigest()}"
+            self._members[digest] = member
+            return Descriptor(media_type, digest, member.size)
         self._members[diff_id] = member
         return Descriptor(mediatypes.LAYER_TAR, diff_id, member.size)
 

@@ -39,6 +39,7 @@ import stat
 from collections import deque
 
 from umoci.closing import Closing
+from umoci.compress.magic import SNIFF_BYTES, sniff
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayerError, TransportError
 from umoci.layer.tarstream import EntryKind, TarReader
@@ -62,9 +63,6 @@ MAX_SPOOL = 64 << 30
 #: Linux's limit on a path (``PATH_MAX``, in bytes): no name or link target is longer.
 PATH_MAX = 4096
 _MAX_HOPS = 40
-
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +325,7 @@ def open_archive(path: str, *, tmpdir: SpoolDir, what: str) -> TarIndex:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise TransportError(f"{what}: {path} is a directory, not an archive")
-        in_place = stat.S_ISREG(st.st_mode) and _decompressor(os.pread(fd, 6, 0)) is None
+        in_place = stat.S_ISREG(st.st_mode) and _decompressor(os.pread(fd, SNIFF_BYTES, 0)) is None
         if not in_place:
             spool, size = spool_stream(_FdReader(fd), tmpdir, what)
     except BaseException:
@@ -339,23 +337,14 @@ def open_archive(path: str, *, tmpdir: SpoolDir, what: str) -> TarIndex:
     return TarIndex(spool, size, what)
 
 
-def _decompressor(magic: bytes) -> Callable[[ByteReader], ByteReader] | None:
-    """A decompressing reader for the format whose first bytes are *magic*, or None (plain)."""
-    if magic.startswith(_GZIP):
-        from umoci.compress import GZIP
+def _decompressor(head: bytes) -> Callable[[ByteReader], ByteReader] | None:
+    """A decompressing reader for the format *head* starts with, or None (plain)."""
+    found = sniff(head)
+    if found is None:
+        return None
+    from umoci.compress.archives import FILE_READERS
 
-        return GZIP.reader
-    if magic.startswith(_ZSTD):
-        from umoci.compress import ZSTD
-
-        return ZSTD.reader
-    from umoci.compress import _multistream
-
-    if magic.startswith(_multistream.XZ_MAGIC):
-        return _multistream.xz_reader
-    if magic.startswith(_multistream.BZIP2_MAGIC):
-        return _multistream.bzip2_reader
-    return None
+    return FILE_READERS[found]
 
 
 def spool_stream(source: ByteReader, tmpdir: SpoolDir, what: str) -> tuple[int, int]:
@@ -401,8 +390,8 @@ class _Sniffing:
         self._head = b""
 
     def head(self) -> bytes:
-        """At least the first 6 bytes (fewer only if the stream is shorter), kept for reading."""
-        while len(self._head) < 6:
+        """The first bytes :func:`sniff` looks at (fewer if the stream is shorter), kept."""
+        while len(self._head) < SNIFF_BYTES:
             data = self._raw.read(CHUNK_SIZE)
             if not data:
                 break

@@ -1,27 +1,31 @@
-"""xz and bzip2 archives through the standard library's ``lzma`` and ``bz2``.
+"""Readers of whole compressed files (``umoci copy``'s archives), by format.
 
-Not layer codecs (no OCI media type names them): ``umoci copy`` reads
-archives compressed so.  Parallel compressors (pixz, pbzip2, lbzip2) write
-several streams one after another, which ``xz``, ``bzip2`` and GNU tar
-read as one file, and so does :class:`ConcatenatedReader`; as with gzip
-(:mod:`._gzip`), bytes after the last stream that do not start another are
-skipped with a warning (NUL padding, which xz allows between streams, only
-at debug level), and a stream that stops early is an error.
-"""
+:data:`FILE_READERS` maps the format :func:`umoci.compress.magic.sniff`
+names to a reader: the layer codecs' own for gzip and zstd, and for xz and
+bzip2 (which no layer media type names) the standard library's ``lzma``
+and ``bz2``, imported only when such a file is read.
+
+Parallel compressors (pixz, pbzip2, lbzip2) write several streams one
+after another, which ``xz``, ``bzip2`` and GNU tar read as one file, and
+so does :class:`ConcatenatedReader`; as with gzip (:mod:`._gzip`), bytes
+after the last stream that do not start another are skipped with a
+warning (NUL padding, which xz allows between streams, only at debug
+level), and a stream that stops early is an error."""
 
 from __future__ import annotations
 
-from umoci.compress._gzip import _log_trailing
+from collections.abc import Callable
+
+from umoci.compress._gzip import GzipReader, _log_trailing
+from umoci.compress._zstd import ZstdReader
+from umoci.compress.magic import BZIP2_MAGIC, XZ_MAGIC
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, drain
 from umoci.errors import LayerError
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
-XZ_MAGIC = b"\xfd7zXZ\x00"
-BZIP2_MAGIC = b"BZh"
 #: Raw bytes fed to the decompressor per read.
 _INPUT_CHUNK = 256 * 1024
 
@@ -119,3 +123,12 @@ def bzip2_reader(raw: ByteReader) -> ConcatenatedReader:
         decompressor=bz2.BZ2Decompressor,
         errors=(OSError, EOFError, ValueError),
     )
+
+
+#: A reader for each format :func:`umoci.compress.magic.sniff` names.
+FILE_READERS: dict[str, Callable[[ByteReader], ByteReader]] = {
+    "gzip": GzipReader,
+    "zstd": ZstdReader,
+    "xz": xz_reader,
+    "bzip2": bzip2_reader,
+}
