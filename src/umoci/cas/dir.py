@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import io
 import os
 import stat
 
@@ -42,7 +41,7 @@ from umoci.cas.layoutcheck import (
     open_regular,
     read_index_bytes,
 )
-from umoci.cas.verify import VerifiedReader
+from umoci.cas.verify import VerifiedReader, open_embedded
 from umoci.closing import Closing
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
 from umoci.oci import digest as digests
@@ -175,9 +174,9 @@ class DirStore(Closing):
         A descriptor that embeds its content (``data``) is served from it,
         as the Go umoci does, after the same checks.
         """
-        if descriptor.data is not None:
-            embedded = io.BytesIO(descriptor.data)
-            return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
+        embedded = open_embedded(descriptor)
+        if embedded is not None:
+            return embedded
         path = self.blob_path(descriptor.digest)
         try:
             # Not a FIFO, device or symlink: any of those could hang or leak.

@@ -16,7 +16,6 @@ last, makes the result visible under its name (:meth:`Destination.commit`).
 from __future__ import annotations
 
 import abc
-import io
 
 from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.closing import Closing
@@ -69,12 +68,10 @@ class Source(Closing):
 
     def open_blob(self, descriptor: Descriptor) -> VerifiedReader:
         """Stream a blob; its size and digest are checked as it is read."""
-        if descriptor.data is not None:
-            from umoci.cas.verify import VerifiedReader
+        from umoci.cas.verify import open_embedded
 
-            embedded = io.BytesIO(descriptor.data)
-            return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
-        return self._open_blob(descriptor)
+        embedded = open_embedded(descriptor)
+        return embedded if embedded is not None else self._open_blob(descriptor)
 
     @abc.abstractmethod
     def _open_blob(self, descriptor: Descriptor) -> VerifiedReader:
