@@ -285,6 +285,21 @@ def test_each_layer_written_into_a_layout_is_hashed_once(
     assert [hashed.count(layer) for layer in layers] == [1, 1]
 
 
+def test_what_root_adds_to_a_shared_blob_directory_is_its_owners(
+    source: Path, tmp_path: Path
+) -> None:
+    """As in a layout: ``sudo umoci copy`` leaves no root-owned entries in a user's directory."""
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, *owner)
+    umoci_ok(
+        "copy", "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{tmp_path / 'd'}:x"
+    )
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [shared, *shared.rglob("*")]}
+    assert owners == {owner}
+
+
 def test_all_platforms_and_one_platform(tmp_path: Path) -> None:
     multi = three_platforms(tmp_path)
     whole = tmp_path / "whole"

@@ -66,6 +66,9 @@ _CHUNK = 1 << 20
 class DirStore(Closing):
     """An opened OCI image layout directory."""
 
+    #: Where the ``<alg>/<hex>`` blob directories are, below the store's path.
+    blob_root = BLOBS_DIR
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._temp_dir: str | None = None
@@ -137,10 +140,10 @@ class DirStore(Closing):
 
     def blob_path(self, digest: str) -> str:
         algorithm, encoded = digests.split(digest)
-        return os.path.join(self.path, BLOBS_DIR, algorithm, encoded)
+        return os.path.join(self.path, self.blob_root, algorithm, encoded)
 
     def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
-        """The (cached) fd of ``blobs/<algorithm>/``, which must lie inside the layout.
+        """The (cached) fd of ``<blob_root>/<algorithm>/``, which must lie inside the store's path.
 
         LayoutError if it leads outside (see :func:`open_dir_inside`);
         OSError if it cannot be opened (or, with *create*, made).
@@ -148,13 +151,13 @@ class DirStore(Closing):
         fd = self._blob_dirs.get(algorithm)
         if fd is not None:
             return fd
-        where = f"{BLOBS_DIR}/{algorithm}"
+        where = os.path.join(self.blob_root, algorithm)
         try:
             fd = open_dir_inside(self.path, where)
         except FileNotFoundError:
             if not create:
                 raise
-            blobs = open_dir_inside(self.path, BLOBS_DIR)
+            blobs = open_dir_inside(self.path, self.blob_root)
             try:
                 try:
                     os.mkdir(algorithm, 0o755, dir_fd=blobs)

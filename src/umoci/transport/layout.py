@@ -40,7 +40,6 @@ from umoci.cas.dir import (
     open_layout,
     remove_layout_from,
 )
-from umoci.cas.layoutcheck import open_dir_inside
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayoutError, TransportError, UmociError, UsageError
 from umoci.layout.refs import with_tag
@@ -60,18 +59,7 @@ if TYPE_CHECKING:
 class SharedBlobStore(DirStore):
     """Blobs kept in ``DIR/<alg>/<hex>`` rather than in a layout's ``blobs/``."""
 
-    def blob_path(self, digest: str) -> str:
-        algorithm, encoded = digests.split(digest)
-        return os.path.join(self.path, algorithm, encoded)
-
-    def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
-        """The (cached) fd of ``DIR/<algorithm>/``, which must lie inside DIR."""
-        fd = self._blob_dirs.get(algorithm)
-        if fd is None:
-            if create:
-                os.makedirs(os.path.join(self.path, algorithm), 0o755, exist_ok=True)
-            fd = self._blob_dirs[algorithm] = open_dir_inside(self.path, algorithm)
-        return fd
+    blob_root = ""
 
 
 def _shared_blobs(path: str, *, create: bool) -> SharedBlobStore:
