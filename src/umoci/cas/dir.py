@@ -298,7 +298,7 @@ class DirStore(Closing):
                 os.fsync(f.fileno())
             self._own(temp_path)
             os.replace(temp_path, os.path.join(self.path, name))
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         except BaseException:
             try:
                 os.unlink(temp_path)
@@ -469,7 +469,8 @@ def _writeback(fd: int, errors: list[OSError]) -> None:
         errors.append(err)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
+    """Make the entries of directory *path* durable (a filesystem that refuses is let be)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _fsync_fd(fd)

@@ -21,8 +21,7 @@ import os
 import stat
 import sys
 
-# The layout store's directory fsync (EINVAL/EROFS tolerated): one owner for it.
-from umoci.cas.dir import _fsync_dir
+from umoci.cas.dir import fsync_dir
 from umoci.cas.layoutcheck import describe
 from umoci.closing import Closing
 from umoci.compress.streams import ByteWriter
@@ -119,7 +118,7 @@ class FileOutput(Output):
             self._fd = None
             os.replace(self._temp, self._path)
             self._temp = None
-            _fsync_dir(os.path.dirname(self._path) or ".")
+            fsync_dir(os.path.dirname(self._path) or ".")
         except OSError as err:
             raise TransportError(f"{self._what}: write {self._path}: {describe(err)}") from None
 
