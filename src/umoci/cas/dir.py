@@ -340,7 +340,12 @@ _WRITEBACK_BYTES = 16 << 20
 
 
 class BlobWriter:
-    """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
+    """Write a blob in pieces; ``commit`` fsyncs it and renames it into place.
+
+    ``commit`` is :meth:`finish` (complete, hashed unless the digest was
+    given, synced, closed) then :meth:`install` (the rename), which a caller
+    may also do apart, later.
+    """
 
     def __init__(
         self, store: DirStore, *, size: int | None = None, digest: str | None = None

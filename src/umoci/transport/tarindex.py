@@ -6,8 +6,8 @@ gzip, xz, zstd or bzip2 archives (recognised by their magic bytes, not
 their names) are first copied, decompressed, into an unnamed temporary
 file (:mod:`.spool`) -- and then reads every header once
 (:class:`~umoci.layer.tarstream.TarReader`, seeking over the data) into a
-table of members.  Blobs are
-then read straight from the file with ``pread``, as many times as needed.
+table of members.  Blobs are then read straight from the file with
+``pread``, as many times as needed.
 
 Nothing from the archive ever reaches the filesystem, so no entry can be
 written anywhere; but an archive that could mislead another reader is
@@ -146,18 +146,16 @@ class TarIndex(Closing):
         *what* says what *raw* is in messages ("entry"), followed by *raw*
         unless *named* (*what* quotes it already).
         """
-        why = ""
         if _too_long(raw):
             why = f"is longer than {PATH_MAX} bytes"
         elif raw.startswith("/"):
             why = "is an absolute path"
-        parts = [] if why else [part for part in raw.split("/") if part not in ("", ".")]
-        if ".." in parts:
+        elif ".." in raw.split("/"):
             why = "leaves the archive (..)"
-        if why:  # the label only now: most names are fine, and there are many
-            label = what if named else f"{what} {quote(raw)}"
-            raise TransportError(f"{self.what}: {label} {why}")
-        return "/".join(parts)
+        else:
+            return "/".join(part for part in raw.split("/") if part not in ("", "."))
+        label = what if named else f"{what} {quote(raw)}"  # only now: names are many
+        raise TransportError(f"{self.what}: {label} {why}")
 
     def _check_new(self, name: str, kind: EntryKind) -> None:
         if not name:
@@ -408,8 +406,12 @@ class _Sniffing:
 
 
 def _too_long(name: str) -> bool:
-    """Is *name* longer than :data:`PATH_MAX` bytes? (A megabyte-long one is not encoded.)"""
-    return len(name) > PATH_MAX or len(os.fsencode(name)) > PATH_MAX
+    """Is *name* longer than :data:`PATH_MAX` bytes?
+
+    Encoded only if it might be: a character is 1 to 4 bytes in UTF-8.
+    """
+    length = len(name)
+    return length > PATH_MAX or (length > PATH_MAX // 4 and len(os.fsencode(name)) > PATH_MAX)
 
 
 def quote(name: str) -> str:
