@@ -174,6 +174,17 @@ OCI_CASES: dict[str, tuple[Callable[[Path, Members], None], str]] = {
         lambda p, m: write_members(p, [special("fifo", tarfile.FIFOTYPE), *m]),
         "'fifo' is a fifo",
     ),
+    # A PAX name may be a megabyte: each one kept would make memory grow with the entry count.
+    "megabyte-names": (
+        lambda p, m: write_members(
+            p, [*m, *(special(f"{i}{'d' * 1_000_000}", tarfile.DIRTYPE) for i in range(3))]
+        ),
+        "is longer than 4096 bytes",
+    ),
+    "megabyte-symlink-target": (
+        lambda p, m: write_members(p, [*m, special("l", tarfile.SYMTYPE, "t/" * 500_000)]),
+        f"symlink 'l' target {'t/' * 32!r}... is longer than 4096 bytes",
+    ),
 }
 
 DOCKER_CASES: dict[str, tuple[Callable[[Path, Members], None], str]] = {
@@ -244,6 +255,24 @@ DOCKER_CASES: dict[str, tuple[Callable[[Path, Members], None], str]] = {
     "duplicate-entry": (
         lambda p, m: write_members(p, [*m, file_entry("manifest.json", b"[]")]),
         "appears more than once",
+    ),
+    # Resolved one component at a time, such a name once took minutes.
+    "megabyte-config-name": (
+        lambda p, m: write_members(
+            p, with_manifest_json(m, lambda e: e.update(Config="a/" * 80_000 + "c.json"))
+        ),
+        f"config {'a/' * 32!r}... is longer than 4096 bytes",
+    ),
+    # Each link adds 2000 components: 40000 once resolved, short as every name is.
+    "symlinks-that-grow-a-name": (
+        lambda p, m: write_members(
+            p,
+            [
+                *(special(f"l{i}", tarfile.SYMTYPE, f"l{i + 1}/" + "y/" * 2000) for i in range(20)),
+                *with_manifest_json(m, lambda e: e.update(Config="l0/c.json")),
+            ],
+        ),
+        "config 'l0/c.json' leads to a path longer than 4096 bytes",
     ),
 }
 

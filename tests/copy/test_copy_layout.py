@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from copykit import (
@@ -22,7 +26,10 @@ from copykit import (
 
 from multikit import DOCKER_LIST, OCI_INDEX, attestation_for, put_json, three_platforms
 from umoci import api
-from umoci.errors import InvalidArgumentError
+from umoci.cas import locks
+from umoci.cas.dir import DirStore
+from umoci.errors import InvalidArgumentError, LayoutError
+from umoci.transport.base import CopyResult
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def source(tmp_path: Path) -> Path:
 
 
 def test_copy_into_a_new_layout_keeps_every_digest(source: Path, tmp_path: Path) -> None:
-    dest = tmp_path / "new" / "dest"
+    dest = tmp_path / "dest"
     umoci_ok("copy", f"oci:{source}:v1", f"oci:{dest}:copied")
     assert entry(dest, "copied")["digest"] == entry(source, "v1")["digest"]
     for digest in (
@@ -42,6 +49,18 @@ def test_copy_into_a_new_layout_keeps_every_digest(source: Path, tmp_path: Path)
         assert blob_path(dest, digest).read_bytes() == blob_path(source, digest).read_bytes()
     assert json.loads((dest / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     umoci_ok("validate", "--layout", dest)
+
+
+def test_a_new_layout_needs_its_parent_directory(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As skopeo's oci: (and oci-archive:, here and there): no parents are made."""
+    line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{tmp_path / 'p1' / 'p2' / 'x'}:t")
+    assert line.endswith(f"parent directory {tmp_path / 'p1' / 'p2'} does not exist"), line
+    assert "No such file or directory" in copy_fails(
+        capsys, f"oci:{source}:v1", f"oci-archive:{tmp_path / 'p1' / 'x.tar'}:t"
+    )
+    assert not (tmp_path / "p1").exists()
 
 
 def test_retag_replaces_the_tag_and_leaves_no_untagged_manifest(
@@ -149,6 +168,41 @@ def test_a_corrupt_blob_fails_and_leaves_the_destination_as_it_was(
     assert tree(dest) == before
 
 
+def test_a_commit_that_fails_moves_no_blob_into_the_layout(
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blobs go into blobs/ only once index.json has been read under its lock, and go
+    again if index.json cannot be written after all."""
+    dest = two_layer_image(tmp_path, tmp_path / "dest", "keep")
+    good_index = (dest / "index.json").read_bytes()
+    (dest / "index.json").write_text('{"schemaVersion":2,"manifests":[],"mediaType":5}')
+    before = tree(dest)
+    assert "index.json" in copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    assert tree(dest) == before
+    (dest / "index.json").write_bytes(good_index)
+    before = tree(dest)
+    monkeypatch.setattr(locks, "TIMEOUT", 0.1)
+    holder = os.open(dest / "oci-layout", os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    finally:
+        os.close(holder)
+    assert "another umoci still holds it" in line
+    assert tree(dest) == before
+
+    def disk_full(self: DirStore, index: object) -> None:
+        raise LayoutError(f"write index.json in {self.path}: No space left on device")
+
+    monkeypatch.setattr(DirStore, "write_index", disk_full)
+    line = copy_fails(capsys, f"oci:{source}:v1", f"oci:{dest}:v1")
+    assert line.endswith("No space left on device")
+    assert tree(dest) == before
+
+
 def test_shared_blob_directories(source: Path, tmp_path: Path) -> None:
     """LXC's --dest-shared-blob-dir: blobs in DIR/sha256, the layout keeps only index.json."""
     shared = tmp_path / "shared"
@@ -163,6 +217,87 @@ def test_shared_blob_directories(source: Path, tmp_path: Path) -> None:
     umoci_ok("copy", f"oci:{source}:v1", f"oci:{plain}:y")
     assert tree(back / "blobs") == tree(plain / "blobs")
     assert tree(shared / "sha256") == tree(plain / "blobs" / "sha256")
+
+
+def test_a_shared_blob_directory_is_synced_before_index_json_names_its_blobs(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync = os.fsync
+    real_replace = os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str, **kwargs: int | None) -> None:
+        events.append(f"replace {dst}")
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    shared = tmp_path / "shared"
+    dest = tmp_path / "dest"
+    umoci_ok("copy", "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{dest}:x")
+    last_index = max(i for i, event in enumerate(events) if event == f"replace {dest}/index.json")
+    synced = [i for i, event in enumerate(events) if event == f"fsync {shared}/sha256"]
+    blobs_moved = [
+        i for i, event in enumerate(events) if re.fullmatch("replace [0-9a-f]{64}", event)
+    ]
+    assert synced, events
+    assert len(blobs_moved) == 4  # config, two layers, manifest
+    assert blobs_moved[-1] < synced[-1] < last_index
+
+
+class _CountingHasher:
+    """A hash object that records, when asked for its digest, what it hashed."""
+
+    def __init__(self, inner: Any, log: list[str]) -> None:
+        self._inner = inner
+        self._log = log
+        self.name = inner.name
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        self._inner.update(data)
+
+    def hexdigest(self) -> str:
+        value: str = self._inner.hexdigest()
+        self._log.append(value)
+        return value
+
+
+@pytest.mark.parametrize("compress", [None, "zstd"])
+def test_each_layer_written_into_a_layout_is_hashed_once(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compress: str | None
+) -> None:
+    """The source's verified digest names the copy; a converted layer is hashed as it is made."""
+    from umoci.oci import digest as digests
+
+    hashed: list[str] = []
+    real_hasher = digests.hasher
+    monkeypatch.setattr(
+        digests, "hasher", lambda *a, **k: _CountingHasher(real_hasher(*a, **k), hashed)
+    )
+    dest = tmp_path / "dest"
+    how = ["--dest-compress-format", compress] if compress else []
+    umoci_ok("copy", *how, f"oci:{source}:v1", f"oci:{dest}:x")
+    layers = [layer["digest"].partition(":")[2] for layer in manifest(dest, "x")["layers"]]
+    assert [hashed.count(layer) for layer in layers] == [1, 1]
+
+
+def test_what_root_adds_to_a_shared_blob_directory_is_its_owners(
+    source: Path, tmp_path: Path
+) -> None:
+    """As in a layout: ``sudo umoci copy`` leaves no root-owned entries in a user's directory."""
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, *owner)
+    umoci_ok(
+        "copy", "--dest-shared-blob-dir", shared, f"oci:{source}:v1", f"oci:{tmp_path / 'd'}:x"
+    )
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [shared, *shared.rglob("*")]}
+    assert owners == {owner}
 
 
 def test_all_platforms_and_one_platform(tmp_path: Path) -> None:
@@ -276,6 +411,43 @@ def test_an_empty_directory_becomes_a_layout(
     assert tree(full) == {"file": b"mine"}
 
 
+def test_an_existing_empty_directory_stays_the_same_directory(
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The layout is made inside it: owner, mode and inode stay (it may be a mount point)."""
+    broken = tmp_path / "broken"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{broken}:v1")
+    blob_path(broken, manifest(broken, "v1")["layers"][1]["digest"]).write_bytes(b"broken")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    os.chmod(empty, 0o2770)
+    if os.geteuid() == 0:
+        os.chown(empty, 65534, 65534)
+
+    def identity(path: Path) -> tuple[int, int, int, int]:
+        st = path.stat()
+        return st.st_ino, st.st_mode, st.st_uid, st.st_gid
+
+    before = identity(empty)
+    assert "digest mismatch" in copy_fails(capsys, f"oci:{broken}:v1", f"oci:{empty}:x")
+    assert identity(empty) == before
+    assert list(empty.iterdir()) == []
+    umoci_ok("copy", f"oci:{source}:v1", f"oci:{empty}:x")
+    assert identity(empty) == before
+    assert entry(empty, "x")["digest"] == entry(source, "v1")["digest"]
+    if os.geteuid() == 0:  # what root makes in a user's layout is the user's
+        assert (empty / "index.json").stat().st_uid == 65534
+    # The current directory cannot be removed and made again at all.
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    umoci_ok("copy", f"oci:{source}:v1", "oci:.:x")
+    assert entry(here, "x")["digest"] == entry(source, "v1")["digest"]
+
+
 def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
     """--all with --dest-compress-format: new manifests, and new indexes above them only.
 
@@ -323,14 +495,30 @@ def test_recompressing_a_whole_index_rewrites_it(tmp_path: Path) -> None:
     umoci_ok("validate", "--layout", dest)
 
 
-def test_many_pending_blobs_are_committed_in_batches(
+def test_blobs_waiting_for_the_commit_hold_no_open_file(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each pending blob holds an open file: past a bound they are committed early."""
-    from umoci.transport import layout as transport_layout
+    """Each blob is synced and closed once complete, so any number can wait for index.json.
 
-    monkeypatch.setattr(transport_layout, "_MAX_PENDING", 1)
+    (They held a file open each, and past 512 were committed early: a copy
+    that failed after that left them behind.)
+    """
+    from umoci.transport.layout import LayoutDestination
+
+    open_blob_files: list[str] = []
+    real_commit = LayoutDestination.commit
+
+    def commit(self: LayoutDestination, result: CopyResult) -> None:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own fd is gone
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if "/.umoci-" in target and "/blob-" in target:
+                    open_blob_files.append(target)
+        real_commit(self, result)
+
+    monkeypatch.setattr(LayoutDestination, "commit", commit)
     dest = tmp_path / "dest"
-    umoci_ok("copy", f"oci:{source}:v1", f"oci:{dest}:x")
-    assert entry(dest, "x")["digest"] == entry(source, "v1")["digest"]
+    umoci_ok("copy", "--dest-compress-format", "zstd", f"oci:{source}:v1", f"oci:{dest}:x")
+    assert open_blob_files == []
+    assert len(manifest(dest, "x")["layers"]) == 2
     umoci_ok("validate", "--layout", dest)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import io
+import itertools
 import lzma
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
 from copykit import (
+    blob_path,
     copy_fails,
     entry,
     manifest,
@@ -112,6 +117,31 @@ def test_standard_input_and_output(source: Path, tmp_path: Path) -> None:
     assert entry(back, "from-stdin")["digest"] == entry(source, "v1")["digest"]
 
 
+def test_a_failed_copy_to_standard_output_stops_before_the_index(
+    source: Path, tmp_path: Path
+) -> None:
+    """Streamed bytes cannot be taken back: what was sent is no archive any reader loads."""
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(3 << 20))  # more than the tar writer's buffer: it streams
+    umoci_ok("insert", "--image", f"{source}:v1", big, "/big")
+    layer = blob_path(source, manifest(source, "v1")["layers"][-1]["digest"])
+    layer.write_bytes(layer.read_bytes()[:-1] + b"!")  # wrong only at its very end
+    result = subprocess.run(
+        [sys.executable, "-m", "umoci", "copy", f"oci:{source}:v1", "oci-archive:-:v1"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b"digest mismatch" in result.stderr
+    assert len(result.stdout) > 1 << 20  # the bad layer's bytes went out as they came
+    assert b"index.json" not in result.stdout
+    with (
+        tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive,
+        pytest.raises(tarfile.ReadError),
+    ):
+        archive.getmembers()  # it stops short: no end-of-archive blocks either
+
+
 @pytest.mark.parametrize(
     "compress",
     [gzip.compress, lzma.compress, zstandard.ZstdCompressor().compress],
@@ -166,3 +196,52 @@ def test_a_layout_archive_needs_its_oci_layout_file(
     assert "open" in copy_fails(capsys, f"oci-archive:{tmp_path / 'nope'}", f"oci:{dest}:keep")
     assert "is a directory" in copy_fails(capsys, f"oci-archive:{tmp_path}", f"oci:{dest}:keep")
     assert tree(dest) == before
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2"])
+def test_multi_stream_archives_are_read_whole(source: Path, tmp_path: Path, codec: str) -> None:
+    """pixz, pbzip2 and lbzip2 write several streams, which xz, bzip2 and GNU tar read as one."""
+    compress = lzma.compress if codec == "xz" else bz2.compress
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    data = plain.read_bytes()
+    cuts = [0, 10_000, len(data) // 2, len(data)]
+    streams = [compress(data[a:b]) for a, b in itertools.pairwise(cuts)]
+    packed = tmp_path / "image.tar.x"
+    # xz allows NUL padding (a multiple of 4 bytes) between streams and after the last.
+    packed.write_bytes((b"\0" * 8 if codec == "xz" else b"").join(streams) + b"\0" * 4)
+    back = tmp_path / "back"
+    umoci_ok("copy", f"oci-archive:{packed}:v1", f"oci:{back}:v1")
+    assert entry(back, "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2"])
+def test_damaged_xz_and_bzip2_archives_fail_in_one_line(
+    source: Path, tmp_path: Path, codec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compress = lzma.compress if codec == "xz" else bz2.compress
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = bytearray(compress(plain.read_bytes()))
+    corrupt = tmp_path / "corrupt.tar.x"
+    packed[len(packed) // 2] ^= 0xFF
+    corrupt.write_bytes(packed)
+    line = copy_fails(capsys, f"oci-archive:{corrupt}:v1", f"oci:{tmp_path / 'a'}:v1")
+    assert f"corrupt.tar.x:v1: decompress {codec}: " in line
+    cut = tmp_path / "cut.tar.x"
+    cut.write_bytes(compress(plain.read_bytes())[:-100])
+    line = copy_fails(capsys, f"oci-archive:{cut}:v1", f"oci:{tmp_path / 'a'}:v1")
+    assert line.endswith(f"cut.tar.x:v1: decompress {codec}: unexpected end of stream")
+    assert not (tmp_path / "a").exists()
+
+
+def test_trailing_garbage_after_the_last_stream_is_skipped_with_a_warning(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As gzip archives and layers are read: the archive ends where the last stream does."""
+    plain = tmp_path / "image.tar"
+    umoci_ok("copy", f"oci:{source}:v1", f"oci-archive:{plain}:v1")
+    packed = tmp_path / "image.tar.xz"
+    packed.write_bytes(lzma.compress(plain.read_bytes()) + b"garbage")
+    umoci_ok("copy", f"oci-archive:{packed}:v1", f"oci:{tmp_path / 'back'}:v1")
+    assert "ignoring 7 trailing bytes after the xz stream" in caplog.text

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import io
 import os
 import stat
 
@@ -34,6 +33,7 @@ from umoci.cas.layoutcheck import (
     INDEX_FILE,
     LAYOUT_FILE,
     LAYOUT_VERSION,
+    MAX_JSON_BYTES,
     blob_entries,
     check_layout,
     describe,
@@ -41,7 +41,7 @@ from umoci.cas.layoutcheck import (
     open_regular,
     read_index_bytes,
 )
-from umoci.cas.verify import VerifiedReader
+from umoci.cas.verify import VerifiedReader, open_embedded
 from umoci.closing import Closing
 from umoci.errors import BlobInvalidError, BlobNotFoundError, LayoutError
 from umoci.oci import digest as digests
@@ -54,20 +54,20 @@ from umoci.oci.models import Descriptor, Index
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from threading import Thread
     from typing import BinaryIO
 
 TEMP_PREFIX = ".umoci-"
 
-# JSON blobs (manifests, configs, indexes) are read whole; anything larger
-# than this is not a plausible JSON blob and is refused before reading.
-MAX_JSON_BLOB = 64 << 20
 _CHUNK = 1 << 20
 
 
 class DirStore(Closing):
     """An opened OCI image layout directory."""
+
+    #: Where the ``<alg>/<hex>`` blob directories are, below the store's path.
+    blob_root = BLOBS_DIR
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -140,10 +140,10 @@ class DirStore(Closing):
 
     def blob_path(self, digest: str) -> str:
         algorithm, encoded = digests.split(digest)
-        return os.path.join(self.path, BLOBS_DIR, algorithm, encoded)
+        return os.path.join(self.path, self.blob_root, algorithm, encoded)
 
     def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
-        """The (cached) fd of ``blobs/<algorithm>/``, which must lie inside the layout.
+        """The (cached) fd of ``<blob_root>/<algorithm>/``, which must lie inside the store's path.
 
         LayoutError if it leads outside (see :func:`open_dir_inside`);
         OSError if it cannot be opened (or, with *create*, made).
@@ -151,13 +151,13 @@ class DirStore(Closing):
         fd = self._blob_dirs.get(algorithm)
         if fd is not None:
             return fd
-        where = f"{BLOBS_DIR}/{algorithm}"
+        where = os.path.join(self.blob_root, algorithm)
         try:
             fd = open_dir_inside(self.path, where)
         except FileNotFoundError:
             if not create:
                 raise
-            blobs = open_dir_inside(self.path, BLOBS_DIR)
+            blobs = open_dir_inside(self.path, self.blob_root)
             try:
                 try:
                     os.mkdir(algorithm, 0o755, dir_fd=blobs)
@@ -177,9 +177,9 @@ class DirStore(Closing):
         A descriptor that embeds its content (``data``) is served from it,
         as the Go umoci does, after the same checks.
         """
-        if descriptor.data is not None:
-            embedded = io.BytesIO(descriptor.data)
-            return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
+        embedded = open_embedded(descriptor)
+        if embedded is not None:
+            return embedded
         path = self.blob_path(descriptor.digest)
         try:
             # Not a FIFO, device or symlink: any of those could hang or leak.
@@ -192,7 +192,7 @@ class DirStore(Closing):
             raise BlobInvalidError(f"blob {descriptor.digest}: {describe(err)}") from None
         return VerifiedReader(raw, descriptor.digest, descriptor.size)
 
-    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BLOB) -> bytes:
+    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BYTES) -> bytes:
         """Read a whole (small) blob, verified."""
         if descriptor.size > limit:
             raise BlobInvalidError(
@@ -225,6 +225,19 @@ class DirStore(Closing):
         # The directory entry is made durable in one go before index.json
         # (the only thing that makes a blob reachable) is replaced.
         self._dirty_dirs.add(algorithm)
+
+    def sync_blob_dirs(self) -> None:
+        """fsync the blob directories that have new entries (before an index names them).
+
+        :meth:`write_index` does it for this store's own blobs; a store whose
+        blobs another store's index names must be synced by its user first.
+        """
+        try:
+            for algorithm in sorted(self._dirty_dirs):
+                _fsync_fd(self._blob_dirs[algorithm])
+        except OSError as err:
+            raise LayoutError(f"sync blob directories in {self.path}: {describe(err)}") from None
+        self._dirty_dirs.clear()
 
     def list_blobs(self) -> Iterator[str]:
         """Digests of the entries under ``blobs/<alg>/`` whose names are valid digests.
@@ -269,10 +282,8 @@ class DirStore(Closing):
 
     def write_index(self, index: Index) -> None:
         """Atomically replace ``index.json`` (always the last write of a change)."""
+        self.sync_blob_dirs()
         try:
-            for algorithm in sorted(self._dirty_dirs):
-                _fsync_fd(self._blob_dirs[algorithm])
-            self._dirty_dirs.clear()
             self._write_file_atomic(INDEX_FILE, gojson.dumps_blob(index.to_json()))
         except OSError as err:
             raise LayoutError(f"write {INDEX_FILE} in {self.path}: {describe(err)}") from None
@@ -287,7 +298,7 @@ class DirStore(Closing):
                 os.fsync(f.fileno())
             self._own(temp_path)
             os.replace(temp_path, os.path.join(self.path, name))
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         except BaseException:
             try:
                 os.unlink(temp_path)
@@ -329,23 +340,28 @@ _WRITEBACK_BYTES = 16 << 20
 
 
 class BlobWriter:
-    """Write a blob in pieces; ``commit`` hashes, fsyncs and renames it into place."""
+    """Write a blob in pieces; ``commit`` fsyncs it and renames it into place.
+
+    ``commit`` is :meth:`finish` (complete, hashed unless the digest was
+    given, synced, closed) then :meth:`install` (the rename), which a caller
+    may also do apart, later.
+    """
 
     def __init__(
         self, store: DirStore, *, size: int | None = None, digest: str | None = None
     ) -> None:
         """*size*: how big the blob will be, when known (small ones hash with quicker imports).
 
-        *digest*: the sha256 digest of the bytes to come, which the caller
-        checks as it writes them (a copy's verifying reader): they are then
-        not hashed a second time.
+        *digest*: the content's sha256 digest, which the caller has verified
+        (or will, before :meth:`commit`): the bytes are then not hashed again.
         """
         self._store = store
         fd, self._temp_path = _make_temp_file(store._temp(), "blob-")
         self._file: BinaryIO = os.fdopen(fd, "wb")
-        self._digest = digest
-        self._hash = None if digest is not None else digests.hasher(digests.SHA256, size=size)
+        self._hash = digests.hasher(digests.SHA256, size=size) if digest is None else None
         self.size = 0
+        self._digest = digest
+        self._finished: str | None = None  # the digest, once finished
         self._done = False
         self._synced_to = 0  # bytes handed to a writeback so far
         self._writeback: Thread | None = None
@@ -395,11 +411,21 @@ class BlobWriter:
             self._writeback = None
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        if self._hash is not None:
-            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
-        else:
-            assert self._digest is not None
-            digest = self._digest
+        """:meth:`finish` the blob and :meth:`install` it."""
+        descriptor = self.finish(media_type, annotations)
+        self.install()
+        return descriptor
+
+    def finish(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
+        """Complete the file (synced and closed); it becomes a blob only by :meth:`install`.
+
+        Between the two it holds no file descriptor, so a copy can keep any
+        number of finished blobs waiting (:meth:`abort` drops one).
+        """
+        digest = (
+            self._digest if self._hash is None else f"{digests.SHA256}:{self._hash.hexdigest()}"
+        )
+        assert digest is not None  # given whenever nothing is hashed
         try:
             self._file.flush()
             os.fchmod(self._file.fileno(), 0o644)
@@ -408,13 +434,25 @@ class BlobWriter:
                 raise self._writeback_errors[0]
             os.fsync(self._file.fileno())
             self._file.close()
+        except OSError as err:
+            raise LayoutError(
+                f"store blob {digest} in {self._store.path}: {describe(err)}"
+            ) from None
+        self._finished = digest
+        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def install(self) -> None:
+        """Rename the finished blob into ``blobs/`` (replacing an identical one if there)."""
+        digest = self._finished
+        if digest is None:
+            raise RuntimeError("BlobWriter.install() before finish()")
+        try:
             self._store._install(self._temp_path, digest)
         except OSError as err:
             raise LayoutError(
                 f"store blob {digest} in {self._store.path}: {describe(err)}"
             ) from None
         self._done = True
-        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
 
     def abort(self) -> None:
         if not self._done:
@@ -436,7 +474,8 @@ def _writeback(fd: int, errors: list[OSError]) -> None:
         errors.append(err)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
+    """Make the entries of directory *path* durable (a filesystem that refuses is let be)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _fsync_fd(fd)
@@ -458,26 +497,69 @@ def open_layout(path: str) -> DirStore:
     return DirStore(path)
 
 
-def create_layout(path: str) -> None:
-    """Create an empty layout at a path that must not exist yet (parents are created)."""
+def create_layout(path: str, *, parents: bool = True) -> None:
+    """Create an empty layout at a path that must not exist yet.
+
+    Missing parent directories are created too (``umoci init``, as the Go
+    umoci), unless *parents* is false: then they are a LayoutError (``umoci
+    copy``, as skopeo's ``oci:``), and a failure leaves nothing behind.
+    """
     parent = os.path.dirname(path)
-    if parent:
+    if parent and parents:
         os.makedirs(parent, mode=0o755, exist_ok=True)
     try:
         os.mkdir(path, 0o755)
     except FileExistsError:
         raise LayoutError(f"create layout {path}: path already exists") from None
+    except FileNotFoundError:
+        raise LayoutError(
+            f"create layout {path}: parent directory {parent} does not exist"
+        ) from None
     try:
-        os.makedirs(os.path.join(path, BLOBS_DIR, digests.SHA256), 0o755)
-        with open(os.path.join(path, LAYOUT_FILE), "wb") as f:
-            f.write(gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
-        with DirStore(path) as store:
-            for sub in (BLOBS_DIR, os.path.join(BLOBS_DIR, digests.SHA256), LAYOUT_FILE):
-                store._own(os.path.join(path, sub))
-            store.write_index(Index())
+        make_layout_in(path)
     except BaseException:
         _remove_tree(path)
         raise
+
+
+def make_layout_in(path: str) -> None:
+    """Make the existing empty directory *path* an empty layout.
+
+    The directory itself stays as it is (its owner, its mode, a mount
+    point); if this fails, what it made in there is removed again.  An entry
+    that appears meanwhile (another writer making a layout there) is a
+    LayoutError, and is left alone.
+    """
+    made: list[str] = []
+    try:
+        try:
+            os.mkdir(os.path.join(path, BLOBS_DIR), 0o755)
+            made.append(BLOBS_DIR)
+            os.mkdir(os.path.join(path, BLOBS_DIR, digests.SHA256), 0o755)
+            layout_file = open(os.path.join(path, LAYOUT_FILE), "xb")  # noqa: SIM115
+        except FileExistsError as err:
+            raise LayoutError(f"create layout {path}: {err.filename} already exists") from None
+        made.append(LAYOUT_FILE)
+        with layout_file:
+            layout_file.write(gojson.dumps_blob({"imageLayoutVersion": LAYOUT_VERSION}))
+        with DirStore(path) as store:
+            for sub in (BLOBS_DIR, os.path.join(BLOBS_DIR, digests.SHA256), LAYOUT_FILE):
+                store._own(os.path.join(path, sub))
+            made.append(INDEX_FILE)
+            store.write_index(Index())
+    except BaseException:
+        _remove_entries(path, made)
+        raise
+
+
+def remove_layout_from(path: str) -> None:
+    """Undo :func:`make_layout_in`: remove a layout's entries from *path*, which stays."""
+    _remove_entries(path, (BLOBS_DIR, LAYOUT_FILE, INDEX_FILE))
+
+
+def _remove_entries(path: str, names: Iterable[str]) -> None:
+    for name in names:
+        _remove_tree(os.path.join(path, name))
 
 
 def _make_temp_file(parent: str, prefix: str) -> tuple[int, str]:

@@ -26,8 +26,10 @@ LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 BLOBS_DIR = "blobs"
 
-# index.json is read whole; anything larger is not a plausible index.
-MAX_INDEX_BYTES = 64 << 20
+#: JSON documents -- index.json, manifests, indexes, configs, a bundle's
+#: config.json, an archive's manifest.json -- are read whole up to this size;
+#: anything larger is not a plausible one and is refused before it is read.
+MAX_JSON_BYTES = 64 << 20
 
 _CHUNK = 1 << 20
 _DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -142,7 +144,7 @@ def check_layout(path: str) -> None:
 def read_index_bytes(path: str) -> bytes:
     """The bytes of ``index.json`` (size-capped)."""
     try:
-        return read_regular(os.path.join(path, INDEX_FILE), MAX_INDEX_BYTES)
+        return read_regular(os.path.join(path, INDEX_FILE), MAX_JSON_BYTES)
     except OSError as err:
         raise LayoutError(f"read {INDEX_FILE}: {describe(err)}") from None
 

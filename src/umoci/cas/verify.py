@@ -24,6 +24,8 @@ TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~
 if TYPE_CHECKING:
     from typing import BinaryIO
 
+    from umoci.oci.models import Descriptor
+
 
 class VerifiedReader(io.RawIOBase):
     """Stream exactly ``size`` bytes of ``raw`` and check their digest."""
@@ -103,3 +105,15 @@ class VerifiedReader(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
+
+
+def open_embedded(descriptor: Descriptor) -> VerifiedReader | None:
+    """A reader of the content *descriptor* embeds (``data``), checked as a blob is; None if none.
+
+    The Go umoci serves such a descriptor from its data, after the same
+    checks, whoever stores the blob.
+    """
+    if descriptor.data is None:
+        return None
+    embedded = io.BytesIO(descriptor.data)
+    return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")

@@ -17,6 +17,7 @@ from isal import igzip_lib
 
 from umoci import log as umoci_log
 from umoci.compress._writer import ChunkedWriter
+from umoci.compress.magic import GZIP_MAGIC
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
 from umoci.errors import LayerError
 
@@ -30,7 +31,6 @@ log = umoci_log.get()
 _ISAL_ERROR: type[Exception] = igzip_lib.IsalError  # type: ignore[assignment]
 _ISAL_ERRORS = (_ISAL_ERROR, OSError, ValueError)
 
-_MAGIC = b"\x1f\x8b"
 #: Raw bytes fed to the decompressor per read from the blob.
 _INPUT_CHUNK = 256 * 1024
 #: ISA-L's level 2 is its default: about zlib -6 ratio at several times the speed.
@@ -85,7 +85,7 @@ class GzipReader:
     def _next_member(self) -> None:
         # A member ended: decide between "another member follows" and "done".
         rest = self._dec.unused_data
-        while len(rest) < len(_MAGIC):
+        while len(rest) < len(GZIP_MAGIC):
             more = self._raw.read(_INPUT_CHUNK)
             if not more:
                 break
@@ -93,7 +93,7 @@ class GzipReader:
         if not rest:
             self._done = True
             return
-        if rest.startswith(_MAGIC):
+        if rest.startswith(GZIP_MAGIC):
             self._dec = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
             self._carry = rest
             return
@@ -129,7 +129,7 @@ class _FixHeader:
     def write(self, data: bytes, /) -> int | None:
         if self._first:
             self._first = False
-            if len(data) == 10 and data[:4] == b"\x1f\x8b\x08\x00":
+            if len(data) == 10 and data[:4] == GZIP_MAGIC + b"\x08\x00":
                 return self._raw.write(data[:8] + b"\x00\xff")
         return self._raw.write(data)
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from umoci.compress._gzip import _log_trailing
 from umoci.compress._writer import ChunkedWriter
+from umoci.compress.magic import ZSTD_MAGIC
 from umoci.compress.streams import CHUNK_SIZE, ByteReader, ByteWriter, drain
 from umoci.errors import LayerError
 
@@ -24,7 +25,7 @@ TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~
 if TYPE_CHECKING:
     from typing import IO, Any
 
-_FRAME_MAGIC = 0xFD2FB528
+_FRAME_MAGIC = int.from_bytes(ZSTD_MAGIC, "little")
 _SKIPPABLE_MIN, _SKIPPABLE_MAX = 0x184D2A50, 0x184D2A5F
 _INPUT_CHUNK = 256 * 1024
 DEFAULT_LEVEL = 3  # zstd's own default; the Go umoci uses klauspost's equivalent

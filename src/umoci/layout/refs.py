@@ -51,11 +51,12 @@ if TYPE_CHECKING:
         def read_index(self) -> Index: ...
 
 
-# Nested indexes deeper than this are refused: a loop of indexes referring
-# to each other cannot exist with content addressing, but a very deep chain
-# would still be a resource attack.
-_MAX_DEPTH = 16
-_MAX_VISITS = 1 << 16
+#: Nested indexes deeper than this are refused (here and by ``umoci copy``): a
+#: loop of indexes referring to each other cannot exist with content
+#: addressing, but a very deep chain would still be a resource attack.
+MAX_DEPTH = 16
+#: Descriptors visited below one root, at most (a huge DAG, likewise).
+MAX_VISITS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -105,15 +106,15 @@ class _Walk:
 
     def expand(self, path: tuple[Descriptor, ...]) -> None:
         self.visits += 1
-        if self.visits > _MAX_VISITS:
+        if self.visits > MAX_VISITS:
             raise BlobInvalidError(
-                f"index {path[0].digest}: more than {_MAX_VISITS} descriptors below it"
+                f"index {path[0].digest}: more than {MAX_VISITS} descriptors below it"
             )
         descriptor = path[-1]
         if descriptor.media_type not in mediatypes.INDEX_TYPES:
             self.out.append(DescriptorPath(path))
             return
-        if len(path) > _MAX_DEPTH:
+        if len(path) > MAX_DEPTH:
             raise BlobInvalidError(f"index {descriptor.digest}: indexes nested too deeply")
         index = self.indexes.get(descriptor.digest)
         if index is None:
@@ -154,7 +155,7 @@ def _find_digest(store: JsonBlobs, index: Index, prefix: str) -> DescriptorPath:
     found: dict[str, Descriptor] = {}
     level = list(index.manifests)
     searched: set[str] = set()
-    for _ in range(_MAX_DEPTH + 1):
+    for _ in range(MAX_DEPTH + 1):
         below: list[Descriptor] = []
         for descriptor in level:
             if descriptor.digest.startswith(prefix):

@@ -106,3 +106,10 @@ def hasher(algorithm: str, *, size: int | None = None) -> Hasher:
     import hashlib
 
     return hashlib.new(algorithm)
+
+
+def sha256_of(data: bytes) -> str:
+    """The ``sha256:<hex>`` digest of *data* (a JSON document, an ID's seed)."""
+    digest = hasher(SHA256, size=len(data))
+    digest.update(data)
+    return f"{SHA256}:{digest.hexdigest()}"

@@ -13,6 +13,7 @@ command lines carry over.  The pieces, each in its own module:
     layout       oci:            a layout directory (read and write)
     tarindex     random access to the members of an untrusted tar archive
     tarout       a tar archive written as a stream (temp file + rename, stdout, a socket)
+    spool        unnamed temporary files in --tmpdir (O_TMPFILE, or a file unlinked at once)
     ociarchive   oci-archive:    a layout in a tar archive
     dockerarchive docker-archive: ``docker save``'s format (legacy and OCI inside)
     daemon       docker-daemon:  the Docker engine API over its unix socket

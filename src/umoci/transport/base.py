@@ -16,8 +16,8 @@ last, makes the result visible under its name (:meth:`Destination.commit`).
 from __future__ import annotations
 
 import abc
-import io
 
+from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.closing import Closing
 from umoci.errors import RefNotFoundError, TransportError
 from umoci.layout.refs import find_anchors
@@ -52,11 +52,6 @@ if TYPE_CHECKING:
         ) -> None: ...
 
 
-#: JSON documents (manifests, indexes, configs, manifest.json) are read whole
-#: up to this size; anything larger is refused before it is read.
-MAX_JSON = 64 << 20
-
-
 class Source(Closing):
     """Where a copy reads: the images a name selects, and their blobs, verified."""
 
@@ -75,18 +70,16 @@ class Source(Closing):
 
     def open_blob(self, descriptor: Descriptor) -> VerifiedReader:
         """Stream a blob; its size and digest are checked as it is read."""
-        if descriptor.data is not None:
-            from umoci.cas.verify import VerifiedReader
+        from umoci.cas.verify import open_embedded
 
-            embedded = io.BytesIO(descriptor.data)
-            return VerifiedReader(embedded, descriptor.digest, descriptor.size, " (embedded data)")
-        return self._open_blob(descriptor)
+        embedded = open_embedded(descriptor)
+        return embedded if embedded is not None else self._open_blob(descriptor)
 
     @abc.abstractmethod
     def _open_blob(self, descriptor: Descriptor) -> VerifiedReader:
         """Stream a blob the source stores (through a :class:`VerifiedReader`)."""
 
-    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON) -> bytes:
+    def read_blob(self, descriptor: Descriptor, limit: int = MAX_JSON_BYTES) -> bytes:
         """A whole small blob (a manifest, index or config), verified."""
         if descriptor.size > limit:
             raise TransportError(
@@ -166,9 +159,16 @@ class Destination(Closing):
 
         The engine hands a stream that checks the bytes against *descriptor*
         as they go and raises at the end if they are not its content; so an
-        implementation must not make the blob visible before that end.
-        Docker's formats keep configs and layers only: they ignore manifests
-        and indexes here.
+        implementation must not let anyone take the blob for that content
+        before the end.  A layout keeps it in a private temporary file until
+        :meth:`commit`, and so does an archive written to a file (renamed
+        into place at commit).  An archive written to a stream -- standard
+        output, a FIFO, the Docker engine's upload -- carries the bytes as
+        they come: there the guarantee is that a failure stops the stream
+        before its index (``index.json``, ``manifest.json``) and its end, so
+        it is no image any reader loads, and the engine gets no complete
+        upload.  Docker's formats keep configs and layers only: they ignore
+        manifests and indexes here.
         """
 
     @abc.abstractmethod

@@ -30,6 +30,7 @@ from umoci.transport.tarout import Output
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from umoci.transport.names import DockerDaemonName
+    from umoci.transport.spool import SpoolDir
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 #: Seconds without progress on the socket before giving up (a load can take a while).
@@ -97,7 +98,7 @@ class DockerClient:
             raise TransportError(f"{what}: send to the Docker engine: {err}") from None
         return LoadUpload(connection, what)
 
-    def save(self, image: str, tmpdir: str, what: str) -> TarIndex:
+    def save(self, image: str, tmpdir: SpoolDir, what: str) -> TarIndex:
         """``GET /images/IMAGE/get`` as an opened archive (spooled to *tmpdir*)."""
         connection = self._connect(what)
         try:
@@ -202,7 +203,7 @@ class LoadUpload(Output):
             self._connection = None
 
 
-def open_daemon_source(name: DockerDaemonName, *, tmpdir: str) -> DockerArchiveSource:
+def open_daemon_source(name: DockerDaemonName, *, tmpdir: SpoolDir) -> DockerArchiveSource:
     image = str(name.reference) if name.reference is not None else name.image_id
     assert image is not None
     archive = DockerClient().save(image, tmpdir, str(name))
@@ -211,7 +212,7 @@ def open_daemon_source(name: DockerDaemonName, *, tmpdir: str) -> DockerArchiveS
 
 
 def open_daemon_destination(
-    name: DockerDaemonName, *, additional_tags: tuple[str, ...], tmpdir: str
+    name: DockerDaemonName, *, additional_tags: tuple[str, ...], tmpdir: SpoolDir
 ) -> DockerArchiveDestination:
     if name.reference is None:
         raise TransportError(f"{name}: a destination is named NAME[:TAG], not by image ID")

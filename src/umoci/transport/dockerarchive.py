@@ -24,7 +24,9 @@ from __future__ import annotations
 import io
 from typing import BinaryIO, cast
 
+from umoci.cas.layoutcheck import MAX_JSON_BYTES
 from umoci.cas.verify import VerifiedReader
+from umoci.compress.magic import SNIFF_BYTES, sniff
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import (
     BlobInvalidError,
@@ -39,24 +41,25 @@ from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci.models import Descriptor, Manifest
 from umoci.structs import dataclass
-from umoci.transport.base import MAX_JSON, CopyResult, Source
+from umoci.transport.base import CopyResult, Source
 from umoci.transport.documents import parse_config, parse_json, parse_manifest, parse_object
 from umoci.transport.names import DockerReference, parse_docker_reference
 from umoci.transport.ociarchive import INDEX_FILE, LAYOUT_FILE, open_layout_blob, read_layout_index
-from umoci.transport.tarindex import Member, TarIndex, open_archive
+from umoci.transport.tarindex import Member, TarIndex, open_archive, quote
 from umoci.transport.tarout import ArchiveDestination, FileOutput, Output, symlink_entry
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from umoci.compress.streams import ByteReader
     from umoci.transport.names import DockerArchiveName
+    from umoci.transport.spool import SpoolDir
 
 MANIFEST_FILE = "manifest.json"
 REPOSITORIES_FILE = "repositories"
 _MAX_IMAGES = 4096
 
-# Layer files that are compressed after all, by their first bytes.
-_COMPRESSED = ((b"\x1f\x8b", mediatypes.LAYER_GZIP), (b"\x28\xb5\x2f\xfd", mediatypes.LAYER_ZSTD))
+# Layer files that are compressed after all (as their first bytes say).
+_COMPRESSED = {"gzip": mediatypes.LAYER_GZIP, "zstd": mediatypes.LAYER_ZSTD}
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def read_manifest_json(archive: TarIndex) -> list[ArchivedImage]:
     """The images ``manifest.json`` lists (type-checked; paths not yet resolved)."""
     if not archive.has(MANIFEST_FILE):
         raise TransportError(f"{archive.what}: not a docker-archive: no {MANIFEST_FILE}")
-    data = archive.read(archive.file(MANIFEST_FILE, follow=True), MAX_JSON)
+    data = archive.read(archive.file(MANIFEST_FILE, follow=True), MAX_JSON_BYTES)
     value = parse_json(data, MANIFEST_FILE)
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise BlobInvalidError(f"{MANIFEST_FILE}: not a list of objects")
@@ -132,7 +135,7 @@ class DockerArchiveSource(Source):
             raise
 
     @classmethod
-    def open(cls, name: DockerArchiveName, *, tmpdir: str) -> DockerArchiveSource:
+    def open(cls, name: DockerArchiveName, *, tmpdir: SpoolDir) -> DockerArchiveSource:
         archive = open_archive(name.path, tmpdir=tmpdir, what=str(name))
         return cls(archive, reference=name.reference, entry=name.index)
 
@@ -167,10 +170,10 @@ class DockerArchiveSource(Source):
     def _anchor_of(self, image: ArchivedImage) -> Descriptor:
         """The manifest to copy for *image*: Docker 25's own, or one made up from its files."""
         config_member = self._archive.file(
-            image.config, follow=True, what=f"config {image.config!r}"
+            image.config, follow=True, what=f"config {quote(image.config)}"
         )
-        config_bytes = self._archive.read(config_member, MAX_JSON)
-        config_digest = f"{digests.SHA256}:{_sha256(config_bytes)}"
+        config_bytes = self._archive.read(config_member, MAX_JSON_BYTES)
+        config_digest = digests.sha256_of(config_bytes)
         self._members[config_digest] = config_member
         own = self._oci_manifest(config_digest)
         if own is not None:
@@ -187,7 +190,7 @@ class DockerArchiveSource(Source):
         )
         config_descriptor = Descriptor(mediatypes.CONFIG, config_digest, len(config_bytes))
         data = gojson.dumps_blob(Manifest(config_descriptor, layers).to_json())
-        descriptor = Descriptor(mediatypes.MANIFEST, f"{digests.SHA256}:{_sha256(data)}", len(data))
+        descriptor = Descriptor(mediatypes.MANIFEST, digests.sha256_of(data), len(data))
         self._made[descriptor.digest] = data
         return descriptor
 
@@ -221,19 +224,19 @@ class DockerArchiveSource(Source):
 
     def _layer(self, path: str, diff_id: str) -> Descriptor:
         """A layer file as a descriptor: plain (named by its diff_id) or as compressed."""
-        member = self._archive.file(path, follow=True, what=f"layer {path!r}")
+        member = self._archive.file(path, follow=True, what=f"layer {quote(path)}")
         with self._archive.open(member) as reader:
-            head = reader.read(4)
-        for magic, media_type in _COMPRESSED:
-            if head.startswith(magic):
-                # Compressed after all: its own digest is what names it.
-                hasher = digests.hasher(digests.SHA256)
-                with self._archive.open(member) as reader:
-                    while chunk := reader.read(CHUNK_SIZE):
-                        hasher.update(chunk)
-                digest = f"{digests.SHA256}:{hasher.hexdigest()}"
-                self._members[digest] = member
-                return Descriptor(media_type, digest, member.size)
+            head = reader.read(SNIFF_BYTES)
+        media_type = _COMPRESSED.get(sniff(head) or "")
+        if media_type is not None:
+            # Compressed after all: its own digest is what names it.
+            hasher = digests.hasher(digests.SHA256)
+            with self._archive.open(member) as reader:
+                while chunk := reader.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+            digest = f"{digests.SHA256}:{hasher.hexdigest()}"
+            self._members[digest] = member
+            return Descriptor(media_type, digest, member.size)
         self._members[diff_id] = member
         return Descriptor(mediatypes.LAYER_TAR, diff_id, member.size)
 
@@ -254,12 +257,6 @@ class DockerArchiveSource(Source):
 
     def close(self) -> None:
         self._archive.close()
-
-
-def _sha256(data: bytes) -> str:
-    hasher = digests.hasher(digests.SHA256, size=len(data))
-    hasher.update(data)
-    return hasher.hexdigest()
 
 
 # The config fields a legacy loader reads from the top layer's json.
@@ -285,7 +282,7 @@ class DockerArchiveDestination(ArchiveDestination):
         output: Output,
         *,
         tags: tuple[DockerReference, ...],
-        tmpdir: str,
+        tmpdir: SpoolDir,
     ) -> None:
         self.name = name
         self._tags = tuple(dict.fromkeys(tags))
@@ -294,7 +291,7 @@ class DockerArchiveDestination(ArchiveDestination):
 
     @classmethod
     def open(
-        cls, name: DockerArchiveName, *, additional_tags: tuple[str, ...], tmpdir: str
+        cls, name: DockerArchiveName, *, additional_tags: tuple[str, ...], tmpdir: SpoolDir
     ) -> DockerArchiveDestination:
         if name.index is not None:
             raise TransportError(f"{name}: a destination is named NAME:TAG, not @N")
@@ -314,7 +311,7 @@ class DockerArchiveDestination(ArchiveDestination):
             super().put_blob(descriptor, stream)
             return
         # The config is needed again at the end (the legacy json): keep it.
-        if descriptor.size > MAX_JSON:
+        if descriptor.size > MAX_JSON_BYTES:
             raise TransportError(f"{self.name}: config {descriptor.digest} is too large")
         data = b"".join(iter(lambda: stream.read(CHUNK_SIZE), b""))
         self._configs[descriptor.digest] = data
@@ -344,7 +341,7 @@ class DockerArchiveDestination(ArchiveDestination):
         parent: str | None = None
         for i, layer_name in enumerate(layer_names):
             seed = f"{parent or ''} {layer_name} {config.digest}".encode()
-            layer_id = _sha256(seed)
+            layer_id = digests.split(digests.sha256_of(seed))[1]
             legacy: dict[str, object] = {"id": layer_id}
             if parent is not None:
                 legacy["parent"] = parent

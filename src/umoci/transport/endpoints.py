@@ -16,18 +16,21 @@ from umoci.transport.names import (
     RegistryName,
 )
 from umoci.transport.registry.options import RegistryOptions
+from umoci.transport.spool import SpoolDir
 
 #: Where streams are spooled when no --tmpdir is given: large files belong
 #: on disk, not in a tmpfs /tmp (skopeo's default too).
 DEFAULT_TMPDIR = "/var/tmp"
 
 
-def temporary_directory(tmpdir: str | None) -> str:
-    """``--tmpdir``, else ``$TMPDIR``, else :data:`DEFAULT_TMPDIR`; it must be a directory."""
-    path = tmpdir or os.environ.get("TMPDIR") or DEFAULT_TMPDIR
-    if not os.path.isdir(path):
-        raise UsageError(f"--tmpdir {path}: not a directory")
-    return path
+def temporary_directory(tmpdir: str | None) -> SpoolDir:
+    """``--tmpdir``, else ``$TMPDIR``, else :data:`DEFAULT_TMPDIR` (checked when first used)."""
+    if tmpdir:
+        return SpoolDir(tmpdir, "--tmpdir")
+    from_environment = os.environ.get("TMPDIR")
+    if from_environment:
+        return SpoolDir(from_environment, "$TMPDIR")
+    return SpoolDir(DEFAULT_TMPDIR)
 
 
 def open_source(

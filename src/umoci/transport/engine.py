@@ -23,7 +23,7 @@
    :meth:`Destination.abort`.
 
 Blobs are streamed, never held whole, except the JSON documents (capped at
-:data:`~umoci.transport.base.MAX_JSON`).
+:data:`~umoci.cas.layoutcheck.MAX_JSON_BYTES`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from umoci.compress import (
     open_decompressor,
 )
 from umoci.errors import TransportError
-from umoci.layout.refs import DescriptorPath, choose, leaves
+from umoci.layout.refs import MAX_DEPTH, MAX_VISITS, DescriptorPath, choose, leaves
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci import platforms as plat
@@ -61,11 +61,6 @@ if TYPE_CHECKING:
     from umoci.compress.streams import ByteReader
 
 log = umoci_log.get()
-
-# Nested indexes and descriptors below one root are bounded, as in
-# umoci.layout.refs: content addressing rules out loops, not huge DAGs.
-_MAX_DEPTH = 16
-_MAX_VISITS = 1 << 16
 
 
 def copy_image(
@@ -149,12 +144,12 @@ class _Copier:
     def node(self, descriptor: Descriptor, depth: int) -> Descriptor:
         """Copy *descriptor* and everything below it; return it as the destination has it."""
         self._visits += 1
-        if self._visits > _MAX_VISITS:
-            raise TransportError(f"{self.source.name}: more than {_MAX_VISITS} descriptors")
+        if self._visits > MAX_VISITS:
+            raise TransportError(f"{self.source.name}: more than {MAX_VISITS} descriptors")
         done = self._nodes.get(descriptor.digest)
         if done is None:
             if descriptor.media_type in mediatypes.INDEX_TYPES:
-                if depth > _MAX_DEPTH:
+                if depth > MAX_DEPTH:
                     raise TransportError(
                         f"{self.source.name}: index {descriptor.digest}: nested too deeply"
                     )
@@ -236,7 +231,7 @@ class _Copier:
     ) -> Descriptor:
         """Store a JSON document (*descriptor* given: as the source has it; else new)."""
         if descriptor is None:
-            digest = f"{digests.SHA256}:{_sha256(data)}"
+            digest = digests.sha256_of(data)
             descriptor = Descriptor(media_type, digest, len(data))
         self._blob(descriptor, data)
         return descriptor
@@ -330,10 +325,12 @@ class _Copier:
     def _convert(self, layer: Descriptor, target: Codec, diff_id: str | None) -> Descriptor:
         """Decompress *layer* and compress it into *target*, checking its diff_id on the way.
 
-        Nothing is hashed twice: a plain source layer is verified against
-        its own digest, which must then be the diff_id; a plain result is
-        the uncompressed stream, whose digest (the diff_id, checked here)
-        the destination is told instead of computing it again.
+        No stream is hashed twice: a plain source layer is verified against
+        its own digest, which must then be the diff_id; a compressed one's
+        uncompressed stream is hashed here, for the diff_id; a plain result
+        is that stream, whose digest the destination is told instead of
+        computing it again, and a compressed result is hashed once, by the
+        destination, as it is written.
         """
         if diff_id is None:
             raise TransportError(
@@ -372,12 +369,6 @@ class _Copier:
         self.line.count(written=1)
         log.info("layer %s: stored as %s %s", layer.digest, target.name, converted.digest)
         return converted
-
-
-def _sha256(data: bytes) -> str:
-    hasher = digests.hasher(digests.SHA256, size=len(data))
-    hasher.update(data)
-    return hasher.hexdigest()
 
 
 def _short(digest: str) -> str:

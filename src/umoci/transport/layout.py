@@ -1,17 +1,25 @@
 """``oci:PATH[:REF]``: a layout directory as a copy's source or destination.
 
-A destination layout is created when PATH does not exist (and removed
-again if the copy fails).  Each blob is written in full through the
-layout's own :class:`~umoci.cas.dir.BlobWriter` (a private temporary file,
-in the store's locked ``.umoci-*`` directory), but its commit -- the fsync
-and the rename into ``blobs/`` -- waits until every blob of the copy has
-been read and verified; only then are they all committed, and then
-``index.json`` is changed under its lock, in one change that points each
-tag at the copy, replacing the entries the tag named (so no untagged
-manifest is left behind).  A copy that fails therefore leaves the layout
-exactly as it was, stray blobs included (an archive with one bad blob
-among many good ones is a case in point).  The whole copy holds the
-shared blob lock, so ``gc`` waits for it.
+A destination layout is created when PATH does not exist (its parent
+must, as with skopeo), or inside PATH when it is an empty directory
+(which stays as it is: its owner, its mode, a mount point); if the copy
+fails, what it made is removed again.
+
+Each blob is written in full through the layout's own
+:class:`~umoci.cas.dir.BlobWriter` -- a private temporary file in the
+store's locked ``.umoci-*`` directory, synced and closed when complete --
+and waits there until the whole copy has been read and verified.  Then,
+under the ``index.json`` lock and only once ``index.json`` has been read
+and parsed, the waiting blobs are renamed into ``blobs/`` (those already
+there are left as they are) and ``index.json`` is replaced, in one
+change that points each tag at the copy and drops the entries the tag
+named (so no untagged manifest is left behind).  A copy that fails at
+any point -- a bad blob among many good ones, an ``index.json`` that
+cannot be parsed, a lock that is not given up in time -- leaves the
+layout as it was: no blob moves before that last step, and if
+``index.json`` cannot be written even then, the blobs moved for it are
+removed again.  The whole copy holds the shared blob lock, so ``gc``
+waits for it.
 
 ``--src-shared-blob-dir`` / ``--dest-shared-blob-dir`` keep the blobs in a
 separate directory (``DIR/sha256/HEX``) shared by several layouts, as
@@ -25,10 +33,16 @@ import contextlib
 import os
 import threading
 
-from umoci.cas.dir import BlobWriter, DirStore, create_layout, open_layout
-from umoci.cas.layoutcheck import open_dir_inside
+from umoci.cas.dir import (
+    BlobWriter,
+    DirStore,
+    create_layout,
+    make_layout_in,
+    open_layout,
+    remove_layout_from,
+)
 from umoci.compress.streams import CHUNK_SIZE
-from umoci.errors import LayoutError, TransportError, UsageError
+from umoci.errors import LayoutError, TransportError, UmociError, UsageError
 from umoci.layout.refs import with_tag
 from umoci.oci import digest as digests
 from umoci.oci.models import Descriptor, Index
@@ -46,18 +60,7 @@ if TYPE_CHECKING:
 class SharedBlobStore(DirStore):
     """Blobs kept in ``DIR/<alg>/<hex>`` rather than in a layout's ``blobs/``."""
 
-    def blob_path(self, digest: str) -> str:
-        algorithm, encoded = digests.split(digest)
-        return os.path.join(self.path, algorithm, encoded)
-
-    def _blob_dir(self, algorithm: str, *, create: bool = False) -> int:
-        """The (cached) fd of ``DIR/<algorithm>/``, which must lie inside DIR."""
-        fd = self._blob_dirs.get(algorithm)
-        if fd is None:
-            if create:
-                os.makedirs(os.path.join(self.path, algorithm), 0o755, exist_ok=True)
-            fd = self._blob_dirs[algorithm] = open_dir_inside(self.path, algorithm)
-        return fd
+    blob_root = ""
 
 
 def _shared_blobs(path: str, *, create: bool) -> SharedBlobStore:
@@ -137,23 +140,20 @@ class LayoutDestination(Destination):
         # are written outside it).
         self._lock = threading.Lock()
         path = os.path.normpath(name.path)
+        #: The layout this copy made (removed again if it fails), and whether
+        #: it made it inside a directory that was there (which then stays).
         self._created: str | None = None
-        self._was_empty_dir = False
+        self._in_existing_dir = False
         #: Blobs written and verified, committed together by :meth:`commit`.
         self._pending: dict[str, _PendingBlob] = {}
-        if _is_empty_dir(path):
-            # skopeo makes a layout of an existing empty directory; so do we
-            # (and leave it empty again if the copy fails).
-            os.rmdir(path)
-            self._was_empty_dir = True
         if not os.path.lexists(path):
-            try:
-                create_layout(path)
-            except BaseException:
-                if self._was_empty_dir:
-                    os.mkdir(path, 0o755)
-                raise
+            create_layout(path, parents=False)  # as skopeo: the parent must exist
             self._created = path
+        elif _is_empty_dir(path):
+            # skopeo makes a layout of an existing empty directory; so do we,
+            # inside it: its owner and mode stay, and it may be a mount point.
+            make_layout_in(path)
+            self._created, self._in_existing_dir = path, True
         try:
             self._store = open_layout(path)
         except BaseException:
@@ -180,7 +180,8 @@ class LayoutDestination(Destination):
             raise TransportError(
                 f"{self.name}: blob {descriptor.digest}: layouts are written with sha256 digests"
             )
-        # The stream checks the bytes against the descriptor: its digest is known.
+        # The stream checks the bytes against the descriptor and raises at its
+        # end if they are not its content: the digest is known, not hashed again.
         with self.new_blob(descriptor.digest, descriptor.size) as blob:
             while chunk := stream.read(CHUNK_SIZE):
                 blob.write(chunk)
@@ -188,25 +189,14 @@ class LayoutDestination(Destination):
 
     def new_blob(self, digest: str | None = None, size: int | None = None) -> _PendingBlob:
         with self._lock:
-            if len(self._pending) >= _MAX_PENDING:
-                # Every pending blob holds a file open: past this many, the ones
-                # so far are committed now (a failure after that may leave them
-                # behind, unreferenced, for gc).
-                self._commit_pending()
             # A digest given is checked by the caller as the bytes go by (the
             # copy's verifying reader, or the engine's diff_id check): the
             # store need not hash them again.
-            writer = BlobWriter(self._blobs, size=size, digest=digest)
-            return _PendingBlob(writer, digest, self._pending)
-
-    def _commit_pending(self) -> None:
-        for digest, blob in list(self._pending.items()):
-            blob.install()
-            del self._pending[digest]
+            return _PendingBlob(BlobWriter(self._blobs, size=size, digest=digest), self._pending)
 
     def commit(self, result: CopyResult) -> None:
         root = result.root
-        self._commit_pending()
+        installed: list[str] = []
 
         def change(index: Index) -> Index:
             for tag in self._tags:
@@ -215,9 +205,34 @@ class LayoutDestination(Destination):
                 d.digest == root.digest and d.ref_name is None for d in index.manifests
             ):
                 index = replace(index, manifests=(*index.manifests, root))
+            # Only now, with index.json read and checked under its lock, do the
+            # blobs go in: a layout whose index cannot be changed gets none.
+            self._install_pending(installed)
             return index
 
-        self._store.update_index(change)
+        try:
+            self._store.update_index(change)
+        except BaseException:
+            # index.json is as it was (its write is the last step, and atomic):
+            # the blobs installed for it go again.  Those that were there
+            # before were not installed, and stay.
+            for digest in installed:
+                with contextlib.suppress(OSError, UmociError):  # the first error is the one
+                    self._blobs.delete_blob(digest)
+            raise
+
+    def _install_pending(self, installed: list[str]) -> None:
+        """Rename every pending blob into the blob directory, adding to *installed* the new ones."""
+        for digest, blob in list(self._pending.items()):
+            if self._blobs.has_blob(digest):
+                blob.abort()  # written meanwhile by another writer: the same bytes
+            else:
+                blob.install()
+                installed.append(digest)
+            del self._pending[digest]
+        # Durable before index.json names them: write_index syncs the layout's
+        # own blob directories, but not a shared blob directory's.
+        self._blobs.sync_blob_dirs()
 
     def abort(self) -> None:
         self._drop_pending()
@@ -229,14 +244,16 @@ class LayoutDestination(Destination):
         self._pending.clear()
 
     def _remove_created(self) -> None:
-        if self._created is not None:
+        if self._created is None:
+            return
+        if self._in_existing_dir:
+            remove_layout_from(self._created)
+        else:
             from umoci.fs.rmtree import remove_tree
 
             with contextlib.suppress(OSError):  # what is left is not named anywhere
                 remove_tree(self._created)
-                if self._was_empty_dir:
-                    os.mkdir(self._created, 0o755)
-            self._created = None
+        self._created = None
 
     def close(self) -> None:
         self._drop_pending()
@@ -245,52 +262,38 @@ class LayoutDestination(Destination):
         self._store.close()
 
 
-#: Blobs a copy into a layout keeps pending (each with an open file) at most.
-_MAX_PENDING = 512
-
-
 class _PendingBlob:
-    """A blob being written through a :class:`BlobWriter` whose commit is deferred.
+    """A blob being written through a :class:`BlobWriter` whose install is deferred.
 
-    :meth:`commit` only records the blob (in *pending*, by digest) and
-    returns its descriptor; :meth:`install` makes it a blob of the layout.
-    The digest is the one given (which the caller verified) or, when none
-    is, hashed here as the bytes go by.
+    :meth:`commit` finishes the file (synced and closed) and records it in
+    *pending*, by digest; :meth:`install` makes it a blob of the layout.
+    The digest is the one given (which the caller verifies: the writer
+    then hashes nothing) or, when none is, the writer's hash of the bytes.
     """
 
-    def __init__(
-        self, writer: BlobWriter, digest: str | None, pending: dict[str, _PendingBlob]
-    ) -> None:
+    def __init__(self, writer: BlobWriter, pending: dict[str, _PendingBlob]) -> None:
         self._writer = writer
-        self._digest = digest
-        self._hash = digests.hasher(digests.SHA256) if digest is None else None
         self._pending = pending
-        self._media_type = ""
+        self._digest: str | None = None
         self.size = 0
 
     def write(self, data: bytes | memoryview, /) -> int:
         self._writer.write(data)
-        if self._hash is not None:
-            self._hash.update(data)
         self.size += len(data)
         return len(data)
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        digest = self._digest
-        if digest is None:
-            assert self._hash is not None
-            digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
-        self._digest, self._media_type = digest, media_type
-        if digest in self._pending:
+        written = self._writer.finish(media_type, annotations)  # synced and closed: no fd kept
+        self._digest = written.digest
+        if written.digest in self._pending:
             self._writer.abort()  # the same bytes are pending already
         else:
-            self._pending[digest] = self
-        return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+            self._pending[written.digest] = self
+        return written
 
     def install(self) -> None:
-        """fsync the blob and rename it into the layout's blobs."""
-        written = self._writer.commit(self._media_type)
-        assert written.digest == self._digest, (written.digest, self._digest)
+        """Rename the finished blob into the layout's blobs."""
+        self._writer.install()
 
     def abort(self) -> None:
         self._writer.abort()

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import BinaryIO, cast
 
-from umoci.cas.layoutcheck import LAYOUT_VERSION
+from umoci.cas.layoutcheck import LAYOUT_VERSION, MAX_JSON_BYTES
 from umoci.cas.verify import VerifiedReader
 from umoci.errors import BlobInvalidError, TransportError
 from umoci.layout.refs import with_tag
 from umoci.oci import digest as digests
 from umoci.oci import gojson, mediatypes
 from umoci.oci.models import Descriptor, Index
-from umoci.transport.base import MAX_JSON, CopyResult, Source, select_anchors
+from umoci.transport.base import CopyResult, Source, select_anchors
 from umoci.transport.documents import parse_index, parse_object
 from umoci.transport.layout import destination_tags
 from umoci.transport.tarindex import open_archive
@@ -29,6 +29,7 @@ from umoci.transport.tarout import ArchiveDestination, FileOutput, dir_entry
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from umoci.transport.names import OciArchiveName
+    from umoci.transport.spool import SpoolDir
     from umoci.transport.tarindex import TarIndex
 
 LAYOUT_FILE = "oci-layout"
@@ -45,7 +46,7 @@ def read_layout_index(archive: TarIndex) -> Index:
     version = layout.get("imageLayoutVersion")
     if version != LAYOUT_VERSION:
         raise TransportError(f"{archive.what}: unsupported {LAYOUT_FILE} version {version!r}")
-    data = archive.read(archive.file(INDEX_FILE, follow=False), MAX_JSON)
+    data = archive.read(archive.file(INDEX_FILE, follow=False), MAX_JSON_BYTES)
     return parse_index(data, mediatypes.INDEX, INDEX_FILE)
 
 
@@ -67,7 +68,7 @@ def open_layout_blob(archive: TarIndex, descriptor: Descriptor) -> VerifiedReade
 class OciArchiveSource(Source):
     """Read an image from an OCI layout archive, without extracting it."""
 
-    def __init__(self, name: OciArchiveName, *, tmpdir: str) -> None:
+    def __init__(self, name: OciArchiveName, *, tmpdir: SpoolDir) -> None:
         self.name = str(name)
         self._ref, self._entry = name.ref, name.index
         self._archive = open_archive(name.path, tmpdir=tmpdir, what=self.name)
@@ -94,7 +95,7 @@ class OciArchiveDestination(ArchiveDestination):
     """Write an image as an OCI layout archive, tagged."""
 
     def __init__(
-        self, name: OciArchiveName, *, additional_tags: tuple[str, ...] = (), tmpdir: str
+        self, name: OciArchiveName, *, additional_tags: tuple[str, ...] = (), tmpdir: SpoolDir
     ) -> None:
         self.name = str(name)
         self._tags = destination_tags(name.ref, name.index, additional_tags, self.name)

@@ -4,9 +4,10 @@
 regular uncompressed file is used where it is; standard input, pipes and
 gzip, xz, zstd or bzip2 archives (recognised by their magic bytes, not
 their names) are first copied, decompressed, into an unnamed temporary
-file -- and then reads every header once (:class:`~umoci.layer.tarstream.
-TarReader`, seeking over the data) into a table of members.  Blobs are
-then read straight from the file with ``pread``, as many times as needed.
+file (:mod:`.spool`) -- and then reads every header once
+(:class:`~umoci.layer.tarstream.TarReader`, seeking over the data) into a
+table of members.  Blobs are then read straight from the file with
+``pread``, as many times as needed.
 
 Nothing from the archive ever reaches the filesystem, so no entry can be
 written anywhere; but an archive that could mislead another reader is
@@ -20,7 +21,11 @@ refused as a whole, before any member is used:
 * the same name twice (tar readers disagree on which one wins);
 * a file whose data runs past the end of the archive (truncated), a header
   that is corrupt or cut short;
-* more than :data:`MAX_ENTRIES` entries.
+* more than :data:`MAX_ENTRIES` entries, or a name or link target longer
+  than :data:`PATH_MAX` bytes (what Linux accepts for a path: memory stays
+  bounded by the entry count, and no lookup walks a megabyte-long name);
+* more than :data:`MAX_SPOOL` bytes once decompressed (the spool would
+  fill ``--tmpdir``).
 
 Symlinks inside the archive are followed when a caller asks to
 (``docker save``'s legacy ``ID/layer.tar`` links), within a bounded number
@@ -31,29 +36,33 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import deque
 
 from umoci.closing import Closing
+from umoci.compress.magic import SNIFF_BYTES, sniff
 from umoci.compress.streams import CHUNK_SIZE
 from umoci.errors import LayerError, TransportError
 from umoci.layer.tarstream import EntryKind, TarReader
 from umoci.structs import dataclass
+from umoci.transport.spool import Spool
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
     from umoci.compress.streams import ByteReader
+    from umoci.transport.spool import SpoolDir
 
 #: More entries than this is not an image archive (a legacy ``docker save``
 #: archive has four per layer); refused before memory grows with them.
 MAX_ENTRIES = 1 << 17
+#: A compressed archive is decompressed into the spool up to this many bytes
+#: (a gzip bomb must not fill ``--tmpdir``); a larger one is to be decompressed
+#: to a file first, which is read where it is.
+MAX_SPOOL = 64 << 30
+#: Linux's limit on a path (``PATH_MAX``, in bytes): no name or link target is longer.
+PATH_MAX = 4096
 _MAX_HOPS = 40
-
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-_XZ = b"\xfd7zXZ\x00"
-_BZIP2 = b"BZh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +140,22 @@ class TarIndex(Closing):
                             "an image archive holds files, directories and links only"
                         )
 
-    def _clean(self, raw: str, what: str) -> str:
-        """*raw* as a name relative to the archive's root; refused if it leaves it."""
-        if raw.startswith("/"):
-            raise TransportError(f"{self.what}: {what} {raw!r} is an absolute path")
-        parts = [part for part in raw.split("/") if part not in ("", ".")]
-        if ".." in parts:
-            raise TransportError(f"{self.what}: {what} {raw!r} leaves the archive (..)")
-        return "/".join(parts)
+    def _clean(self, raw: str, what: str, *, named: bool = False) -> str:
+        """*raw* as a name relative to the archive's root; refused if it leaves it.
+
+        *what* says what *raw* is in messages ("entry"), followed by *raw*
+        unless *named* (*what* quotes it already).
+        """
+        if _too_long(raw):
+            why = f"is longer than {PATH_MAX} bytes"
+        elif raw.startswith("/"):
+            why = "is an absolute path"
+        elif ".." in raw.split("/"):
+            why = "leaves the archive (..)"
+        else:
+            return "/".join(part for part in raw.split("/") if part not in ("", "."))
+        label = what if named else f"{what} {quote(raw)}"  # only now: names are many
+        raise TransportError(f"{self.what}: {label} {why}")
 
     def _check_new(self, name: str, kind: EntryKind) -> None:
         if not name:
@@ -151,6 +168,11 @@ class TarIndex(Closing):
             raise TransportError(f"{self.what}: entry {name!r} appears more than once")
 
     def _check_link_target(self, name: str, target: str) -> None:
+        if _too_long(target):
+            raise TransportError(
+                f"{self.what}: symlink {name!r} target {quote(target)} is longer than "
+                f"{PATH_MAX} bytes"
+            )
         if target.startswith("/"):
             raise TransportError(
                 f"{self.what}: symlink {name!r} points to an absolute path {target!r}"
@@ -170,8 +192,8 @@ class TarIndex(Closing):
 
     def file(self, name: str, *, follow: bool, what: str = "") -> Member:
         """The regular file *name* (cleaned as entry names are), following symlinks if *follow*."""
-        label = what or repr(name)
-        path = self._clean(name, what or "name")
+        label = what or quote(name)
+        path = self._clean(name, label, named=True)
         if follow:
             path = self._resolve(path, label)
         member = self.files.get(path)
@@ -187,31 +209,46 @@ class TarIndex(Closing):
         return name in self.files or name in self._symlinks
 
     def _resolve(self, path: str, label: str) -> str:
-        """*path* with every symlink among its components replaced by its target."""
-        pending = path.split("/") if path else []
+        """*path* with every symlink among its components replaced by its target.
+
+        Linear in the components: a deque of those still to walk, and the
+        resolved prefix kept as a string.  Links are at most PATH_MAX long,
+        so a prefix longer than that names nothing (no link, no file): it is
+        refused there, which bounds the work however links expand the path.
+        """
+        pending = deque(path.split("/") if path else ())
         done: list[str] = []
+        prefix = ""
         hops = 0
         while pending:
-            part = pending.pop(0)
-            candidate = "/".join((*done, part))
+            part = pending.popleft()
+            candidate = f"{prefix}/{part}" if prefix else part
             target = self._symlinks.get(candidate)
             if target is None:
+                if len(candidate) > PATH_MAX:
+                    raise TransportError(
+                        f"{self.what}: {label} leads to a path longer than {PATH_MAX} bytes"
+                    )
                 done.append(part)
+                prefix = candidate
                 continue
             hops += 1
             if hops > _MAX_HOPS:
                 raise TransportError(f"{self.what}: {label}: too many levels of symlinks")
-            joined: list[str] = list(done)
+            steps: list[str] = []  # the target's components, with ".." applied
             for step in target.split("/"):
                 if step == "..":
-                    if not joined:
+                    if steps:
+                        steps.pop()
+                    elif done:
+                        done.pop()
+                    else:
                         raise TransportError(f"{self.what}: {label} leads outside the archive")
-                    joined.pop()
                 elif step not in ("", "."):
-                    joined.append(step)
-            pending = joined + pending
-            done = []
-        return "/".join(done)
+                    steps.append(step)
+            pending.extendleft(reversed(steps))
+            prefix = "/".join(done)
+        return prefix
 
     # -- reading --------------------------------------------------------------
 
@@ -271,7 +308,7 @@ class MemberReader:
         self.close()
 
 
-def open_archive(path: str, *, tmpdir: str, what: str) -> TarIndex:
+def open_archive(path: str, *, tmpdir: SpoolDir, what: str) -> TarIndex:
     """Open the archive at *path* (``-``: standard input) as a :class:`TarIndex`."""
     if path == "-":
         if os.isatty(0):
@@ -286,7 +323,7 @@ def open_archive(path: str, *, tmpdir: str, what: str) -> TarIndex:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise TransportError(f"{what}: {path} is a directory, not an archive")
-        in_place = stat.S_ISREG(st.st_mode) and _decompressor(os.pread(fd, 6, 0)) is None
+        in_place = stat.S_ISREG(st.st_mode) and _decompressor(os.pread(fd, SNIFF_BYTES, 0)) is None
         if not in_place:
             spool, size = spool_stream(_FdReader(fd), tmpdir, what)
     except BaseException:
@@ -298,61 +335,39 @@ def open_archive(path: str, *, tmpdir: str, what: str) -> TarIndex:
     return TarIndex(spool, size, what)
 
 
-def _decompressor(magic: bytes) -> Callable[[ByteReader], ByteReader] | None:
-    """A decompressing reader for the format whose first bytes are *magic*, or None (plain)."""
-    if magic.startswith(_GZIP):
-        from umoci.compress import GZIP
+def _decompressor(head: bytes) -> Callable[[ByteReader], ByteReader] | None:
+    """A decompressing reader for the format *head* starts with, or None (plain)."""
+    found = sniff(head)
+    if found is None:
+        return None
+    from umoci.compress.archives import FILE_READERS
 
-        return GZIP.reader
-    if magic.startswith(_ZSTD):
-        from umoci.compress import ZSTD
-
-        return ZSTD.reader
-    if magic.startswith(_XZ):
-        import lzma
-
-        return lambda raw: _Decompressing(raw, lzma.LZMADecompressor())
-    if magic.startswith(_BZIP2):
-        import bz2
-
-        return lambda raw: _Decompressing(raw, bz2.BZ2Decompressor())
-    return None
+    return FILE_READERS[found]
 
 
-def spool_stream(source: ByteReader, tmpdir: str, what: str) -> tuple[int, int]:
+def spool_stream(source: ByteReader, tmpdir: SpoolDir, what: str) -> tuple[int, int]:
     """Copy (decompressing) *source* into an unnamed temporary file: ``(fd, size)``."""
     raw = _Sniffing(source)
     decompress = _decompressor(raw.head())
     stream: ByteReader = raw if decompress is None else decompress(raw)
-    try:
-        spool = os.open(tmpdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError as err:
-        raise TransportError(f"{what}: temporary file in {tmpdir}: {err.strerror}") from None
-    size = 0
-    try:
+    with Spool(tmpdir, what) as spool:
         while True:
             try:
                 data = stream.read(CHUNK_SIZE)
-            except LayerError as err:
+            except LayerError as err:  # corrupt or truncated compressed data
                 raise TransportError(f"{what}: {err}") from None
-            except (OSError, EOFError, ValueError) as err:  # lzma/bz2 corrupt data, read errors
-                raise TransportError(f"{what}: decompress: {err}") from None
+            except OSError as err:
+                raise TransportError(f"{what}: read: {err.strerror or err}") from None
             if not data:
                 break
-            view = memoryview(data)
-            while view:
-                try:
-                    n = os.write(spool, view)
-                except OSError as err:
-                    raise TransportError(
-                        f"{what}: write temporary file in {tmpdir}: {err.strerror}"
-                    ) from None
-                view = view[n:]
-            size += len(data)
-    except BaseException:
-        os.close(spool)
-        raise
-    return spool, size
+            if decompress is not None and spool.size + len(data) > MAX_SPOOL:
+                limit = f"{MAX_SPOOL / (1 << 30):g} GiB"
+                raise TransportError(
+                    f"{what}: decompressed, the archive is larger than {limit}, the most "
+                    f"spooled to {tmpdir}: decompress it to a file first"
+                )
+            spool.write(data)
+        return spool.detach(), spool.size
 
 
 class _FdReader:
@@ -373,8 +388,8 @@ class _Sniffing:
         self._head = b""
 
     def head(self) -> bytes:
-        """At least the first 6 bytes (fewer only if the stream is shorter), kept for reading."""
-        while len(self._head) < 6:
+        """The first bytes :func:`sniff` looks at (fewer if the stream is shorter), kept."""
+        while len(self._head) < SNIFF_BYTES:
             data = self._raw.read(CHUNK_SIZE)
             if not data:
                 break
@@ -390,29 +405,18 @@ class _Sniffing:
         return self._raw.read(size)
 
 
-class _Decompressing:
-    """A ``read(n)`` stream out of an ``lzma``/``bz2`` decompressor, bounded per call."""
+def _too_long(name: str) -> bool:
+    """Is *name* longer than :data:`PATH_MAX` bytes?
 
-    def __init__(self, raw: ByteReader, decompressor: Any) -> None:
-        self._raw = raw
-        self._dec = decompressor
-        self._pending = b""
+    Encoded only if it might be: a character is 1 to 4 bytes in UTF-8.
+    """
+    length = len(name)
+    return length > PATH_MAX or (length > PATH_MAX // 4 and len(os.fsencode(name)) > PATH_MAX)
 
-    def read(self, size: int = -1, /) -> bytes:
-        if size < 0:
-            size = CHUNK_SIZE
-        dec = self._dec
-        while True:
-            if dec.eof:
-                return b""
-            if dec.needs_input and not self._pending:
-                self._pending = self._raw.read(1 << 18)
-                if not self._pending:
-                    raise EOFError("compressed stream ends early")
-            data: bytes = dec.decompress(self._pending, max_length=size)
-            self._pending = b""
-            if data:
-                return data
+
+def quote(name: str) -> str:
+    """*name* quoted for a message, cut short if long (a hostile one may be a megabyte)."""
+    return repr(name) if len(name) <= 80 else f"{name[:64]!r}..."
 
 
 def _cut(message: str) -> str:

@@ -21,9 +21,8 @@ import os
 import stat
 import sys
 
-# The layout store's directory fsync (EINVAL/EROFS tolerated): one owner for it.
 from umoci import leftovers
-from umoci.cas.dir import _fsync_dir
+from umoci.cas.dir import fsync_dir
 from umoci.cas.layoutcheck import describe
 from umoci.closing import Closing
 from umoci.compress.streams import ByteWriter
@@ -33,12 +32,14 @@ from umoci.layer.tarwrite import TarEntry, TarWriter
 from umoci.oci import digest as digests
 from umoci.oci.models import Descriptor
 from umoci.transport.base import CopyResult, Destination
+from umoci.transport.spool import Spool
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from umoci.compress.streams import ByteReader
+    from umoci.transport.spool import SpoolDir
 
 _FILE_MODE = 0o644
 _DIR_MODE = 0o755
@@ -122,7 +123,7 @@ class FileOutput(Output):
             os.replace(self._temp, self._path)
             leftovers.forget(self._temp)
             self._temp = None
-            _fsync_dir(os.path.dirname(self._path) or ".")
+            fsync_dir(os.path.dirname(self._path) or ".")
         except OSError as err:
             raise TransportError(f"{self._what}: write {self._path}: {describe(err)}") from None
 
@@ -170,54 +171,38 @@ class SpoolSink:
 
     def __init__(
         self,
-        tmpdir: str,
+        tmpdir: SpoolDir,
         on_commit: Callable[[int, Descriptor], None],
         *,
         digest: str | None = None,
     ) -> None:
-        try:
-            self._fd: int | None = os.open(tmpdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        except OSError as err:
-            raise TransportError(f"temporary file in {tmpdir}: {describe(err)}") from None
-        self._tmpdir = tmpdir
+        self._spool = Spool(tmpdir)
         self._on_commit = on_commit
         self._digest = digest
         self._hash = digests.hasher(digests.SHA256) if digest is None else None
         self.size = 0
 
     def write(self, data: bytes | memoryview, /) -> int:
-        assert self._fd is not None
-        view = memoryview(data)
-        total = len(view)
         if self._hash is not None:
-            self._hash.update(view)
-        while view:
-            try:
-                n = os.write(self._fd, view)
-            except OSError as err:
-                raise TransportError(
-                    f"write temporary file in {self._tmpdir}: {describe(err)}"
-                ) from None
-            view = view[n:]
-        self.size += total
-        return total
+            self._hash.update(data)
+        self.size += self._spool.write(data)
+        return len(data)
 
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
-        assert self._fd is not None
         digest = self._digest
         if digest is None:
             assert self._hash is not None
             digest = f"{digests.SHA256}:{self._hash.hexdigest()}"
         descriptor = Descriptor(media_type, digest, self.size, annotations=annotations or {})
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        self._on_commit(self._fd, descriptor)
-        self.abort()
+        fd = self._spool.detach()
+        try:
+            self._on_commit(fd, descriptor)
+        finally:
+            os.close(fd)
         return descriptor
 
     def abort(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._spool.close()
 
     def __enter__(self) -> SpoolSink:
         return self
@@ -241,7 +226,7 @@ def symlink_entry(name: str, target: str) -> TarEntry:
 class ArchiveDestination(Destination):
     """A destination that is one tar stream; subclasses name the entries and write the index."""
 
-    def __init__(self, output: Output, tmpdir: str) -> None:
+    def __init__(self, output: Output, tmpdir: SpoolDir) -> None:
         self._output = output
         self._tmpdir = tmpdir
         self._tar = TarWriter(output.sink)

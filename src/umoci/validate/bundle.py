@@ -6,7 +6,7 @@ import json
 import os
 
 from umoci import mtree
-from umoci.cas.layoutcheck import describe, read_regular
+from umoci.cas.layoutcheck import MAX_JSON_BYTES, describe, read_regular
 from umoci.errors import BundleError, UmociError
 from umoci.validate.findings import Report
 
@@ -56,9 +56,6 @@ _RUNTIME_CONFIG: dict[str, Any] = {
 }
 
 _MAX_REPORTED = 50  # rootfs differences listed one by one before a summary
-# config.json holds the process, mounts and annotations: a few KiB; a file
-# thousands of times larger is not a runtime config, and is not read whole.
-_MAX_CONFIG_BYTES = 64 << 20
 
 
 def check_bundle(bundle: str, report: Report) -> None:
@@ -66,7 +63,7 @@ def check_bundle(bundle: str, report: Report) -> None:
 
     config_path = os.path.join(bundle, "config.json")
     try:
-        config = json.loads(read_regular(config_path, _MAX_CONFIG_BYTES))
+        config = json.loads(read_regular(config_path, MAX_JSON_BYTES))
     except FileNotFoundError:
         report.error("bundle-config", "config.json", "missing")
     except OSError as err:

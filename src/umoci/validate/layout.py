@@ -25,6 +25,7 @@ from umoci.cas.layoutcheck import (
     INDEX_FILE,
     LAYOUT_FILE,
     LAYOUT_VERSION,
+    MAX_JSON_BYTES,
     blob_entries,
     open_regular,
 )
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     JSON = dict[str, Any]
     Model = TypeVar("Model")
 
-_MAX_JSON = 64 << 20
 _MAX_DEPTH = 16
 _CHUNK = 1 << 20
 _TEMP_PREFIX = ".umoci-"
@@ -214,8 +214,8 @@ class LayoutValidator:
         if fd is None:
             return None
         with os.fdopen(fd, "rb") as f:
-            data = f.read(_MAX_JSON + 1)
-        if len(data) > _MAX_JSON:
+            data = f.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
             self.report.error(check, where, "larger than 64 MiB")
             return None
         return data
@@ -262,7 +262,7 @@ class LayoutValidator:
     def _read_small(self, descriptor: Descriptor, where: str) -> bytes | None:
         if descriptor.data is not None:
             self._embedded(descriptor, where)
-        if descriptor.size > _MAX_JSON:
+        if descriptor.size > MAX_JSON_BYTES:
             self.report.error("blob-size", where, f"{descriptor.size} bytes is too large for JSON")
             return None
         fd = self._open_blob(descriptor.digest, where)
@@ -276,10 +276,10 @@ class LayoutValidator:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-                if size <= _MAX_JSON:
+                if size <= MAX_JSON_BYTES:
                     kept.append(chunk)
         self._check_sums(descriptor, where, size, digest.hexdigest())
-        return b"".join(kept) if size <= _MAX_JSON else None
+        return b"".join(kept) if size <= MAX_JSON_BYTES else None
 
     def _embedded(self, descriptor: Descriptor, where: str) -> None:
         data = descriptor.data
