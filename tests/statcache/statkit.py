@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from umoci.ops import statcache
@@ -29,3 +30,13 @@ def trust_cache(bundle: Path, rootfs: Path) -> int:
             changed += 1
     path.write_text("\n".join([header, *lines]) + "\n", errors="surrogateescape")
     return changed
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An lstat result as an observation records it (``st_`` fields only)."""
+
+    st_ino: int
+    st_ctime_ns: int
+    st_size: int
+    st_mtime_ns: int
