@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
 
 import pytest
-from statkit import Seen
+from statkit import Seen, sha256
 
 from umoci import mtree
 from umoci.ops import statcache
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _bump_ctime_and_rewrite(path: Path, data: bytes) -> None:

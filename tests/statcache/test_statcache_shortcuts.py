@@ -9,70 +9,20 @@ would let the test pass without exercising the cache).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import os
 import shutil
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
-from statkit import Seen, trust_cache
+from statkit import Seen, last_layer, layer_count, make_image, run, sha256, trust_cache
 
-from umoci.cli import main
 from umoci.ops import statcache
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def run(*argv: str) -> None:
-    assert main(list(argv)) == 0
-
-
-def make_image(tmp_path: Path) -> Path:
-    layout = tmp_path / "img"
-    src = tmp_path / "src"
-    (src / "d").mkdir(parents=True)
-    (src / "d" / "a.txt").write_bytes(b"aaaa")
-    (src / "d" / "b.txt").write_bytes(b"bbbb")
-    (src / "d" / "c.txt").write_bytes(b"cccc")
-    run("init", "--layout", str(layout))
-    run("new", "--image", f"{layout}:t")
-    run("insert", "--image", f"{layout}:t", str(src), "/")
-    return layout
 
 
 def age_cache(bundle: Path) -> None:
     """Trust every entry that is still as recorded (see statkit.trust_cache)."""
     trust_cache(bundle, bundle / "rootfs")
-
-
-def last_layer(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
-    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
-    layer = stat["manifest"]["blob"]["layers"][-1]
-    blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-    data = gzip.decompress(blob.read_bytes())
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: m for m in tar.getmembers()}
-
-
-def layer_count(layout: Path, tag: str) -> int:
-    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
-    return len(stat["manifest"]["blob"]["layers"])
-
-
-def _capture(*argv: str) -> str:
-    import contextlib
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(list(argv)) == 0
-    return out.getvalue()
 
 
 @pytest.fixture
