@@ -78,3 +78,24 @@ def test_snapshot_digests_are_real_digests(tmp_path: Path, value: str) -> None:
     snapshot = statcache.read_cache(str(tmp_path), "m.mtree", data)
     assert snapshot is not None
     assert set(snapshot.digests()) == {b"f"}
+
+
+def test_inode_numbers_use_all_64_bits(tmp_path: Path) -> None:
+    """An inode number >= 2**63 (st_ino is unsigned) is recorded, not a crash."""
+    ino = 2**64 - 2
+    seen = Seen(ino, 1_600_000_000 * 10**9, 3, 1_500_000_000 * 10**9)
+    observations = statcache.Observations()
+    observations.record(b"f", seen, seen.st_ctime_ns + statcache.RACY_MARGIN_NS + 1)
+    assert observations[b"f"] == (ino, seen.st_ctime_ns, 3, seen.st_mtime_ns, observations[b"f"][4])
+    known = statcache.KnownDigests()
+    known.remember(b"f", seen, sha256(b"one"))
+    assert known.take(b"f", seen) == sha256(b"one")
+    # Through the cache file and back.
+    (tmp_path / "f").write_bytes(b"one")
+    spec = mtree.walk(tmp_path)
+    data = mtree.dump(spec)
+    statcache.write_cache(str(tmp_path), "m.mtree", sha256(data), spec, observations)
+    snapshot = statcache.read_cache(str(tmp_path), "m.mtree", data)
+    assert snapshot is not None
+    assert snapshot.entries[b"f"][0] == ino
+    assert snapshot.digests().take(b"f", seen) == sha256(b"one")

@@ -151,7 +151,9 @@ class Observations(Mapping[bytes, Observation]):
     """
 
     __slots__ = ("_packed",)
-    _RECORD = struct.Struct("=qqqqq")
+    # Inode numbers and sizes are unsigned 64-bit (overlayfs can set an
+    # inode's top bit); times may precede the epoch.
+    _RECORD = struct.Struct("=QqQqq")
 
     def __init__(self) -> None:
         self._packed: dict[bytes, bytes] = {}
@@ -190,8 +192,8 @@ class KnownDigests:
     """
 
     __slots__ = ("_packed",)
-    # inode, ctime, size, mtime, digest (binary).
-    _RECORD = struct.Struct("=qqqq32s")
+    # inode, ctime, size, mtime, digest (binary); signedness as for Observations.
+    _RECORD = struct.Struct("=QqQq32s")
 
     def __init__(self) -> None:
         self._packed: dict[bytes, bytes] = {}
