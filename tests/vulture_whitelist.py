@@ -35,6 +35,7 @@ __dir__
 _.bytes_read  # HashingReader's byte count (tests/compress/test_compress_codecs.py)
 _.is_digest  # ImageRef.is_digest (tests/core/test_platforms.py)
 apply_layer  # umoci.layer.extract's one-layer entry point (tests/layer/)
+_.from_stat  # FileInfo.from_stat, the facts spec_from_infos takes (tests/mtree/)
 
 # The public Python API (umoci.api): called by build tools, and by tests/copy/.
 _.import_image  # Layout.import_image

@@ -18,7 +18,6 @@ import pytest
 import umoci.mtree.walker as walk_module
 from umoci.errors import MtreeError
 from umoci.mtree import (
-    CachedFile,
     Comment,
     FileInfo,
     Header,
@@ -256,64 +255,63 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _bump_ctime_and_rewrite(path: Path, data: bytes) -> None:
-    """Rewrite a file keeping size and mtime; loop until the kernel's ctime tick moved."""
-    before = os.lstat(path)
-    for _ in range(200):
-        time.sleep(0.01)
-        path.write_bytes(data)
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-        if os.lstat(path).st_ctime_ns != before.st_ctime_ns:
-            return
-    raise AssertionError("ctime never changed")
-
-
-def test_stat_cache_reuses_and_notices_changes(tmp_path: Path) -> None:
+def test_known_digest_is_recorded_unread(tmp_path: Path) -> None:
     root = tmp_path / "r"
-    root.mkdir()
-    f = root / "f"
-    f.write_bytes(b"one")
-    st = os.lstat(f)
+    (root / "d").mkdir(parents=True)
+    (root / "f").write_bytes(b"one")
+    os.symlink("f", root / "l")
     bogus = "0" * 64
-    cache = {b"f": CachedFile(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, bogus)}
+    asked: list[tuple[bytes, int]] = []
 
-    def digest(spec_cache: dict[bytes, CachedFile] | None, full: bool = False) -> str | None:
-        spec = walk(root, header=HEADER, cache=spec_cache, full_hash=full)
-        return spec.index()[b"f"].get("sha256digest")
+    def known(path: bytes, st: os.stat_result) -> str | None:
+        asked.append((path, st.st_ino))
+        return bogus if path == b"f" else None
 
-    # An unchanged stat means the cached digest is used (the file is not read).
-    assert digest(cache) == bogus
-    assert digest(cache, full=True) == _sha(b"one")
-    assert digest(None) == _sha(b"one")
-    # Same size, mtime restored: ctime still moves, so the change is caught.
-    _bump_ctime_and_rewrite(f, b"two")
-    assert os.lstat(f).st_mtime_ns == st.st_mtime_ns
-    assert digest(cache) == _sha(b"two")
-    # Another keyword set than sha256 alone ignores the cache.
-    spec = walk(root, ["sha256digest", "md5digest"], header=HEADER, cache=cache)
-    assert spec.index()[b"f"].get("sha256digest") == _sha(b"two")
+    def digest(spec: Any) -> str | None:
+        value = spec.index()[b"f"].get("sha256digest")
+        return None if value is None else str(value)
+
+    # What the function knows is recorded as it is: the file is not read.
+    assert digest(walk(root, header=HEADER, known_digest=known)) == bogus
+    # Asked once per regular file (never for directories or symlinks), with its lstat.
+    assert asked == [(b"f", os.lstat(root / "f").st_ino)]
+    # None, or no function at all: the file is read.
+    assert digest(walk(root, header=HEADER, known_digest=lambda path, st: None)) == _sha(b"one")
+    assert digest(walk(root, header=HEADER)) == _sha(b"one")
+    # It only ever stands in for sha256 alone: with another digest asked for
+    # too, every file is read and the function is never asked.
+    asked.clear()
+    spec = walk(root, ["sha256digest", "md5digest"], header=HEADER, known_digest=known)
+    assert digest(spec) == _sha(b"one")
+    assert asked == []
 
 
-def test_stat_cache_recording_skips_racy_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_observe_sees_every_entry_before_its_line(tmp_path: Path) -> None:
     root = tmp_path / "r"
-    root.mkdir()
-    (root / "f").write_bytes(b"data")
-    out: dict[bytes, CachedFile] = {}
-    walk(root, header=HEADER, cache_out=out)
-    assert out == {}  # just written: its ctime tick may not be over yet
-    monkeypatch.setattr(walk_module, "RACY_NS", 0)
-    walk(root, header=HEADER, cache_out=out)
-    st = os.lstat(root / "f")
-    assert out == {b"f": CachedFile(st.st_ino, 4, st.st_mtime_ns, st.st_ctime_ns, _sha(b"data"))}
-    # Hits are carried over into the new cache.
-    carried: dict[bytes, CachedFile] = {}
-    walk(root, header=HEADER, cache=out, cache_out=carried)
-    assert carried == out
-    assert CachedFile.from_stat(st, "x", now_ns=st.st_ctime_ns + 1) is not None
-    monkeypatch.setattr(walk_module, "RACY_NS", 10)
-    assert CachedFile.from_stat(st, "x", now_ns=st.st_ctime_ns + 9) is None
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "d" / "f").write_bytes(b"x")
+    os.symlink("d", root / "l")
+    seen: list[tuple[bytes, int, int]] = []
+    lines: list[bytes] = []
+
+    class Sink:
+        @staticmethod
+        def append(node: Any) -> None:
+            if hasattr(node, "path"):
+                lines.append(node.path)
+                assert seen[-1][0] == node.path  # observed right before its line
+
+    start = time.time_ns()
+    walk(
+        root,
+        header=HEADER,
+        observe=lambda path, st, before_ns: seen.append((path, st.st_ino, before_ns)),
+        sink=Sink(),
+    )
+    assert [path for path, _, _ in seen] == lines == [b".", b"l", b"d", b"d/f", b"d/e"]
+    for path, ino, before_ns in seen:
+        assert ino == os.lstat(root / os.fsdecode(path)).st_ino
+        assert start <= before_ns <= time.time_ns()
 
 
 def _walk_as(uid: int, root: Path, rootless: bool) -> tuple[bool, bytes]:
@@ -392,12 +390,16 @@ def test_hardlinks_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         return real(self, rel, *args)
 
     monkeypatch.setattr(walk_module._Walker, "_hash", counting)
-    monkeypatch.setattr(walk_module, "RACY_NS", 0)
-    out: dict[bytes, CachedFile] = {}
-    spec = walk(root, header=HEADER, cache_out=out)
+    asked: list[bytes] = []
+
+    def unknown(path: bytes, st: os.stat_result) -> None:
+        asked.append(path)
+
+    spec = walk(root, header=HEADER, known_digest=unknown)
     assert reads == [b"a", b"c"]
     assert {e.get("sha256digest") for e in spec.entries() if e.path != b"."} == {_sha(b"same")}
-    assert set(out) == {b"a", b"b", b"c"}
+    # A caller's known digests are asked for every name of the inode first.
+    assert asked == [b"a", b"b", b"c"]
 
 
 def test_fused_umoci_keywords_match_the_generic_functions(tmp_path: Path) -> None:

@@ -49,10 +49,10 @@ def record(tmp_path: Path) -> tuple[Path, mtree.Spec, statcache.Snapshot]:
     root = tmp_path / "rootfs"
     root.mkdir()
     build(root)
-    stats: dict[bytes, mtree.Observed] = {}
-    spec = mtree.walk(root, stats_out=stats)
+    observations = statcache.Observations()
+    spec = mtree.walk(root, observe=observations.record)
     data = mtree.dump(spec)
-    statcache.write_cache(str(tmp_path), "m.mtree", sha256(data), spec, stats)
+    statcache.write_cache(str(tmp_path), "m.mtree", sha256(data), spec, observations)
     trust_cache(tmp_path, root)  # made moments ago: every entry starts racy
     snapshot = statcache.read_cache(str(tmp_path), "m.mtree", data)
     assert snapshot is not None

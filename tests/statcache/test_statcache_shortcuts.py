@@ -9,70 +9,20 @@ would let the test pass without exercising the cache).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import os
 import shutil
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
-from statkit import trust_cache
+from statkit import Seen, last_layer, layer_count, make_image, run, sha256, trust_cache
 
-from umoci.cli import main
 from umoci.ops import statcache
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def run(*argv: str) -> None:
-    assert main(list(argv)) == 0
-
-
-def make_image(tmp_path: Path) -> Path:
-    layout = tmp_path / "img"
-    src = tmp_path / "src"
-    (src / "d").mkdir(parents=True)
-    (src / "d" / "a.txt").write_bytes(b"aaaa")
-    (src / "d" / "b.txt").write_bytes(b"bbbb")
-    (src / "d" / "c.txt").write_bytes(b"cccc")
-    run("init", "--layout", str(layout))
-    run("new", "--image", f"{layout}:t")
-    run("insert", "--image", f"{layout}:t", str(src), "/")
-    return layout
 
 
 def age_cache(bundle: Path) -> None:
     """Trust every entry that is still as recorded (see statkit.trust_cache)."""
     trust_cache(bundle, bundle / "rootfs")
-
-
-def last_layer(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
-    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
-    layer = stat["manifest"]["blob"]["layers"][-1]
-    blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-    data = gzip.decompress(blob.read_bytes())
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: m for m in tar.getmembers()}
-
-
-def layer_count(layout: Path, tag: str) -> int:
-    stat = json.loads(_capture("stat", "--json", "--image", f"{layout}:{tag}"))
-    return len(stat["manifest"]["blob"]["layers"])
-
-
-def _capture(*argv: str) -> str:
-    import contextlib
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(list(argv)) == 0
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -257,23 +207,24 @@ def test_full_hash_ignores_a_lying_cache(unpacked: tuple[Path, Path]) -> None:
 
 def test_recent_entries_are_not_trusted(tmp_path: Path) -> None:
     from umoci import mtree
-    from umoci.mtree import walker
 
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
     (root / "old").write_bytes(b"old")
-    stats: dict[bytes, mtree.Observed] = {}
-    spec = mtree.walk(root, stats_out=stats)
+    walked = statcache.Observations()
+    spec = mtree.walk(root, observe=walked.record)
     data = mtree.dump(spec)
     now = time.time_ns()
     old_ctime = now - 10**9
+    observed = statcache.Observations()
 
-    def aged(value: bytes, ctime_ns: int) -> bytes:
-        ino, _, size, mtime_ns, _ = walker.unpack_observed(value)
-        return walker._OBSERVED.pack(ino, ctime_ns, size, mtime_ns, now)
+    def aged(path: bytes, ctime_ns: int) -> None:
+        ino, _, size, mtime_ns, _ = walked[path]
+        observed.record(path, Seen(ino, ctime_ns, size, mtime_ns), now)
 
-    observed = {path: aged(value, old_ctime) for path, value in stats.items()}
-    observed[b"sub"] = aged(stats[b"sub"], now - 10**6)  # 1 ms before: racy
+    for path in walked:
+        aged(path, old_ctime)
+    aged(b"sub", now - 10**6)  # 1 ms before: racy
     statcache.write_cache(str(tmp_path), "x.mtree", sha256(data), spec, observed)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
@@ -311,11 +262,11 @@ def test_racy_window_is_measured_from_the_walk_not_the_write(tmp_path: Path) -> 
     root = tmp_path / "root"
     root.mkdir()
     (root / "f").write_bytes(b"x")
-    stats: dict[bytes, mtree.Observed] = {}
-    spec = mtree.walk(root, stats_out=stats)
+    observations = statcache.Observations()
+    spec = mtree.walk(root, observe=observations.record)
     data = mtree.dump(spec)
     time.sleep(0.2)  # layer generation or a slow disk between walk and write
-    statcache.write_cache(str(tmp_path), "x.mtree", sha256(data), spec, stats)
+    statcache.write_cache(str(tmp_path), "x.mtree", sha256(data), spec, observations)
     snapshot = statcache.read_cache(str(tmp_path), "x.mtree", data)
     assert snapshot is not None
     assert snapshot.entries[b"f"][0] == -1
@@ -335,9 +286,9 @@ def test_walk_times_each_directory_scan(tmp_path: Path, monkeypatch: pytest.Monk
     (root / "a" / "b" / "f").write_bytes(b"x")
     ticks = iter(range(1, 1000))
     monkeypatch.setattr(walker.time, "time_ns", lambda: next(ticks))
-    stats: dict[bytes, mtree.Observed] = {}
-    mtree.walk(root, stats_out=stats)
-    seen = {path: walker.unpack_observed(value)[4] for path, value in stats.items()}
+    observations = statcache.Observations()
+    mtree.walk(root, observe=observations.record)
+    seen = {path: observation[4] for path, observation in observations.items()}
     assert set(seen) == {b".", b"a", b"a/b", b"a/b/f"}
     assert seen[b"."] < seen[b"a"] < seen[b"a/b"] < seen[b"a/b/f"]
 

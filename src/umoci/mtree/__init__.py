@@ -8,8 +8,9 @@ reproduces its walk and comparison rules:
 * :mod:`.escape` - vis/unvis of names, Go path cleaning and quoting;
 * :mod:`.keywords` - keyword names and how values are computed;
 * :mod:`.spec` - the line model, :func:`parse` and :func:`dump`;
-* :mod:`.walker` - :func:`walk` a tree (with an optional stat cache) or build
-  the same spec from an extractor's records (:func:`spec_from_infos`);
+* :mod:`.walker` - :func:`walk` a tree (a caller may supply digests it
+  already knows) or build the same spec from an extractor's records
+  (:func:`spec_from_infos`);
 * :mod:`.delta` - :func:`compare` two specs, :func:`check` a tree;
 * :mod:`.filter` - drop deltas under masked or deleted paths before repack.
 
@@ -56,22 +57,12 @@ from umoci.mtree.spec import (
     parse,
     read_spec_file,
 )
-from umoci.mtree.walker import (
-    RACY_NS,
-    CachedFile,
-    Observed,
-    PackedCache,
-    inode_reader,
-    spec_from_infos,
-    walk,
-)
+from umoci.mtree.walker import KnownDigest, Observe, inode_reader, spec_from_infos, walk
 
 __all__ = [
-    "RACY_NS",
     "SUPPORTED_KEYWORDS",
     "UMOCI_KEYWORDS",
     "Blank",
-    "CachedFile",
     "Comment",
     "Delta",
     "DeltaType",
@@ -81,9 +72,9 @@ __all__ = [
     "Header",
     "KeyDelta",
     "KeyVal",
+    "KnownDigest",
     "Node",
-    "Observed",
-    "PackedCache",
+    "Observe",
     "PathFilter",
     "Spec",
     "SpecWriter",

@@ -129,7 +129,7 @@ def parse_keyword_arg(arg: str) -> list[str]:
 
 
 class StatLike(Protocol):
-    """The ``os.stat_result`` fields keywords and the stat cache use."""
+    """The ``os.stat_result`` fields keywords use, and the inode's number and ctime."""
 
     @property
     def st_mode(self) -> int: ...

@@ -23,9 +23,11 @@ Two ways in:
 
 * :func:`walk` reads the tree: ``lstat`` per inode, ``listxattr`` for files
   and directories, ``readlink`` for symlinks, and regular files are hashed in
-  1 MiB chunks.  Given a stat ``cache`` (see :class:`CachedFile`) a file whose
-  inode, size, mtime and ctime are unchanged keeps its cached sha256 instead
-  of being read; ``full_hash=True`` ignores the cache.
+  1 MiB chunks.  A caller that already knows some files' sha256 passes a
+  ``known_digest`` function, asked before each file is read, and one that
+  wants each ``lstat`` passes an ``observe`` function; what they know and
+  why they trust it is theirs (umoci's bundle stat cache is
+  :mod:`umoci.ops.statcache`).
 * :func:`spec_from_infos` takes :class:`~umoci.mtree.keywords.FileInfo`
   values in any order (an extractor's own records) and builds the same spec
   without touching the filesystem.
@@ -45,9 +47,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import struct
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from umoci.errors import MtreeError
 from umoci.fs.tree import TreeReader
@@ -57,14 +58,12 @@ from umoci.mtree.keywords import (
     UMOCI_KEYWORDS,
     FileInfo,
     KeyVal,
-    StatLike,
     compile_keywords,
     needed_digests,
     prefix,
     set_keyvals,
 )
 from umoci.mtree.spec import Blank, Comment, DotDot, Entry, Header, Node, Spec, Special
-from umoci.structs import dataclass
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
@@ -78,11 +77,8 @@ if TYPE_CHECKING:
     _T = TypeVar("_T")
 
 __all__ = [
-    "RACY_NS",
-    "SKIPPED_DIGEST",
-    "CachedFile",
-    "Observed",
-    "PackedCache",
+    "KnownDigest",
+    "Observe",
     "inode_reader",
     "open_tree",
     "spec_from_infos",
@@ -105,110 +101,15 @@ _DEFAULT_SET: tuple[KeyVal, ...] = (
     ("mode", "0664"),
 )
 
-#: A cached digest is trusted only for files whose ctime was at least this much
-#: older than the moment it was recorded.  A file changed within the same
-#: timestamp tick as its recording (coarse kernel clocks, 1-2 s filesystems)
-#: could otherwise keep an identical ctime and its stale digest ("racy git").
-RACY_NS = 2_000_000_000
+#: ``known_digest(path, st)``: the sha256 (lowercase hex) to record for the
+#: regular file at ``path`` (relative, ``lstat`` result ``st``) instead of
+#: reading it, or None to read it.
+KnownDigest = Callable[[bytes, os.stat_result], str | None]
 
-#: What the stat cache needs of an entry's ``lstat``, packed (see
-#: :func:`observed`): inode, ctime, size and mtime, and a wall-clock time
-#: (``time.time_ns()``) taken before that ``lstat`` -- a change after the
-#: lstat within the same timestamp tick as the recorded ctime can only hide
-#: in a ctime that is not clearly older than that time (see
-#: :mod:`umoci.ops.statcache`).  Packed because a walk keeps one per entry:
-#: 73 bytes instead of the ~520 of an ``os.stat_result`` and a tuple.
-Observed = bytes
-_OBSERVED = struct.Struct("=qqqqq")
-
-
-def observed(st: os.stat_result, before_ns: int) -> Observed:
-    return _OBSERVED.pack(st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, before_ns)
-
-
-def unpack_observed(value: Observed) -> tuple[int, int, int, int, int]:
-    """``(ino, ctime_ns, size, mtime_ns, before_ns)`` of an :data:`Observed`."""
-    return _OBSERVED.unpack(value)
-
-
-class PackedCache(Mapping[bytes, "CachedFile"]):
-    """A ``path -> CachedFile`` mapping stored packed: ~100 bytes a file, not ~400.
-
-    For the extractor's digests of a whole layer, handed to the walk that
-    follows (which :meth:`pop` s each as it uses it).
-    """
-
-    _RECORD = struct.Struct("=qqqq32s")
-
-    def __init__(self) -> None:
-        self._records: dict[bytes, bytes] = {}
-
-    def put(self, path: bytes, record: CachedFile) -> None:
-        packed = self._RECORD.pack(
-            record.ino, record.size, record.mtime_ns, record.ctime_ns, bytes.fromhex(record.sha256)
-        )
-        self._records[path] = packed
-
-    def _unpack(self, packed: bytes) -> CachedFile:
-        ino, size, mtime_ns, ctime_ns, digest = self._RECORD.unpack(packed)
-        return CachedFile(ino, size, mtime_ns, ctime_ns, digest.hex())
-
-    def __getitem__(self, path: bytes) -> CachedFile:
-        return self._unpack(self._records[path])
-
-    def pop(self, path: bytes, default: None = None) -> CachedFile | None:
-        packed = self._records.pop(path, None)
-        return None if packed is None else self._unpack(packed)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._records)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-
-#: Stands in for a digest the walk was told not to compute (never valid hex,
-#: so it never compares equal to a real digest).
-SKIPPED_DIGEST = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class CachedFile:
-    """What a stat cache remembers about one regular file."""
-
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    sha256: str
-
-    @classmethod
-    def from_stat(
-        cls, st: StatLike, sha256: str, *, now_ns: int | None = None
-    ) -> CachedFile | None:
-        """A cache record for a file just hashed, or None if it is too recent to trust.
-
-        ``now_ns`` is the wall-clock time (``time.time_ns()``) at or after the
-        ``lstat`` that produced ``st``.
-        """
-        if now_ns is None:
-            now_ns = time.time_ns()
-        if now_ns - st.st_ctime_ns < RACY_NS:
-            return None
-        return cls(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256)
-
-    def matches(self, st: StatLike) -> bool:
-        """Whether ``st`` describes the same, unchanged file.
-
-        ctime cannot be set from user space, so content rewritten with the
-        mtime put back is still noticed.
-        """
-        return (
-            self.ino == st.st_ino
-            and self.size == st.st_size
-            and self.mtime_ns == st.st_mtime_ns
-            and self.ctime_ns == st.st_ctime_ns
-        )
+#: ``observe(path, st, before_ns)``: called for every entry with its
+#: ``lstat`` result and a ``time.time_ns()`` reading taken before that
+#: ``lstat`` (once per directory scan), before the entry's line is made.
+Observe = Callable[[bytes, os.stat_result, int], None]
 
 
 class _Builder:
@@ -349,26 +250,17 @@ class _Walker:
         tree: TreeReader,
         keywords: Sequence[str],
         *,
-        cache: Mapping[bytes, CachedFile] | None,
-        cache_out: dict[bytes, CachedFile] | None,
-        skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
-        stats_out: dict[bytes, Observed] | None = None,
-        consume_cache: bool = False,
+        known_digest: KnownDigest | None = None,
+        observe: Observe | None = None,
     ) -> None:
         self.tree = tree
-        self.skip_digest = skip_digest
-        self.stats_out = stats_out
+        self.observe = observe
         self.digests = needed_digests(keywords)
         wanted = {prefix(k) for k in keywords}
         self.want_xattrs = bool(wanted & {"xattr", "xattrs"})
         self.want_link = "link" in wanted
-        # The cache only ever stands in for sha256 (the digest umoci records).
-        self.cache = cache if self.digests == ["sha256digest"] else None
-        consumable = isinstance(cache, dict | PackedCache)
-        self._take_cached = (
-            cache.pop if consume_cache and consumable else self._get_cached  # type: ignore[union-attr]
-        )
-        self.cache_out = cache_out if "sha256digest" in self.digests else None
+        # A known digest only ever stands in for sha256 (the digest umoci records).
+        self.known_digest = known_digest if self.digests == ["sha256digest"] else None
         self._buf = bytearray(_CHUNK)
         # Digests of multiply-linked files, so each inode is read only once.
         self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
@@ -386,10 +278,6 @@ class _Walker:
             return FileInfo(rel, st, os.fsencode(target))
         return FileInfo(rel, st)
 
-    def _get_cached(self, rel: bytes, default: None) -> CachedFile | None:
-        assert self.cache is not None
-        return self.cache.get(rel, default)
-
     def _xattrs(self, where: str, name: str, st: os.stat_result) -> tuple[tuple[bytes, bytes], ...]:
         if not self.want_xattrs:
             return ()
@@ -404,28 +292,19 @@ class _Walker:
         return tuple((os.fsencode(key), value) for key, value in found.items())
 
     def _digests(self, where: str, name: str, rel: bytes, st: os.stat_result) -> dict[str, str]:
-        # The cache first: an unchanged file (the common case) then costs one
-        # lookup, and its real digest compares just as a skipped one would.
-        if self.cache is not None:
-            cached = self._take_cached(rel, None)
-            if cached is not None and cached.matches(st):
-                if self.cache_out is not None:
-                    self.cache_out[rel] = cached
-                return {"sha256digest": cached.sha256}
-        if self.skip_digest is not None and self.skip_digest(rel, st):
-            return {name: SKIPPED_DIGEST for name in self.digests}
+        if self.known_digest is not None:
+            known = self.known_digest(rel, st)
+            if known is not None:
+                return {"sha256digest": known}
         if st.st_nlink > 1:
+            # Within one walk only: the links of an inode unchanged since
+            # its first name was read moments ago.
             key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             digests = self._linked.get(key)
             if digests is None:
                 digests = self._linked[key] = self._hash(rel, where, name, st)
-        else:
-            digests = self._hash(rel, where, name, st)
-        if self.cache_out is not None:
-            record = CachedFile.from_stat(st, digests["sha256digest"])
-            if record is not None:
-                self.cache_out[rel] = record
-        return digests
+            return digests
+        return self._hash(rel, where, name, st)
 
     def _hash(self, rel: bytes, where: str, name: str, st: os.stat_result) -> dict[str, str]:
         # A file swapped for a symlink or a FIFO after the lstat is neither
@@ -461,17 +340,17 @@ class _Walker:
         dirs.sort()
         prefix = b"" if rel == b"." else rel + b"/"
         info_of = self.info
-        stats_out = self.stats_out
-        # One bytes object per path, shared by the stats and the spec entry.
+        observe = self.observe
+        # One bytes object per path, shared by the observer and the spec entry.
         for name_bytes, name, st in files:
             path = prefix + name_bytes
-            if stats_out is not None:
-                stats_out[path] = observed(st, scanned_ns)
+            if observe is not None:
+                observe(path, st, scanned_ns)
             yield info_of(where, name, path, st)
         for name_bytes, name, st in dirs:
             path = prefix + name_bytes
-            if stats_out is not None:
-                stats_out[path] = observed(st, scanned_ns)
+            if observe is not None:
+                observe(path, st, scanned_ns)
             yield info_of(where, name, path, st)
 
 
@@ -480,31 +359,19 @@ def walk(
     keywords: Sequence[str] = UMOCI_KEYWORDS,
     *,
     header: Header | None = None,
-    cache: Mapping[bytes, CachedFile] | None = None,
-    full_hash: bool = False,
-    cache_out: dict[bytes, CachedFile] | None = None,
     rootless: bool = False,
-    skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
-    stats_out: dict[bytes, Observed] | None = None,
-    consume_cache: bool = False,
+    known_digest: KnownDigest | None = None,
+    observe: Observe | None = None,
     sink: NodeSink | None = None,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
-    ``header`` defaults to :meth:`Header.current` for ``root``.  ``cache``
-    maps relative paths to :class:`CachedFile` records whose sha256 is reused
-    when the file's stat is unchanged (ignored with ``full_hash``);
-    ``cache_out``, when given, is filled with records for the regular files
-    seen (files changed too recently to trust are left out, see
-    :data:`RACY_NS`).  ``skip_digest(path, st)`` returning True leaves a
-    regular file unread, its digests recorded as :data:`SKIPPED_DIGEST`:
-    for a caller that already knows the file differs (its size or time
-    changed) and only wants to know *that* it changed, not to keep the spec.
-    ``stats_out``, when given, receives for every entry its ``lstat`` result
-    and a ``time.time_ns()`` taken before that ``lstat`` (see :data:`Observed`).
-    ``consume_cache`` lets the walk remove each record from ``cache`` (a
-    dict) as it uses it, so a walk over a million files does not hold two
-    copies of what it knows.  With ``sink``, each line of the spec is handed
+    ``header`` defaults to :meth:`Header.current` for ``root``.
+    ``known_digest`` (see :data:`KnownDigest`) is asked, when the keywords
+    need sha256 and no other digest, for each regular file's digest before
+    the file is read; what it returns is recorded as the file's
+    ``sha256digest`` unread.  ``observe`` (see :data:`Observe`) is told of
+    every entry's ``lstat``.  With ``sink``, each line of the spec is handed
     to ``sink.append`` as it is made and none is kept (the returned spec is
     empty): memory stays flat however many files the tree holds.  I/O errors
     propagate as :class:`OSError`.
@@ -515,18 +382,10 @@ def walk(
     builder = _Builder(keywords, header, sink)
     before_ns = time.time_ns()
     with open_tree(root_b, rootless=rootless) as tree:
-        walker = _Walker(
-            tree,
-            keywords,
-            cache=None if full_hash else cache,
-            cache_out=cache_out,
-            skip_digest=skip_digest,
-            stats_out=stats_out,
-            consume_cache=consume_cache,
-        )
+        walker = _Walker(tree, keywords, known_digest=known_digest, observe=observe)
         st = tree.root_stat
-        if stats_out is not None:
-            stats_out[b"."] = observed(st, before_ns)
+        if observe is not None:
+            observe(b".", st, before_ns)
         return _drive(builder, walker.info("", ".", b".", st), walker.children)
 
 
@@ -544,7 +403,7 @@ def inode_reader(
     tree: TreeReader,
     keywords: Sequence[str] = UMOCI_KEYWORDS,
     *,
-    skip_digest: Callable[[bytes, os.stat_result], bool] | None = None,
+    known_digest: KnownDigest | None = None,
 ) -> Callable[[bytes, os.stat_result], FileInfo]:
     """What :func:`walk` would learn about single inodes of ``tree``, one at a time.
 
@@ -552,9 +411,10 @@ def inode_reader(
     (``b"."`` for the root) and its ``lstat`` result and reads the rest
     (xattrs, link target, digests) exactly as the walk does, for a caller
     that already knows which few inodes it needs.  ``tree`` comes from
-    :func:`open_tree` and must stay open while the function is used.
+    :func:`open_tree` and must stay open while the function is used;
+    ``known_digest`` is as for :func:`walk`.
     """
-    walker = _Walker(tree, keywords, cache=None, cache_out=None, skip_digest=skip_digest)
+    walker = _Walker(tree, keywords, known_digest=known_digest)
 
     def read(rel: bytes, st: os.stat_result) -> FileInfo:
         if rel == b".":

@@ -35,8 +35,8 @@ from umoci.ops.basic import check_tag_ref, opened
 from umoci.ops.history import history_entry
 from umoci.ops.new_layer import choose_codec, clamp_time, media_type_for, write_layer
 from umoci.ops.options import RepackOptions
-from umoci.ops.repack_scan import digest_cannot_matter, scan_deltas
-from umoci.ops.statcache import Snapshot, read_cache, write_cache
+from umoci.ops.repack_scan import SKIPPED_DIGEST, digest_cannot_matter, scan_deltas
+from umoci.ops.statcache import Observations, Snapshot, read_cache, write_cache
 from umoci.runtime.atomic import create_temp
 from umoci.runtime.bundle_meta import (
     BundleMeta,
@@ -83,8 +83,8 @@ def _source_path(meta: BundleMeta) -> DescriptorPath:
 
 def _known_changed(old_spec: mtree.Spec) -> Callable[[bytes, os.stat_result], bool]:
     """:func:`~umoci.ops.repack_scan.digest_cannot_matter` against the old spec."""
-    # Built on the first call: with the stat cache consulted first, only the
-    # few files whose stat changed ever get here.
+    # Built on the first call: with the stat cache's digests consulted first,
+    # only the few files whose stat changed ever get here.
     old: dict[bytes, mtree.Entry] | None = None
 
     def changed(path: bytes, st: os.stat_result) -> bool:
@@ -122,13 +122,13 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
     )
     deltas = None
     new_spec: mtree.Spec | None = None
-    new_stats: dict[bytes, mtree.Observed] = {}
+    observations = Observations()
     if snapshot is not None and not options.refresh_bundle:
         # Without --refresh-bundle no new mtree is written: the changed
         # paths are all that is needed.
         deltas = scan_deltas(rootfs, snapshot, rootless=meta.rootless)
     if deltas is None:
-        new_spec, deltas, new_stats = _walk_and_compare(
+        new_spec, deltas, observations = _walk_and_compare(
             rootfs,
             old_mtree,
             mtree_data=mtree_data,
@@ -194,7 +194,7 @@ def repack(layout: str, tag: str | None, bundle: str, *, options: RepackOptions)
             old_mtree=old_mtree,
             new_path=new_path,
             new_spec=new_spec,
-            new_stats=new_stats,
+            observations=observations,
         )
     return target
 
@@ -207,25 +207,48 @@ def _walk_and_compare(
     snapshot: Snapshot | None,
     rootless: bool,
     options: RepackOptions,
-) -> tuple[mtree.Spec, list[Delta], dict[bytes, mtree.Observed]]:
+) -> tuple[mtree.Spec, list[Delta], Observations]:
     """The slow path: parse the mtree, walk the whole rootfs, compare.
 
     Only files whose stat changed since the snapshot are read.
     """
     old_spec = _parse_spec(old_mtree, mtree_data)
-    new_stats: dict[bytes, mtree.Observed] = {}
+    observations = Observations()
     new_spec = mtree.walk(
         rootfs,
         rootless=rootless,
-        cache=None if snapshot is None else snapshot.digests(),
-        full_hash=options.full_hash,
-        stats_out=new_stats,
-        # Without --refresh-bundle the new spec is only compared, never kept:
-        # a file that is new, or whose size or time already differs, need not
-        # be read.
-        skip_digest=None if options.refresh_bundle else _known_changed(old_spec),
+        known_digest=_known_digest(snapshot, old_spec, refresh_bundle=options.refresh_bundle),
+        observe=observations.record,
     )
-    return new_spec, mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS), new_stats
+    return new_spec, mtree.compare(old_spec, new_spec, mtree.UMOCI_KEYWORDS), observations
+
+
+def _known_digest(
+    snapshot: Snapshot | None, old_spec: mtree.Spec, *, refresh_bundle: bool
+) -> mtree.KnownDigest | None:
+    """What the full walk need not read: the snapshot's unchanged files, and more.
+
+    Without ``--refresh-bundle`` the new spec is only compared, never kept:
+    a file that is new, or whose size or time already differs, need not be
+    read either.
+    """
+    known = None if snapshot is None else snapshot.digests()
+    cannot_matter = None if refresh_bundle else _known_changed(old_spec)
+    if known is None and cannot_matter is None:
+        return None
+
+    def digest(path: bytes, st: os.stat_result) -> str | None:
+        if known is not None:
+            # First: an unchanged file (the common case) then costs one
+            # lookup, and its real digest compares just as a skipped one would.
+            sha256 = known.take(path, st)
+            if sha256 is not None:
+                return sha256
+        if cannot_matter is not None and cannot_matter(path, st):
+            return SKIPPED_DIGEST
+        return None
+
+    return digest
 
 
 def _refresh(
@@ -235,7 +258,7 @@ def _refresh(
     old_mtree: str,
     new_path: DescriptorPath,
     new_spec: mtree.Spec,
-    new_stats: dict[bytes, mtree.Observed],
+    observations: Observations,
 ) -> None:
     """Point the bundle at the new image: its mtree, stat cache and ``umoci.json``."""
     new_mtree = _mtree_path(bundle, new_path.descriptor)
@@ -248,7 +271,7 @@ def _refresh(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    write_cache(bundle, os.path.basename(new_mtree), mtree_sha256, new_spec, new_stats)
+    write_cache(bundle, os.path.basename(new_mtree), mtree_sha256, new_spec, observations)
     write_bundle_meta(bundle, replace(meta, descriptor_walk=new_path.walk))
     if old_mtree != new_mtree:
         with contextlib.suppress(FileNotFoundError):

@@ -23,13 +23,12 @@ from umoci.fs.rootfs import reset_root
 from umoci.idmap import IdMap, check_id_map, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
 from umoci.layer.records import EntryRecord, Record
-from umoci.mtree import CachedFile, PackedCache
 from umoci.ops.basic import opened
 from umoci.ops.bundle import fresh_directory
 from umoci.ops.image_layers import Image, apply_image_layers, load_image
 from umoci.ops.layer_pipeline import DEFAULT_DEPTH
 from umoci.ops.options import MapOptions
-from umoci.ops.statcache import CacheWriter
+from umoci.ops.statcache import CacheWriter, KnownDigests, Observations
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import ROOTFS, umoci_json
 from umoci.structs import replace
@@ -65,12 +64,12 @@ class ExtractedDigests:
     """Collects the sha256 of every regular file as the extractor writes it.
 
     The mtree walk after extraction then reuses these instead of reading
-    every file back (an entry is only reused while the file's inode, size,
-    mtime and ctime are what the extractor saw).
+    every file back, under the stat cache's rule (see
+    :class:`~umoci.ops.statcache.KnownDigests`).
     """
 
     def __init__(self) -> None:
-        self.cache = PackedCache()  # packed: a layer may hold a million files
+        self.known = KnownDigests()
 
     def __call__(self, record: Record) -> None:
         if not isinstance(record, EntryRecord) or not stat.S_ISREG(record.stat.st_mode):
@@ -78,18 +77,13 @@ class ExtractedDigests:
         digest = record.sha256
         if digest is None and record.hardlink_to is not None:
             target = os.fsencode(record.hardlink_to)
-            known = self.cache.get(target)
-            if known is None:
+            digest = self.known.sha256(target)
+            if digest is None:
                 return
-            digest = known.sha256
             # link(2) changed the shared inode's ctime: refresh the target too.
-            self.cache.put(target, _cached(record.stat, digest))
+            self.known.remember(target, record.stat, digest)
         if digest is not None:
-            self.cache.put(os.fsencode(record.path), _cached(record.stat, digest))
-
-
-def _cached(st: os.stat_result, digest: str) -> CachedFile:
-    return CachedFile(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+            self.known.remember(os.fsencode(record.path), record.stat, digest)
 
 
 def _extractor(
@@ -152,7 +146,7 @@ def _write_mtree_and_cache(
     of siblings not yet reached), so a rootfs of a million files unpacks in
     flat memory.
     """
-    stats: dict[bytes, mtree.Observed] = {}
+    observations = Observations()
     with open(os.path.join(bundle, name), "xb") as f, CacheWriter(bundle, name) as cache:
         spec_writer = mtree.SpecWriter(f)
 
@@ -161,14 +155,13 @@ def _write_mtree_and_cache(
             def append(node: mtree.Node) -> None:
                 spec_writer.append(node)
                 if isinstance(node, mtree.Entry):
-                    cache.add(node, stats.pop(node.path, None))
+                    cache.add(node, observations.pop(node.path))
 
         mtree.walk(
             rootfs,
             rootless=maps.rootless,
-            cache=digests.cache,
-            stats_out=stats,
-            consume_cache=True,
+            known_digest=digests.known.take,
+            observe=observations.record,
             sink=Sink(),
         )
         cache.finish(spec_writer.finish())

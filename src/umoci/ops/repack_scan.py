@@ -1,9 +1,9 @@
 """Repack's fast path: the rootfs's changes from one ``lstat`` per inode.
 
-With a stat cache that describes the bundle's mtree (see
-:mod:`umoci.ops.statcache`), a path whose inode number and ctime are what
-the cache recorded is exactly as the mtree says: the kernel moves ctime on
-every change to an inode.  So the scan here ``lstat``s every path (one
+With a stat cache that describes the bundle's mtree, a path whose inode is
+:func:`~umoci.ops.statcache.unchanged` since the cache recorded it is
+exactly as the mtree says (the rule and its racy window are
+:mod:`umoci.ops.statcache`'s).  So the scan here ``lstat``s every path (one
 ``scandir`` per directory) and only for the few others - new paths, paths
 whose inode or ctime moved, entries recorded too recently to trust - builds
 the mtree entry as a full walk would (xattrs, link target, sha256) and
@@ -29,9 +29,13 @@ from umoci.fs.tree import TreeReader
 from umoci.mtree import UMOCI_KEYWORDS, Delta, DeltaType, Entry, KeyVal, delta_for
 from umoci.mtree.keywords import compile_keywords, tar_time_value
 from umoci.mtree.walker import inode_reader, open_tree
-from umoci.ops.statcache import Fingerprint, Snapshot, recorded_keywords
+from umoci.ops.statcache import Fingerprint, Snapshot, recorded_keywords, unchanged
 
-__all__ = ["digest_cannot_matter", "scan_deltas"]
+__all__ = ["SKIPPED_DIGEST", "digest_cannot_matter", "scan_deltas"]
+
+#: Recorded for a file whose digest cannot matter, instead of reading it
+#: (never valid hex, so it never compares equal to a real digest).
+SKIPPED_DIGEST = "-"
 
 
 def _changed_paths(
@@ -57,7 +61,7 @@ def _scan(
     is_dir = stat.S_ISDIR
     st = tree.root_stat
     fingerprint = lookup(b".")
-    if fingerprint is None or fingerprint[0] != st.st_ino or fingerprint[1] != st.st_ctime_ns:
+    if fingerprint is None or not unchanged(fingerprint[0], fingerprint[1], st):
         suspects.append((b".", st))
     # Directories to list: their path for the tree, and as a spec path prefix.
     pending = [("", b"")]
@@ -67,11 +71,7 @@ def _scan(
             rel = prefix + os.fsencode(name)
             seen.append(rel)
             fingerprint = lookup(rel)
-            if (
-                fingerprint is None
-                or fingerprint[0] != st.st_ino
-                or fingerprint[1] != st.st_ctime_ns
-            ):
+            if fingerprint is None or not unchanged(fingerprint[0], fingerprint[1], st):
                 suspects.append((rel, st))
             if is_dir(st.st_mode):
                 pending.append((f"{where}/{name}" if where else name, rel + b"/"))
@@ -93,7 +93,8 @@ def digest_cannot_matter(before: Entry | None, st: os.stat_result) -> bool:
 
     True for a new path (an addition whatever its contents) and for one
     whose size or ``tar_time`` already differs (a modification either way):
-    repack without ``--refresh-bundle`` then need not read the file.
+    repack without ``--refresh-bundle`` then need not read the file, and
+    records :data:`SKIPPED_DIGEST` for it.
     """
     if before is None:
         return True
@@ -131,7 +132,10 @@ def scan_deltas(rootfs: str, snapshot: Snapshot, *, rootless: bool) -> list[Delt
     try:
         with tree:
             read = inode_reader(
-                tree, skip_digest=lambda _, st: digest_cannot_matter(current[0], st)
+                tree,
+                known_digest=lambda _, st: (
+                    SKIPPED_DIGEST if digest_cannot_matter(current[0], st) else None
+                ),
             )
             for path, st in suspects:
                 fingerprint = known.get(path)

@@ -1,31 +1,64 @@
-"""The bundle's stat cache: a snapshot of the rootfs that lets repack skip work.
+"""The stat-cache rule, and the bundle's stat cache file that carries it across runs.
+
+This module owns one idea: what was learnt about an inode (its mtree
+keywords, its sha256) stays true while the inode's number and ctime are
+unchanged, except within the racy window.  Everything that trusts an
+earlier look at a file instead of looking again goes through it:
+
+* unpack hands the digests its extractor computed to the mtree walk that
+  follows (:class:`KnownDigests`), collects that walk's
+  :class:`Observations` and writes them into the cache (:class:`CacheWriter`);
+* repack's quick scan (:mod:`umoci.ops.repack_scan`) skips every path
+  whose inode is :func:`unchanged`, and its full walk reuses the digests of
+  unchanged files (:meth:`Snapshot.digests`);
+* ``repack --refresh-bundle`` writes the cache again (:func:`write_cache`).
+
+The mtree walk (:func:`umoci.mtree.walk`) knows none of this: it takes a
+"sha256 you already know" function and an "observe" function and calls
+them.  The owner sits in ``ops/`` rather than at the top of the package
+because its only users are the bundle verbs and its file is part of a
+bundle, like ``umoci.json`` beside it; ``mtree/`` and everything else below
+``ops/`` stays free of it (a test checks).
+
+The rule
+--------
+
+ctime cannot be set from user space and the kernel moves it on every change
+to an inode (contents, mode, owner, xattrs, times, link count), so an inode
+whose number and ctime are what an earlier ``lstat`` saw is as that
+``lstat`` (and what was read right after it) found it.  The exception
+("racy git"): a change after the ``lstat``, within the same tick of the
+kernel's timestamp clock as the change that set the ctime, leaves the ctime
+as it was.  That ctime is then at most a tick older than the ``lstat``.  The
+kernel stamps files from a coarse clock that trails real time by at most
+one tick (<= 10 ms), so an observation vouches for its inode only when the
+ctime is at least :data:`RACY_MARGIN_NS` older than a clock reading taken
+before the ``lstat`` (:func:`settled`).  The walk reads the clock before
+each directory scan, not once per walk: unpack sets every directory's
+times at its very end, and a walk-wide reading would leave all of them
+unsettled.  An unsettled entry is written as untrusted (inode -1, never
+:func:`unchanged`), so the quick scan and the full walk both look at it
+again.
+
+Digests the extractor hands over are the one use of an unsettled
+observation (each file was written moments before): the walk of the same
+unpack, in the bundle directory unpack has just made, reuses one only while
+inode, ctime, size *and* mtime are what the extractor saw.  The extractor
+gave every file the layer's mtime, so an ordinary write after it moves the
+mtime as well; only a writer inside the new bundle that puts the mtime
+back within the same clock tick, while unpack runs, would go unseen.  What
+the walk records is then vouched for by its own observation, under the
+rule above.
+
+The cache file
+--------------
 
 Unpack (and ``repack --refresh-bundle``) records, next to the mtree, one
-line per mtree entry: the inode's number, ctime, size and mtime as ``lstat``
-saw them while the mtree was made, and the entry's keywords as that mtree
-states them.  Repack then knows, for every path, what the mtree says *and*
-whether the inode can have changed since:
-
-* ctime cannot be set from user space and changes with every change to an
-  inode (contents, mode, owner, xattrs, times, link count), so a path whose
-  inode number and ctime both match is exactly as the mtree describes it:
-  no listxattr, no hashing, no comparison (see
-  :mod:`umoci.ops.repack_scan`);
-* a file whose inode, size, mtime and ctime match keeps its sha256 even on
-  the slow path (:meth:`Snapshot.digests`), so only changed files are read.
-
-A copied bundle (``cp -a``) has new inodes and ctimes: nothing matches and
-everything is compared and hashed.  The "racy" case: an inode changed again
-after its ``lstat``, but within the same kernel clock tick as the change
-that set the recorded ctime, keeps that ctime.  Such an inode's recorded
-ctime is at most a tick older than its ``lstat``, so every entry whose
-ctime is not at least :data:`RACY_MARGIN_NS` older than a clock reading
-taken just before its ``lstat`` (the walk's :data:`~umoci.mtree.walker.Observed`)
-is written as untrusted (inode -1: always compared).  The kernel stamps
-files from a coarse clock that trails real time by at most one tick
-(<= 10 ms), so the margin covers it.  The reading is per directory scan,
-not per walk: unpack sets every directory's times at its very end, and a
-walk-wide reading would leave all of them untrusted.
+line per mtree entry: the entry's :data:`Observation` (inode -1 when
+unsettled) and its keywords as the mtree states them.  Repack then knows,
+for every path, what the mtree says *and* whether the inode can have
+changed since.  A copied bundle (``cp -a``) has new inodes and ctimes:
+nothing matches and everything is compared and hashed.
 
 The file ``BUNDLE/umoci-statcache`` is ours alone (the Go umoci ignores it).
 Its header names the mtree it describes and that mtree's sha256; it is
@@ -44,20 +77,44 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping
 
 from umoci import log as umoci_log
 from umoci.cas.layoutcheck import describe, read_regular
 from umoci.errors import MtreeError
-from umoci.mtree import CachedFile, Entry, Spec
+from umoci.mtree import Entry, Spec
 from umoci.mtree.escape import unvis, vis
+from umoci.mtree.keywords import StatLike
 from umoci.mtree.spec import MAX_LINE
-from umoci.mtree.walker import Observed, unpack_observed
 from umoci.runtime.atomic import create_temp
+
+__all__ = [
+    "CACHE_NAME",
+    "RACY_MARGIN_NS",
+    "CacheWriter",
+    "Fingerprint",
+    "KnownDigests",
+    "Observation",
+    "Observations",
+    "Snapshot",
+    "read_cache",
+    "recorded_keywords",
+    "settled",
+    "unchanged",
+    "write_cache",
+]
+
+#: How much older than the clock reading taken before an ``lstat`` the
+#: ctime it saw must be for the observation to vouch for the inode (see
+#: "The rule" above).  The only racy margin in umoci.
+RACY_MARGIN_NS = 50_000_000
+
+#: The inode number of an entry that may not be trusted: no inode has it.
+_UNTRUSTED = -1
 
 CACHE_NAME = "umoci-statcache"
 _MAGIC = "umoci-statcache 3"
-RACY_MARGIN_NS = 50_000_000
 # A line is an mtree entry's (at most mtree.MAX_LINE) plus five numbers and
 # the path; the file, like the mtree it describes, is capped at 1 GiB.
 _MAX_LINE = MAX_LINE + (64 << 10)
@@ -65,6 +122,131 @@ _MAX_CACHE_BYTES = 1 << 30
 _DIGEST = "sha256digest="
 
 log = umoci_log.get()
+
+
+def settled(ctime_ns: int, before_ns: int) -> bool:
+    """Whether an inode ``lstat`` saw with ``ctime_ns`` would show any later change in its ctime.
+
+    ``before_ns`` is a ``time.time_ns()`` reading taken before that ``lstat``.
+    """
+    return ctime_ns < before_ns - RACY_MARGIN_NS
+
+
+def unchanged(ino: int, ctime_ns: int, st: StatLike) -> bool:
+    """Whether ``st`` is the inode recorded as number ``ino`` with ``ctime_ns``, unchanged since."""
+    return ino == st.st_ino and ctime_ns == st.st_ctime_ns
+
+
+#: What an ``lstat`` during a walk saw of one entry, for the cache: inode
+#: number, ctime, size, mtime (nanoseconds) and the ``time.time_ns()``
+#: reading taken before that ``lstat``.
+Observation = tuple[int, int, int, int, int]
+
+
+class Observations(Mapping[bytes, Observation]):
+    """Each entry's :data:`Observation` by path, as a walk reports them (see :meth:`record`).
+
+    Packed because a walk keeps one per entry until that entry's line is
+    written: 73 bytes instead of the ~520 of an ``os.stat_result`` and a tuple.
+    """
+
+    __slots__ = ("_packed",)
+    # Inode numbers and sizes are unsigned 64-bit (overlayfs can set an
+    # inode's top bit); times may precede the epoch.
+    _RECORD = struct.Struct("=QqQqq")
+
+    def __init__(self) -> None:
+        self._packed: dict[bytes, bytes] = {}
+
+    def record(self, path: bytes, st: StatLike, before_ns: int) -> None:
+        """Note ``path``'s ``lstat`` ``st``, made after the clock read ``before_ns``.
+
+        The ``observe`` function of :func:`umoci.mtree.walk`.
+        """
+        self._packed[path] = self._RECORD.pack(
+            st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, before_ns
+        )
+
+    def __getitem__(self, path: bytes) -> Observation:
+        return self._RECORD.unpack(self._packed[path])
+
+    def pop(self, path: bytes) -> Observation | None:
+        """``path``'s observation, forgotten (None if there is none)."""
+        packed = self._packed.pop(path, None)
+        return None if packed is None else self._RECORD.unpack(packed)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+
+class KnownDigests:
+    """Regular files' sha256, by path, each with the inode it was known for.
+
+    A file's digest is given back (:meth:`take`) only while the file's
+    inode is :func:`unchanged` and its size and mtime are as they were.
+    Stored packed (~100 bytes a file, not ~400): unpack keeps one for every
+    file its layers wrote until the walk that follows takes it.
+    """
+
+    __slots__ = ("_packed",)
+    # inode, ctime, size, mtime, digest (binary); signedness as for Observations.
+    _RECORD = struct.Struct("=QqQq32s")
+
+    def __init__(self) -> None:
+        self._packed: dict[bytes, bytes] = {}
+
+    def add(
+        self, path: bytes, sha256: str, *, ino: int, ctime_ns: int, size: int, mtime_ns: int
+    ) -> None:
+        """Know ``path``'s ``sha256`` for that inode, ctime, size and mtime.
+
+        For values read from a file: :class:`ValueError` if ``sha256`` is not
+        64 lowercase hex digits, :class:`struct.error` if a number is out of
+        range.
+        """
+        digest = bytes.fromhex(sha256)
+        if len(digest) != 32 or digest.hex() != sha256:
+            raise ValueError(f"not a sha256 digest: {sha256!r}")
+        self._packed[path] = self._RECORD.pack(ino, ctime_ns, size, mtime_ns, digest)
+
+    def remember(self, path: bytes, st: StatLike, sha256: str) -> None:
+        """Know ``path``'s ``sha256`` (a ``hexdigest()``) for the inode as ``st`` describes it."""
+        self._packed[path] = self._RECORD.pack(
+            st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, bytes.fromhex(sha256)
+        )
+
+    def sha256(self, path: bytes) -> str | None:
+        """``path``'s digest whatever its inode is now (None if not known)."""
+        packed = self._packed.get(path)
+        return None if packed is None else self._RECORD.unpack(packed)[4].hex()
+
+    def take(self, path: bytes, st: StatLike) -> str | None:
+        """``path``'s digest if ``st`` is the inode it was known for, unchanged; forget it.
+
+        The ``known_digest`` function of :func:`umoci.mtree.walk`, which asks
+        once for each path: the record is dropped either way, so a walk over
+        a million files does not hold two copies of what it knows.
+        """
+        packed = self._packed.pop(path, None)
+        if packed is None:
+            return None
+        record: tuple[int, int, int, int, bytes] = self._RECORD.unpack(packed)
+        ino, ctime_ns, size, mtime_ns, digest = record
+        # Size and mtime as well: the extractor's digests are not settled
+        # (see "The rule" above).
+        if unchanged(ino, ctime_ns, st) and size == st.st_size and mtime_ns == st.st_mtime_ns:
+            return digest.hex()
+        return None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
 
 #: What the snapshot knows about one path: inode number and ctime (the
 #: inode is -1 when the entry may not be trusted), and the rest of its line:
@@ -85,12 +267,12 @@ class Snapshot:
     def __init__(self, entries: dict[bytes, Fingerprint]) -> None:
         self.entries = entries
 
-    def digests(self) -> dict[bytes, CachedFile]:
-        """Trusted sha256 digests of regular files, for a walk to reuse."""
-        out: dict[bytes, CachedFile] = {}
+    def digests(self) -> KnownDigests:
+        """The recorded sha256 digests of trusted regular files, for a walk to reuse."""
+        out = KnownDigests()
         for path, (ino, ctime_ns, rest) in self.entries.items():
             if ino < 0:
-                continue
+                continue  # untrusted (or nonsense): never unchanged
             at = rest.find(_DIGEST)
             if at < 0:
                 continue
@@ -98,18 +280,26 @@ class Snapshot:
             if len(digest) == 64:
                 size, mtime_ns, _ = rest.split(" ", 2)
                 try:
-                    out[path] = CachedFile(ino, int(size), int(mtime_ns), ctime_ns, digest)
-                except ValueError:
-                    continue  # not numbers: the file is hashed again
+                    out.add(
+                        path,
+                        digest,
+                        ino=ino,
+                        ctime_ns=ctime_ns,
+                        size=int(size),
+                        mtime_ns=int(mtime_ns),
+                    )
+                except (ValueError, struct.error):
+                    continue  # not numbers, or not a digest: the file is hashed again
         return out
 
 
-def _line(entry: Entry, observed: Observed | None) -> str:
+def _line(entry: Entry, observation: Observation | None) -> str:
     keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
-    if observed is None:
-        return f"-1 0 {vis(entry.path)} 0 0 {keywords}\n"
-    st_ino, ctime_ns, size, mtime_ns, before_ns = unpack_observed(observed)
-    ino = st_ino if ctime_ns < before_ns - RACY_MARGIN_NS else -1
+    if observation is None:
+        return f"{_UNTRUSTED} 0 {vis(entry.path)} 0 0 {keywords}\n"
+    ino, ctime_ns, size, mtime_ns, before_ns = observation
+    if not settled(ctime_ns, before_ns):
+        ino = _UNTRUSTED
     return f"{ino} {ctime_ns} {vis(entry.path)} {size} {mtime_ns} {keywords}\n"
 
 
@@ -118,18 +308,18 @@ def write_cache(
     mtree_name: str,
     mtree_sha256: str,
     spec: Spec,
-    stats: Mapping[bytes, Observed],
+    observations: Observations,
 ) -> None:
     """Atomically replace the bundle's stat cache with one describing ``spec``.
 
     ``mtree_sha256`` is the digest of the mtree as written (``dump(spec)``);
-    ``stats`` the walk's :data:`~umoci.mtree.walker.Observed` for each
-    entry.  Every entry of the spec gets a line; one without a stat, or
-    changed too recently to vouch for, is recorded as never matching.
+    ``observations`` what the walk that made ``spec`` saw.  Every entry of
+    the spec gets a line; one without an observation, or not
+    :func:`settled`, is recorded as never matching.
     """
     with CacheWriter(bundle, mtree_name) as writer:
         for entry in spec.entries():
-            writer.add(entry, stats.get(entry.path))
+            writer.add(entry, observations.get(entry.path))
         writer.finish(mtree_sha256)
 
 
@@ -152,8 +342,8 @@ class CacheWriter:
         self._lines: list[str] = []
         self._done = False
 
-    def add(self, entry: Entry, observed: Observed | None) -> None:
-        self._lines.append(_line(entry, observed))
+    def add(self, entry: Entry, observation: Observation | None) -> None:
+        self._lines.append(_line(entry, observation))
         if len(self._lines) >= 4096:
             self._flush()
 
