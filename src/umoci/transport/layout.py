@@ -285,10 +285,10 @@ class _PendingBlob:
     def commit(self, media_type: str, annotations: dict[str, str] | None = None) -> Descriptor:
         written = self._writer.finish(media_type, annotations)  # synced and closed: no fd kept
         self._digest = written.digest
-        if written.digest in self._pending:
+        # setdefault: one step, so two parallel transfers of the same bytes
+        # cannot both think theirs is the pending one.
+        if self._pending.setdefault(written.digest, self) is not self:
             self._writer.abort()  # the same bytes are pending already
-        else:
-            self._pending[written.digest] = self
         return written
 
     def install(self) -> None:
