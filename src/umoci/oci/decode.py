@@ -44,6 +44,8 @@ Python's recursion limit is refused.
 
 from __future__ import annotations
 
+import abc  # already loaded by every interpreter (io uses it)
+
 from umoci.errors import BlobInvalidError, UmociError
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
@@ -350,7 +352,7 @@ class Context:
             self.problems.append(Problem(kind, path, message))
 
 
-class Kind:
+class Kind(abc.ABC):
     """How one Go type decodes: its zero value, a JSON value into the old one, the result."""
 
     __slots__ = ()
@@ -358,8 +360,9 @@ class Kind:
     def zero(self) -> object:
         return None
 
+    @abc.abstractmethod
     def decode(self, value: object, old: object, path: str, ctx: Context) -> object:
-        raise NotImplementedError
+        """*value* (parsed JSON) decoded into *old* (the field's value so far)."""
 
     def finish(self, value: object, path: str, ctx: Context) -> object:
         return value
