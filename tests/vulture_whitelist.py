@@ -31,6 +31,9 @@ signum  # a signal handler's (signum, frame) (src/umoci/pprof.py)
 __getattr__
 __dir__
 
+# Entry points named in code that runs in another interpreter.
+child_main  # the layer producer process's main (its -c boot line, umoci/ops/layer_process.py)
+
 # Interface used by the tests only; kept because it is a documented part of its class or module.
 _.bytes_read  # HashingReader's byte count (tests/compress/test_compress_codecs.py)
 _.is_digest  # ImageRef.is_digest (tests/core/test_platforms.py)

@@ -217,6 +217,11 @@ ALLOWED: dict[str, tuple[str, frozenset[str]]] = {
         _BUNDLE_META + ", and the empty rootfs/ directory itself",
         frozenset({"open", "os.mkdir", "os.replace"}),
     ),
+    "ops/layer_process.py": (
+        "wraps file descriptors only (the pipe from the producer process and the blobs "
+        "the parent opened for it), never a path",
+        frozenset({"open"}),
+    ),
     "ops/bundle_repack.py": (_BUNDLE_META, frozenset({"os.replace", "os.unlink"})),
     "ops/layer_add.py": (
         "host files the user named: insert's SOURCE (only checked to exist: its tree is "

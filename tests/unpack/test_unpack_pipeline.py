@@ -83,7 +83,13 @@ def multi_layers() -> list[list[Entry]]:
 
 
 def unpack_with(
-    image: Image, bundle: Path, *, read_ahead: bool, depth: int = 16, maps: MapOptions | None = None
+    image: Image,
+    bundle: Path,
+    *,
+    read_ahead: bool,
+    depth: int = 16,
+    maps: MapOptions | None = None,
+    producer: str = "thread",
 ) -> Path:
     with opened(str(image.layout), streams=True) as store:
         loaded = load_image(store, image.tag)
@@ -96,6 +102,7 @@ def unpack_with(
             False,
             read_ahead=read_ahead,
             depth=depth,
+            producer=producer,
         )
     return bundle
 
@@ -137,18 +144,23 @@ def test_read_ahead_changes_nothing(tmp_path: Path, media_type: str) -> None:
     ahead = unpack_with(image, tmp_path / "ahead", read_ahead=True)
     step = unpack_with(image, tmp_path / "step", read_ahead=False)
     tight = unpack_with(image, tmp_path / "tight", read_ahead=True, depth=1)
+    child = unpack_with(image, tmp_path / "child", read_ahead=True, producer="process")
 
     expected = mtree_body(step)
     assert len(expected) > 700
     assert mtree_body(ahead) == expected
     assert mtree_body(tight) == expected
+    assert mtree_body(child) == expected
     records = statcache_records(step)
     assert statcache_records(ahead) == records == statcache_records(tight)
+    assert statcache_records(child) == records
     want_tree = tree(step / ROOTFS)
     assert tree(ahead / ROOTFS) == want_tree
     assert tree(tight / ROOTFS) == want_tree
+    assert tree(child / ROOTFS) == want_tree
     groups = inode_groups(step / ROOTFS)
     assert inode_groups(ahead / ROOTFS) == groups == inode_groups(tight / ROOTFS)
+    assert inode_groups(child / ROOTFS) == groups
 
     # The rules really were exercised (a tree that lost them would also be "equal").
     rootfs = ahead / ROOTFS
@@ -186,25 +198,29 @@ def test_read_ahead_matches_one_layer_at_a_time_through_the_extractor(tmp_path: 
                 extractor.apply(f)
         return seen
 
-    def records_pipelined() -> list[tuple[str, str | None]]:
+    def records_pipelined(producer: str) -> list[tuple[str, str | None]]:
         seen: list[tuple[str, str | None]] = []
-        rootfs = tmp_path / "piped"
+        rootfs = tmp_path / f"piped-{producer}"
         rootfs.mkdir()
         extractor = LayerExtractor(rootfs, ExtractOptions(on_entry=lambda r: seen.append(_key(r))))
         with opened(str(image.layout), streams=True) as store:
-            apply_image_layers(store, load_image(store, image.tag), extractor, depth=1)
+            apply_image_layers(
+                store, load_image(store, image.tag), extractor, depth=1, producer=producer
+            )
         return seen
 
     plain = records_plain()
     assert len(plain) > 1300
-    assert records_pipelined() == plain
+    assert records_pipelined("thread") == plain
+    assert records_pipelined("process") == plain
 
 
 def _key(record: object) -> tuple[str, str | None]:
     return (getattr(record, "path", ""), getattr(record, "sha256", None))
 
 
-def test_an_error_ahead_waits_for_the_earlier_layers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("producer", ["thread", "process"])
+def test_an_error_ahead_waits_for_the_earlier_layers(tmp_path: Path, producer: str) -> None:
     """A bad diff_id in layer 3 is raised after layers 1 and 2 were applied, not before."""
     tars = [build_tar(x) for x in multi_layers()[:3]]
     tars[2] = build_tar([T.reg("third", b"3")])
@@ -219,7 +235,7 @@ def test_an_error_ahead_waits_for_the_earlier_layers(tmp_path: Path) -> None:
     with opened(str(image.layout), streams=True) as store:
         loaded = load_image(store, image.tag)
         with pytest.raises(LayerError, match="diff_id mismatch") as err:
-            apply_image_layers(store, loaded, extractor)
+            apply_image_layers(store, loaded, extractor, producer=producer)
     assert image.layer_digests[2] in str(err.value)
     # Layers 1 and 2 are all there; layer 3's file was written (its data was
     # fine) but the layer was refused at its end, as without the pipeline.

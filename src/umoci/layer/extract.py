@@ -63,6 +63,9 @@ log = umoci_log.get()
 #: Kinds created optimistically (without an lstat first): see _create_fresh.
 _FRESH_KINDS = frozenset({EntryKind.REG, EntryKind.DIR, EntryKind.SYMLINK})
 
+#: The xattr that gives a directory's new children an ACL (and so an xattr).
+_DEFAULT_ACL = "system.posix_acl_default"
+
 _KIND_BITS = {
     EntryKind.CHAR: stat.S_IFCHR,
     EntryKind.BLOCK: stat.S_IFBLK,
@@ -123,6 +126,7 @@ class LayerExtractor:
         self._emit = self._opts.on_entry
         self._step = ""
         self._owners: dict[tuple[int, int], HostOwner] = {}
+        self._implicit_xattrs: bool | None = None  # see _host_adds_xattrs
 
     @property
     def ops(self) -> FsOps:
@@ -156,6 +160,7 @@ class LayerExtractor:
         except OSError as e:
             raise LayerError(f"open rootfs {os.fspath(self._path)}: {e.strerror}") from e
         with fs:
+            self._probe_root(fs)
             state = _LayerState()
             while (hdr := reader.next()) is not None:
                 try:
@@ -248,7 +253,7 @@ class LayerExtractor:
         try:
             if hdr.kind is EntryKind.REG:
                 self._step = "create file"
-                fd = ops.create(parent.fd, base)
+                fd = ops.create(parent.fd, base, self._fresh_mode(hdr))
             elif hdr.kind is EntryKind.DIR:
                 self._step = "mkdir"
                 ops.mkdir(parent.fd, base, 0o700)
@@ -258,7 +263,7 @@ class LayerExtractor:
         except FileExistsError:
             return False
         if hdr.kind is EntryKind.REG:
-            self._regular(reader, parent, base, hdr, fd)
+            self._regular(reader, parent, base, hdr, fd, fresh=True)
         elif hdr.kind is EntryKind.DIR:
             self._dir_metadata(fs, state, parent, base, hdr)
         else:
@@ -268,6 +273,8 @@ class LayerExtractor:
     def _dir_metadata(
         self, fs: Rootfs, state: _LayerState, parent: DirRef, base: str, hdr: TarHeader
     ) -> None:
+        if _DEFAULT_ACL in hdr.xattrs:
+            self._implicit_xattrs = True  # its new children get an ACL
         xattrs = self._metadata(fs, parent, base, hdr, is_dir=True)
         # Times last of all, once the children are in (see _finish).
         rel = join(parent.rel, base)
@@ -316,9 +323,20 @@ class LayerExtractor:
                 self._report_at(parent, base, self._metadata(fs, parent, base, hdr))
 
     def _regular(
-        self, reader: EntryReader, parent: DirRef, base: str, hdr: TarHeader, fd: int = -1
+        self,
+        reader: EntryReader,
+        parent: DirRef,
+        base: str,
+        hdr: TarHeader,
+        fd: int = -1,
+        *,
+        fresh: bool = False,
     ) -> None:
-        """Write a regular file (``fd``: already created, else create it now)."""
+        """Write a regular file (``fd``: already created, else create it now).
+
+        ``fresh``: ``fd`` was just created by :meth:`_create_fresh`, with
+        the mode :meth:`_fresh_mode` chose.
+        """
         ops = self._ops
         if fd < 0:
             self._step = "create file"
@@ -336,20 +354,91 @@ class LayerExtractor:
                     _write_all(fd, memoryview(chunk)[written:])
             t = Target(parent.fd, base, fd)
             owner = self._owner(hdr)
+            st: os.stat_result | None
+            if fresh and self._plain_fresh(hdr, owner):
+                st = self._check_fresh(t, hdr, owner)
+                xattrs: dict[str, bytes] = {}
+            else:
+                self._step = "chown"
+                ops.chown(t, owner.uid, owner.gid)
+                self._step = "chmod"
+                ops.chmod(t, hdr.mode)
+                self._step = "set xattrs"
+                xattrs = self._xattrs.apply(ops, t, self._xattrs.wanted(hdr, owner))
+                self._step = "set times"
+                ops.utimes(t, *entry_times(hdr))
+                st = ops.fstat(fd) if self._emit is not None else None
+            if self._emit is not None:
+                assert st is not None
+                sha256 = digest.hexdigest() if digest is not None else reader.data_sha256
+                rel = join(parent.rel, base)
+                self._emit(EntryRecord(rel, st, sha256, xattrs))
+        finally:
+            os.close(fd)
+
+    # -- fresh regular files: check what is already right instead of setting it --------
+    #
+    # A file we just created with O_EXCL is ours (euid/egid, or the group of
+    # a setgid parent), has the mode open(2) gave it (the requested one,
+    # less the umask or a default ACL's mask) and no xattrs, unless the
+    # host labels new files (SELinux, Smack: security.*) or a default ACL
+    # adds system.posix_acl_access.  So for a file whose header has no
+    # xattrs, one fstat after the times replaces fchown, fchmod and
+    # flistxattr: only what differs is set (chown before chmod, as ever).
+    # The fstat is the one the mtree record needs anyway.
+
+    def _fresh_mode(self, hdr: TarHeader) -> int:
+        """The mode to create a regular file with (0600 when it has to be set later anyway)."""
+        if self._ops.rootless or hdr.mode & 0o7000:
+            return 0o600  # setuid/setgid/sticky: set after chown, which would clear them
+        return hdr.mode
+
+    def _plain_fresh(self, hdr: TarHeader, owner: HostOwner) -> bool:
+        """Whether a fresh file's owner, mode and xattrs need only be checked."""
+        return (
+            not hdr.xattrs
+            and owner.rootless_xattr is None
+            and not self._ops.rootless
+            and not hdr.mode & 0o7000
+            and not self._host_adds_xattrs()
+        )
+
+    def _host_adds_xattrs(self) -> bool:
+        """Whether new files may get xattrs nobody set (LSM labels, default ACLs).
+
+        Told by :meth:`_probe_root` from the rootfs root, which we created:
+        whatever the host gives a new inode, it gave that one too.  A layer
+        can only add a default ACL by an xattr on a directory, which
+        :meth:`_dir_metadata` watches for.
+        """
+        return self._implicit_xattrs is not False
+
+    def _probe_root(self, fs: Rootfs) -> None:
+        if self._implicit_xattrs is not None:
+            return
+        try:
+            with fs.root() as root:
+                names = self._ops.listxattr(Target(root.fd, "."))
+        except OSError:
+            names = ["?"]  # cannot tell: assume the worst
+        self._implicit_xattrs = any(
+            name.startswith("security.") or name in (_DEFAULT_ACL, "?") for name in names
+        )
+
+    def _check_fresh(self, t: Target, hdr: TarHeader, owner: HostOwner) -> os.stat_result:
+        assert t.fd is not None
+        ops = self._ops
+        self._step = "set times"
+        ops.utimes(t, *entry_times(hdr))
+        self._step = "check owner and mode"
+        st = ops.fstat(t.fd)
+        if st.st_uid != owner.uid or st.st_gid != owner.gid or stat.S_IMODE(st.st_mode) != hdr.mode:
             self._step = "chown"
             ops.chown(t, owner.uid, owner.gid)
             self._step = "chmod"
             ops.chmod(t, hdr.mode)
-            self._step = "set xattrs"
-            xattrs = self._xattrs.apply(ops, t, self._xattrs.wanted(hdr, owner))
-            self._step = "set times"
-            ops.utimes(t, *entry_times(hdr))
-            if self._emit is not None:
-                sha256 = digest.hexdigest() if digest is not None else reader.data_sha256
-                rel = join(parent.rel, base)
-                self._emit(EntryRecord(rel, ops.fstat(fd), sha256, xattrs))
-        finally:
-            os.close(fd)
+            st = ops.fstat(t.fd)
+        return st
 
     def _metadata(
         self, fs: Rootfs, parent: DirRef, base: str, hdr: TarHeader, *, is_dir: bool = False

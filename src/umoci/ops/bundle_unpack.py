@@ -176,10 +176,11 @@ def unpack_into(
     *,
     read_ahead: bool = True,
     depth: int = DEFAULT_DEPTH,
+    producer: str = "auto",
 ) -> None:
     """Fill an empty bundle directory from *image* (no cleanup on error: the caller's).
 
-    ``read_ahead`` and ``depth`` tune the layer pipeline
+    ``read_ahead``, ``depth`` and ``producer`` tune the layer pipeline
     (:func:`~umoci.ops.image_layers.apply_image_layers`); the result is the
     same whatever they are.
     """
@@ -188,7 +189,9 @@ def unpack_into(
     prepare_rootfs(rootfs, maps)
     digests = ExtractedDigests()
     extractor = _extractor(rootfs, maps, keep_dirlinks, digests)
-    apply_image_layers(store, image, extractor, read_ahead=read_ahead, depth=depth)
+    apply_image_layers(
+        store, image, extractor, read_ahead=read_ahead, depth=depth, producer=producer
+    )
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
     _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, digests)
     spec = _runtime_config(image, rootfs, maps, root_path_for(ROOTFS))

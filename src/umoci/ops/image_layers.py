@@ -2,8 +2,9 @@
 
 Each layer blob streams through ``VerifiedReader`` (size cap and blob
 digest) → decompressor → ``HashingReader`` (diff_id) → tar parser → the
-extractor, all but the last in a background thread
-(:class:`~umoci.ops.layer_pipeline.LayerPipeline`).  After the tar's end
+extractor, all but the last ahead of it: in a background thread
+(:class:`~umoci.ops.layer_pipeline.LayerPipeline`) or, for large layers, a
+process of its own (:class:`~umoci.ops.layer_process.ProcessPipeline`).  After the tar's end
 the rest of the uncompressed stream, and any trailing bytes after the
 compressed stream, are read too, so both digests cover every byte; a layer
 is only over, for the extractor, once both were verified.
@@ -27,7 +28,7 @@ log = umoci_log.get()
 
 TYPE_CHECKING = False  # typing is for mypy only: importing it costs every run ~4 ms
 if TYPE_CHECKING:
-    pass
+    from umoci.ops.layer_process import ProcessPipeline
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def apply_image_layers(
     *,
     read_ahead: bool = True,
     depth: int = DEFAULT_DEPTH,
+    producer: str = "auto",
 ) -> None:
     """Apply every layer of *image* in order, verifying digests, sizes and diff_ids.
 
@@ -86,17 +88,16 @@ def apply_image_layers(
     (:mod:`umoci.ops.layer_pipeline`), across layer boundaries unless
     ``read_ahead`` is false; the order of application is the same either way.
     ``depth`` bounds the read-ahead (batches of at most ~1 MiB in flight).
+    ``producer`` is where the reading and parsing runs: ``"thread"``,
+    ``"process"`` (:mod:`umoci.ops.layer_process`; only with read-ahead) or
+    ``"auto"``: a process when the layers are large enough to pay for
+    starting one (:data:`PROCESS_MIN_BYTES`) and one can be started.
     """
     layers = image.manifest.layers
     line = progress.current()
     line.start(f"{len(layers)} layers", total=sum(layer.size for layer in layers))
-    with LayerPipeline(
-        store,
-        layers,
-        image.config.diff_ids,
-        hash_files=extractor.wants_digests,
-        read_ahead=read_ahead,
-        depth=depth,
+    with _pipeline(
+        store, image, extractor, producer, read_ahead=read_ahead, depth=depth
     ) as pipeline:
         for layer in layers:
             entries = pipeline.layer()
@@ -107,3 +108,48 @@ def apply_image_layers(
                     raise
                 raise type(err)(f"layer {layer.digest}: {err}") from None
             line.add(entries=entries.entries)
+
+
+#: Compressed layer bytes from which a producer process pays for its start
+#: (~40 ms of the other core): below, the thread pipeline is as fast.
+PROCESS_MIN_BYTES = 8 << 20
+
+
+def _pipeline(
+    store: DirStore,
+    image: Image,
+    extractor: LayerExtractor,
+    producer: str,
+    *,
+    read_ahead: bool,
+    depth: int,
+) -> LayerPipeline | ProcessPipeline:
+    layers = image.manifest.layers
+    if producer not in ("auto", "thread", "process"):
+        raise ValueError(f"unknown producer {producer!r}")
+    if producer == "process" and not read_ahead:
+        raise ValueError("the producer process always reads ahead")
+    wants_process = producer == "process" or (
+        producer == "auto"
+        and read_ahead
+        and sum(layer.size for layer in layers) >= PROCESS_MIN_BYTES
+    )
+    if wants_process:
+        from umoci.ops.layer_process import ProcessPipeline
+
+        try:
+            return ProcessPipeline(
+                store, layers, image.config.diff_ids, hash_files=extractor.wants_digests
+            )
+        except OSError as err:
+            if producer == "process":
+                raise
+            log.debug("layer reader process not started (%s): reading in a thread", err)
+    return LayerPipeline(
+        store,
+        layers,
+        image.config.diff_ids,
+        hash_files=extractor.wants_digests,
+        read_ahead=read_ahead,
+        depth=depth,
+    )
