@@ -151,18 +151,15 @@ class BatchProducer:
 
     def _produce_layer(self, layer: LayerSource) -> None:
         hash_files = self._hash_files
-        # Two threads here: the prefetcher reads, verifies, decompresses and
-        # hashes the diff_id; this one parses and hashes files.  All but the
-        # parsing is C that releases the GIL.
+        # Two threads here: the prefetcher reads, verifies and decompresses;
+        # this one hashes the diff_id, parses and hashes files.  All but the
+        # parsing is C that releases the GIL, so the two sha256 passes over
+        # the uncompressed data run beside the inflating, not after it.
         with (
             layer.open_blob() as raw,
-            Prefetcher(
-                hashing := HashingReader(
-                    open_decompressor(layer.media_type, _Counted(raw, self._counter))
-                )
-            ) as stream,
+            Prefetcher(open_decompressor(layer.media_type, _Counted(raw, self._counter))) as stream,
         ):
-            tar = TarReader(stream)
+            tar = TarReader(hashing := HashingReader(stream))
             while (hdr := tar.next()) is not None:
                 self._batch.append(hdr)
                 if hdr.kind is EntryKind.REG:
