@@ -32,15 +32,11 @@ marked complete), the child's next write fails with EPIPE and it exits.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import marshal
 import os
-import pickle
 import queue
 import signal
 import struct
-import subprocess
 import sys
 import threading
 
@@ -96,6 +92,11 @@ class ProcessPipeline(Closing):
         *,
         hash_files: bool,
     ) -> None:
+        # Only the parent needs these: the child's start-up does without them.
+        import contextlib
+        import fcntl
+        import subprocess
+
         if len(layers) != len(diff_ids):
             raise ValueError("one diff_id per layer")
         self.hash_files = False  # see _CHILD_HASHES
@@ -176,6 +177,9 @@ class ProcessPipeline(Closing):
 
     def close(self) -> None:
         """Stop the child (if still running) and reap it."""
+        import contextlib
+        import subprocess
+
         try:
             if self._finished:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -280,6 +284,8 @@ def decode_batch(meta: bytes, data: bytes) -> list[Any]:
 
 def _pickled_error(err: BaseException) -> bytes:
     """``err`` pickled, or (when it cannot be) a LayerError with its words."""
+    import pickle
+
     try:
         data = pickle.dumps(err)
         pickle.loads(data)  # our own bytes: proves they load again
@@ -289,6 +295,8 @@ def _pickled_error(err: BaseException) -> bytes:
 
 
 def _unpickled_error(data: bytes) -> BaseException:
+    import pickle
+
     err = pickle.loads(data)  # written by our own child, not by input
     if not isinstance(err, BaseException):
         return LayerError(f"layer reader process sent {type(err).__name__}")
