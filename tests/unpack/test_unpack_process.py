@@ -113,7 +113,7 @@ def test_a_producer_that_cannot_start_leaves_the_thread(
         real(self, *args, **kwargs)  # type: ignore[arg-type]
 
     def no_interpreter() -> list[str]:
-        raise OSError("no interpreter to start (sys.executable is empty)")
+        raise OSError("no interpreter to start (sys.executable is not Python)")
 
     monkeypatch.setattr(ProcessPipeline, "__init__", spy)
     monkeypatch.setattr(image_layers, "PROCESS_MIN_BYTES", 0)

@@ -208,8 +208,9 @@ def child_command() -> list[str]:
     environment; the path it needs (ours and the one of our dependencies)
     is handed over instead.
     """
-    if not sys.executable:
-        raise OSError("no interpreter to start (sys.executable is empty)")
+    if not sys.executable or getattr(sys, "frozen", False):
+        # A frozen application's executable is the application, not Python.
+        raise OSError("no interpreter to start (sys.executable is not Python)")
     # src/umoci/ops/layer_process.py -> src: where our package is found
     ours = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = [ours, *(p for p in sys.path if p)]
@@ -320,6 +321,14 @@ def child_main() -> None:
     """The producer process: argv is ``WRITE_FD HASH_FILES``, stdin the layers (marshal)."""
     # Ctrl-C reaches the whole process group: the parent decides, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The interpreter is ours alone: tuned as the umoci command tunes its
+    # own for bulk data (umoci.cli.tuning says why).
+    import gc
+
+    from umoci.cli.tuning import HELPER_SWITCH_INTERVAL
+
+    gc.disable()
+    sys.setswitchinterval(HELPER_SWITCH_INTERVAL)
     out = int(sys.argv[1])
     hash_files = sys.argv[2] == "1"
     spec = marshal.loads(sys.stdin.buffer.read())  # from our parent
