@@ -464,7 +464,7 @@ def test_the_redactor_blanks_every_secret_it_was_given() -> None:
 @pytest.mark.parametrize(
     ("flags", "why"),
     [
-        (["--creds", "user-only"], "--creds: want USER:PASSWORD"),
+        (["--creds", ""], "--creds: the user name is empty"),
         (["--dest-creds", ":pw-Zq8vX3kT9mL2rN7s"], "--dest-creds: the user name is empty"),
         (["--creds", "u:p", "--registry-token", "t"], "--creds and --registry-token conflict"),
         (["--src-no-creds", "--src-creds", "u:p"], "--src-no-creds (or --no-creds) and"),

@@ -223,7 +223,7 @@ def _copy(ctx: Context) -> int:
         from umoci import progress
 
         progress.disable()
-    src_registry, dest_registry = registry_options(ctx)
+    src_registry, dest_registry = registry_options(ctx, ctx.args[0], ctx.args[1])
     options = ops.CopyOptions(
         all_platforms=ctx.get_bool("all"),
         platform=_copy_platform(ctx),
@@ -951,7 +951,7 @@ def _sided(name: str, usage: str, *, boolean: bool = False) -> tuple[Flag, ...]:
 
 
 _REGISTRY_FLAGS = (
-    *_sided("creds", "USER:PASSWORD to log in with"),
+    *_sided("creds", "log in as USER[:PASSWORD] (PASSWORD asked for if left out)"),
     *_sided("registry-token", "a bearer token to send"),
     *_sided("authfile", "credentials file read first (default: $REGISTRY_AUTH_FILE)"),
     *_sided("no-creds", "access the registry anonymously", boolean=True),
@@ -1004,7 +1004,8 @@ and those of another repository of the same registry are mounted from it.
 Manifests are pushed after all their blobs, and the tag last.
 
 Credentials are, in this order: --creds (or --src-creds, --dest-creds)
-USER:PASSWORD; --registry-token TOKEN, sent as a bearer token; the first
+USER:PASSWORD (given only USER, the password is asked for on the terminal,
+not echoed); --registry-token TOKEN, sent as a bearer token; the first
 credentials file that names the registry: --authfile (else
 $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,
 $XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json

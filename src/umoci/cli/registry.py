@@ -16,9 +16,46 @@ if TYPE_CHECKING:
     from umoci.transport.registry.options import RegistryOptions
 
 
-def registry_options(ctx: Context) -> tuple[RegistryOptions, RegistryOptions]:
-    """The settings for the source and the destination."""
-    return _side_options(ctx, "src"), _side_options(ctx, "dest")
+def registry_options(
+    ctx: Context, source: str, destination: str
+) -> tuple[RegistryOptions, RegistryOptions]:
+    """The settings for the copy's *source* and *destination* (the image names).
+
+    ``--creds USER`` (``--src-creds``, ``--dest-creds``) without ``:PASSWORD``
+    for a side that is a registry asks for the password on the terminal,
+    once every flag is known to be good, and once per flag (``--creds``
+    serves both sides): the prompt is ``Password: ``, or names the flag
+    when two are asked for.
+    """
+    from umoci.structs import replace
+    from umoci.transport.registry.options import Secret
+
+    sides = {"src": source, "dest": destination}
+    options = {side: _side_options(ctx, side) for side in sides}
+    asking: dict[str, str] = {}  # flag -> its user, for each password to ask for
+    for side, name in sides.items():
+        flag, creds = _sided_value(ctx, side, "creds")
+        if creds is not None and ":" not in creds and name.partition(":")[0] == "docker":
+            asking[flag] = creds
+    if asking:
+        from umoci.cli.password import read_password
+
+        for flag, user in asking.items():
+            prompt = "Password: " if len(asking) == 1 else f"Password for --{flag}: "
+            asking[flag] = f"{user}:{read_password(prompt, f'--{flag}')}"
+        for side in sides:
+            flag, _ = _sided_value(ctx, side, "creds")
+            if flag in asking:
+                options[side] = replace(options[side], creds=Secret(asking[flag]))
+    return options["src"], options["dest"]
+
+
+def _sided_value(ctx: Context, side: str, name: str) -> tuple[str, str | None]:
+    """The flag that sets *name* for *side* (``--SIDE-NAME``, else ``--NAME``) and its value."""
+    for flag in (f"{side}-{name}", name):
+        if ctx.is_set(flag):
+            return flag, ctx.get_string(flag)
+    return name, None
 
 
 def _side_options(ctx: Context, side: str) -> RegistryOptions:
@@ -27,10 +64,7 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
     from umoci.transport.registry.options import RegistryOptions, Secret
 
     def value(name: str) -> tuple[str, str | None]:
-        for flag in (f"{side}-{name}", name):
-            if ctx.is_set(flag):
-                return flag, ctx.get_string(flag)
-        return name, None
+        return _sided_value(ctx, side, name)
 
     def flag_bool(name: str, default: bool) -> bool:
         for flag in (f"{side}-{name}", name):
@@ -45,10 +79,12 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
         raise UsageError(f"--{creds_flag} and --{token_flag} conflict")
     if no_creds and (creds is not None or token is not None):
         raise UsageError(f"--{side}-no-creds (or --no-creds) and credentials conflict")
-    if creds is not None:
+    if creds is not None and ":" in creds:
         from umoci.transport.registry.credentials import parse_creds
 
         parse_creds(creds, f"--{creds_flag}")  # refused before anything is opened
+    elif creds == "":
+        raise UsageError(f"--{creds_flag}: the user name is empty")
     retries = ctx.get_string("retry-times")
     if retries is not None and not (retries.isascii() and retries.isdigit() and len(retries) < 4):
         raise UsageError(f"invalid --retry-times {retries!r}: want a number from 0 to 999")

@@ -61,7 +61,8 @@ def parse_creds(text: str, origin: str) -> Credentials:
     if not username:
         raise UsageError(f"{origin}: the user name is empty")
     if not colon:
-        raise UsageError(f"{origin}: want USER:PASSWORD (umoci does not prompt for a password)")
+        # The command line asks for a missing password before it gets here.
+        raise UsageError(f"{origin}: want USER:PASSWORD")
     return Credentials(username, Secret(password), origin)
 
 
