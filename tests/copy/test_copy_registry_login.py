@@ -1,4 +1,5 @@
-"""Logging in from the command line: a password asked for on the terminal.
+"""Logging in from the command line: a password asked for on the terminal, skopeo's
+``--src-username``/``--src-password`` and ``--dest-username``/``--dest-password``.
 
 ``--creds USER`` (``--src-creds``, ``--dest-creds``) without ``:PASSWORD``
 asks for the password on the controlling terminal, without echo; the
@@ -9,6 +10,7 @@ tests drive the real ``umoci`` on a pty against the TLS registry of
 
 from __future__ import annotations
 
+import base64
 import os
 import pty
 import select
@@ -19,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from copykit import entry, two_layer_image, umoci_ok
+from copykit import copy_fails, entry, two_layer_image, umoci_ok
 from registrykit import PASSWORD, USER, Registry, private_cache
+
+from umoci.cli import main
 
 __all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
 
@@ -39,6 +43,10 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
     return two_layer_image(tmp_path, tmp_path / "src", "v1")
+
+
+def encoded(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def cert_flags(registry: Registry, *sides: str) -> list[str]:
@@ -173,3 +181,93 @@ def test_no_password_is_asked_for_a_side_that_is_not_a_registry(
     )
     assert done.returncode == 0, done.stderr
     assert entry(tmp_path / "dest", "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+# -- --src-username / --src-password, --dest-username / --dest-password (skopeo's) ---------
+
+
+def test_username_and_password_flags_log_in_and_never_print(
+    tls_registry: Registry, source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = tls_registry.name("login/flags:v1")
+    login = ("--dest-username", USER, "--dest-password", PASSWORD)
+    assert main(["--log=debug", "copy", *cert_flags(tls_registry, "dest"), *login,
+                 f"oci:{source}:v1", name]) == 0  # fmt: skip
+    pulled = tmp_path / "pulled"
+    login = ("--src-username", USER, "--src-password", PASSWORD)
+    assert main(["--log=debug", "copy", *cert_flags(tls_registry, "src"), *login,
+                 name, f"oci:{pulled}:v1"]) == 0  # fmt: skip
+    assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]
+    out, err = capsys.readouterr()
+    assert "umoci: debug:" in err
+    assert PASSWORD not in out + err
+    assert encoded(USER, PASSWORD) not in out + err
+
+
+def test_a_wrong_password_flag_is_one_line_without_it(
+    tls_registry: Registry, source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "wrong-Kq2mV8xZ"
+    line = copy_fails(
+        capsys,
+        *cert_flags(tls_registry, "dest"),
+        *("--dest-username", USER, "--dest-password", wrong),
+        f"oci:{source}:v1",
+        tls_registry.name("login/wrong-flag:v1"),
+    )
+    assert "authentication failed" in line
+    assert wrong not in line
+    assert encoded(USER, wrong) not in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--dest-username", USER], "--dest-username needs --dest-password"),
+        (["--src-password", PASSWORD], "--src-password needs --src-username"),
+        (
+            ["--dest-creds", f"{USER}:{PASSWORD}", "--dest-username", USER, "--dest-password", "p"],
+            "--dest-creds and --dest-username conflict",
+        ),
+        (
+            ["--creds", USER, "--src-username", USER, "--src-password", PASSWORD],
+            "--creds and --src-username conflict",
+        ),
+        (
+            ["--dest-username", USER, "--dest-password", PASSWORD, "--registry-token", "t"],
+            "--dest-username and --registry-token conflict",
+        ),
+        (
+            ["--no-creds", "--dest-username", USER, "--dest-password", PASSWORD],
+            "--dest-no-creds (or --no-creds) and credentials conflict",
+        ),
+        (
+            ["--dest-username", "", "--dest-password", PASSWORD],
+            "--dest-username: the user name is empty",
+        ),
+        (
+            ["--dest-username", f"a:{USER}", "--dest-password", PASSWORD],
+            "--dest-username: a user name cannot hold ':'",
+        ),
+    ],
+)
+def test_username_and_password_flags_are_checked_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], why: str
+) -> None:
+    dest = tmp_path / "dest"
+    # Both sides are registries, so a shared --creds USER would be asked for: it must not be.
+    line = copy_fails(capsys, *flags, "docker://127.0.0.1:1/x:v1", "docker://127.0.0.1:1/y:v1")
+    assert line == f"umoci: copy: {why}"
+    assert PASSWORD not in line
+    line = copy_fails(capsys, *flags, "docker://127.0.0.1:1/x:v1", f"oci:{dest}:v1")
+    assert line == f"umoci: copy: {why}"
+    assert not dest.exists()
+
+
+def test_skopeo_copy_has_no_username_flag_for_both_sides(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for flag in ("--username", "--password"):
+        line = copy_fails(capsys, flag, "x", f"oci:{source}:v1", f"oci:{tmp_path / 'dest'}:v1")
+        assert "flag provided but not defined" in line
+    assert PASSWORD not in line

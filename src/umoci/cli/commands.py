@@ -952,6 +952,15 @@ def _sided(name: str, usage: str, *, boolean: bool = False) -> tuple[Flag, ...]:
 
 _REGISTRY_FLAGS = (
     *_sided("creds", "log in as USER[:PASSWORD] (PASSWORD asked for if left out)"),
+    # skopeo copy has these for one side only (no --username, no --password).
+    string_flag(
+        "src-username", "log in to the docker:// source as this user (with --src-password)"
+    ),
+    string_flag("src-password", "the password of --src-username"),
+    string_flag(
+        "dest-username", "log in to the docker:// destination as this user (with --dest-password)"
+    ),
+    string_flag("dest-password", "the password of --dest-username"),
     *_sided("registry-token", "a bearer token to send"),
     *_sided("authfile", "credentials file read first (default: $REGISTRY_AUTH_FILE)"),
     *_sided("no-creds", "access the registry anonymously", boolean=True),
@@ -1005,7 +1014,8 @@ Manifests are pushed after all their blobs, and the tag last.
 
 Credentials are, in this order: --creds (or --src-creds, --dest-creds)
 USER:PASSWORD (given only USER, the password is asked for on the terminal,
-not echoed); --registry-token TOKEN, sent as a bearer token; the first
+not echoed), or --src-username with --src-password (--dest-username with
+--dest-password); --registry-token TOKEN, sent as a bearer token; the first
 credentials file that names the registry: --authfile (else
 $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,
 $XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json

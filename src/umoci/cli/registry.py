@@ -73,6 +73,11 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
         return default
 
     creds_flag, creds = value("creds")
+    login = _username_and_password(ctx, side)
+    if creds is not None and login is not None:
+        raise UsageError(f"--{creds_flag} and --{side}-username conflict")
+    if login is not None:
+        creds_flag, creds = f"{side}-username", login
     token_flag, token = value("registry-token")
     no_creds = flag_bool("no-creds", default=False)
     if creds is not None and token is not None:
@@ -107,3 +112,23 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
         retry_delay=parse_duration(delay, "--retry-delay") if delay is not None else None,
         timeout=timeout_seconds,
     )
+
+
+def _username_and_password(ctx: Context, side: str) -> str | None:
+    """``--SIDE-username`` with ``--SIDE-password`` as ``USER:PASSWORD`` (skopeo's flags).
+
+    There is no ``--username`` for both sides: skopeo copy has none.
+    """
+    username = ctx.get_string(f"{side}-username") if ctx.is_set(f"{side}-username") else None
+    password = ctx.get_string(f"{side}-password") if ctx.is_set(f"{side}-password") else None
+    if username is None and password is None:
+        return None
+    if password is None:
+        raise UsageError(f"--{side}-username needs --{side}-password")
+    if username is None:
+        raise UsageError(f"--{side}-password needs --{side}-username")
+    if not username:
+        raise UsageError(f"--{side}-username: the user name is empty")
+    if ":" in username:  # Basic authentication could not tell where it ends
+        raise UsageError(f"--{side}-username: a user name cannot hold ':'")
+    return f"{username}:{password}"
