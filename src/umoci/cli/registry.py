@@ -84,12 +84,14 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
         raise UsageError(f"--{creds_flag} and --{token_flag} conflict")
     if no_creds and (creds is not None or token is not None):
         raise UsageError(f"--{side}-no-creds (or --no-creds) and credentials conflict")
-    if creds is not None and ":" in creds:
-        from umoci.transport.registry.credentials import parse_creds
+    if creds is not None or token is not None:
+        from umoci.transport.registry.credentials import check_token, parse_creds
 
-        parse_creds(creds, f"--{creds_flag}")  # refused before anything is opened
-    elif creds == "":
-        raise UsageError(f"--{creds_flag}: the user name is empty")
+        # Refused before anything is opened; a missing password is asked for after.
+        if creds is not None:
+            parse_creds(creds if ":" in creds else f"{creds}:", f"--{creds_flag}")
+        if token is not None:
+            check_token(token, f"--{token_flag}")
     retries = ctx.get_string("retry-times")
     if retries is not None and not (retries.isascii() and retries.isdigit() and len(retries) < 4):
         raise UsageError(f"invalid --retry-times {retries!r}: want a number from 0 to 999")
