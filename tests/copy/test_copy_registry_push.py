@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,13 +324,16 @@ def test_a_registry_refusing_chunks_and_the_put_is_one_line(
 ) -> None:
     fake.refuse_chunks = 405
 
-    def refuse_blob_puts(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+    def refuse_large_blob_puts(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+        """Those over a chunk: the spooled one (the small blobs never tried chunks)."""
         if method != "PUT" or "/blobs/uploads/" not in handler.path:
+            return False
+        if int(handler.headers.get("Content-Length", "0")) <= 16 << 10:
             return False
         fake.send(handler, 400, b'{"errors":[{"code":"SIZE_INVALID","message":"too big"}]}')
         return True
 
-    fake.misbehave = refuse_blob_puts
+    fake.misbehave = refuse_large_blob_puts
     line = copy_fails(
         capsys, *FLAGS, "--dest-compress-format", "zstd", "--tmpdir", spool,
         f"oci:{image}:v1", fake.name("push/app"),
@@ -361,3 +365,30 @@ def test_chunks_refused_after_the_first_are_one_line(
     assert line.endswith("upload a chunk: UNSUPPORTED: enough"), line
     assert fake.pushed_manifests == {}
     assert fake.uploads == {}
+
+
+# -- what overlaps -------------------------------------------------------------------
+
+
+def test_the_config_goes_up_while_the_layers_do(fake: FakeRegistry, image: Path) -> None:
+    """Each layer's upload is answered only once the config's has arrived: done one after
+    the other, they would wait for it in vain.  The registry is asked GET /v2/ once."""
+    config = json.loads(read(image, entry(image, "v1")["digest"]))["config"]["digest"]
+    config_arrived = threading.Event()
+    layers_waited: list[bool] = []
+
+    def answer_layers_after_the_config(fake: FakeRegistry, handler: Handler, method: str) -> bool:
+        path, _, query = handler.path.partition("?")
+        if method != "PUT" or "/blobs/uploads/" not in path:
+            return False
+        if urllib.parse.parse_qs(query)["digest"] == [config]:
+            config_arrived.set()
+        else:
+            layers_waited.append(config_arrived.wait(timeout=5))
+        return False  # then answered as usual
+
+    fake.misbehave = answer_layers_after_the_config
+    umoci_ok("copy", *FLAGS, f"oci:{image}:v1", fake.name("push/app"))
+    assert layers_waited == [True, True]
+    assert fake.pushed[config] == read(image, config)
+    assert [r.path for r in fake.requests].count("/v2/") == 1
