@@ -392,3 +392,43 @@ def test_the_config_goes_up_while_the_layers_do(fake: FakeRegistry, image: Path)
     assert layers_waited == [True, True]
     assert fake.pushed[config] == read(image, config)
     assert [r.path for r in fake.requests].count("/v2/") == 1
+
+
+# -- the blob location record --------------------------------------------------------
+
+
+def test_the_location_record_keeps_the_newest_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from umoci.transport.registry import locations
+
+    monkeypatch.setattr(locations, "MAX_ROWS", 5)
+    digests = [f"sha256:{n:064x}" for n in range(8)]
+    locations.record("registry:5000", "app", digests[:4])
+    locations.record("registry:5000", "app", digests[4:])
+    locations.record("registry:5000", "app", digests[1:2])  # seen again: newest now
+    kept = [d for d in digests if locations.candidates("registry:5000", d, besides="other")]
+    assert kept == [digests[1], *digests[4:]]
+
+
+def test_recording_a_blob_costs_the_same_in_a_full_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeping the newest rows must not sort the table on every copy (60 ms at 100,000 rows)."""
+    import sqlite3
+
+    from umoci.transport.registry import locations
+
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    def connect() -> sqlite3.Connection:
+        connection = opened()
+        connection.set_progress_handler(count, 1000)  # once per 1000 VM instructions
+        return connection
+
+    opened = locations._connect
+    locations.record("registry:5000", "app", [f"sha256:{n:064x}" for n in range(20_000)])
+    monkeypatch.setattr(locations, "_connect", connect)
+    locations.record("registry:5000", "app", ["sha256:" + "e" * 64])
+    assert steps < 10, f"{steps * 1000} instructions to record one blob"
