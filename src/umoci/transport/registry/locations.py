@@ -69,9 +69,9 @@ def record(registry: str, repository: str, digests: Iterable[str]) -> None:
             with connection:
                 connection.executemany("INSERT OR REPLACE INTO locations VALUES (?, ?, ?, ?)", rows)
                 # A row written (or rewritten: REPLACE deletes and inserts) gets the next
-                # rowid, so the newest rows are the last MAX_ROWS rowids: a range on the
-                # primary key to delete, where sorting by "seen" cost ~60 ms a copy once
-                # the record was full.
+                # rowid, so the newest rows are the last MAX_ROWS rowids: a range of the
+                # table's own key to delete, where sorting by "seen" cost ~60 ms a copy
+                # once the record was full.
                 connection.execute(
                     "DELETE FROM locations WHERE rowid <= (SELECT max(rowid) FROM locations) - ?",
                     (MAX_ROWS,),
