@@ -61,7 +61,10 @@ def on_a_pty(argv: list[str | Path], answers: dict[bytes, bytes]) -> tuple[int, 
     assert UMOCI.exists(), "the umoci console script is installed beside python"
     pid, fd = pty.fork()
     if pid == 0:  # the child: a session of its own, the pty its controlling terminal
-        os.execv(UMOCI, [str(UMOCI), *map(str, argv)])
+        try:
+            os.execv(UMOCI, [str(UMOCI), *map(str, argv)])
+        finally:
+            os._exit(127)  # never back into pytest
     output = b""
     asked: list[bytes] = []
     deadline = time.monotonic() + 120
