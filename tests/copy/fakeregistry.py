@@ -8,8 +8,9 @@ ranged or plain ``PATCH``, the closing ``PUT`` checked against its digest,
 ``DELETE``, manifests by tag or digest) into :attr:`FakeRegistry.pushed`.
 A test sets :attr:`FakeRegistry.misbehave`, a function that sees each
 request first and may answer it itself (return True), or
-:attr:`FakeRegistry.refuse_ranges`.  Every request is recorded with its
-headers.
+:attr:`FakeRegistry.refuse_ranges` (ranged ``PATCH`` answered 416) or
+:attr:`FakeRegistry.refuse_chunks` (every ``PATCH`` answered with that
+status).  Every request is recorded with its headers.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class FakeRegistry:
         self.uploads: dict[str, bytearray] = {}
         self._session_ids = itertools.count()
         self.refuse_ranges = False
+        self.refuse_chunks = 0  # an HTTP status, or 0: chunks are taken
         self.requests: list[Request] = []
         self.misbehave: Misbehaviour | None = None
         self.stop = threading.Event()  # ends stalls when the test is done
@@ -177,6 +179,10 @@ class FakeRegistry:
             if method == "DELETE":
                 del self.uploads[session]
                 self.send(handler, 204, b"")
+                return
+            if method == "PATCH" and self.refuse_chunks:
+                error = b'{"errors":[{"code":"UNSUPPORTED","message":"no chunked uploads"}]}'
+                self.send(handler, self.refuse_chunks, error)
                 return
             content_range = handler.headers.get("Content-Range")
             ranged = method == "PATCH" and content_range is not None

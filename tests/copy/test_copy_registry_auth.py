@@ -23,6 +23,7 @@ from registrykit import PASSWORD, REFRESH_TOKEN, USER, Registry, private_cache
 from umoci.cli import main
 from umoci.errors import TransportError, UsageError
 from umoci.transport.registry import tls
+from umoci.transport.registry.client import Client
 from umoci.transport.registry.credentials import find_credentials, parse_creds
 from umoci.transport.registry.options import RegistryOptions, Secret
 
@@ -194,6 +195,14 @@ def test_a_bad_auth_entry_is_named_but_not_shown(home: Path) -> None:
         found()
     assert "bm8tY29sb24tc2VjcmV0" not in str(caught.value)
     assert "no-colon-secret" not in str(caught.value)
+
+
+def test_credentials_that_could_not_be_sent_are_refused() -> None:
+    """Argv bytes that were not UTF-8 (lone surrogates), or a token that would break a header."""
+    with pytest.raises(UsageError, match="the credentials given on the command line: not valid"):
+        find_credentials(HOST, REPO, RegistryOptions(creds=Secret("user:pass\udcff")))
+    with pytest.raises(UsageError, match="the registry token given: a token is printable ASCII"):
+        Client(HOST, REPO, RegistryOptions(registry_token=Secret("tok\r\nX-Injected: 1")), what="x")
 
 
 def test_creds_syntax() -> None:
@@ -464,7 +473,11 @@ def test_the_redactor_blanks_every_secret_it_was_given() -> None:
 @pytest.mark.parametrize(
     ("flags", "why"),
     [
-        (["--creds", "user-only"], "--creds: want USER:PASSWORD"),
+        (["--creds", ""], "--creds: the user name is empty"),
+        (["--dest-creds", "u:\udcff"], "--dest-creds: not valid UTF-8"),
+        (["--dest-creds", "\udcff"], "--dest-creds: not valid UTF-8"),  # before asking
+        (["--registry-token", "t\r\nX-Injected: 1"], "--registry-token: a token is printable"),
+        (["--src-registry-token", ""], "--src-registry-token: the token is empty"),
         (["--dest-creds", ":pw-Zq8vX3kT9mL2rN7s"], "--dest-creds: the user name is empty"),
         (["--creds", "u:p", "--registry-token", "t"], "--creds and --registry-token conflict"),
         (["--src-no-creds", "--src-creds", "u:p"], "--src-no-creds (or --no-creds) and"),

@@ -22,7 +22,6 @@ from umoci.validate.checks import CHECKS
 TYPE_CHECKING = False  # see umoci.cli.flags: avoids importing typing at start-up
 if TYPE_CHECKING:
     from umoci.ops.options import Compression
-    from umoci.transport.registry.options import RegistryOptions
 
 IMAGE = "image"  # categories, as the Go umoci groups its commands
 LAYOUT = "layout"
@@ -218,11 +217,13 @@ def _insert(ctx: Context) -> int:
 
 def _copy(ctx: Context) -> int:
     from umoci import ops
+    from umoci.cli.registry import registry_options
 
     if ctx.get_bool("quiet"):
         from umoci import progress
 
         progress.disable()
+    src_registry, dest_registry = registry_options(ctx, ctx.args[0], ctx.args[1])
     options = ops.CopyOptions(
         all_platforms=ctx.get_bool("all"),
         platform=_copy_platform(ctx),
@@ -231,8 +232,8 @@ def _copy(ctx: Context) -> int:
         src_shared_blob_dir=_path_flag(ctx, "src-shared-blob-dir"),
         dest_shared_blob_dir=_path_flag(ctx, "dest-shared-blob-dir"),
         tmpdir=_path_flag(ctx, "tmpdir"),
-        src_registry=_registry_options(ctx, "src"),
-        dest_registry=_registry_options(ctx, "dest"),
+        src_registry=src_registry,
+        dest_registry=dest_registry,
     )
     digestfile = _path_flag(ctx, "digestfile")
     digest = ops.copy(ctx.args[0], ctx.args[1], options=options)
@@ -254,58 +255,6 @@ def _dest_compress(ctx: Context) -> Compression | None:
             f"invalid --dest-compress-format {text!r}: want one of {', '.join(choices)}"
         )
     return Compression(text)
-
-
-def _registry_options(ctx: Context, side: str) -> RegistryOptions:
-    """One side's docker:// settings: --SIDE-NAME flags, else --NAME, else the default."""
-    from umoci.durations import parse_duration
-    from umoci.transport.registry.options import RegistryOptions, Secret
-
-    def value(name: str) -> tuple[str, str | None]:
-        for flag in (f"{side}-{name}", name):
-            if ctx.is_set(flag):
-                return flag, ctx.get_string(flag)
-        return name, None
-
-    def flag_bool(name: str, default: bool) -> bool:
-        for flag in (f"{side}-{name}", name):
-            if ctx.is_set(flag):
-                return ctx.get_bool(flag)
-        return default
-
-    creds_flag, creds = value("creds")
-    token_flag, token = value("registry-token")
-    no_creds = flag_bool("no-creds", default=False)
-    if creds is not None and token is not None:
-        raise UsageError(f"--{creds_flag} and --{token_flag} conflict")
-    if no_creds and (creds is not None or token is not None):
-        raise UsageError(f"--{side}-no-creds (or --no-creds) and credentials conflict")
-    if creds is not None:
-        from umoci.transport.registry.credentials import parse_creds
-
-        parse_creds(creds, f"--{creds_flag}")  # refused before anything is opened
-    retries = ctx.get_string("retry-times")
-    if retries is not None and not (retries.isascii() and retries.isdigit() and len(retries) < 4):
-        raise UsageError(f"invalid --retry-times {retries!r}: want a number from 0 to 999")
-    delay = ctx.get_string("retry-delay")
-    timeout = ctx.get_string("timeout")
-    timeout_seconds = parse_duration(timeout, "--timeout") if timeout is not None else 60.0
-    if timeout_seconds <= 0:
-        raise UsageError("invalid --timeout: must be more than 0s")
-    cert_flag, cert_dir = value("cert-dir")
-    if cert_dir == "":
-        raise UsageError(f"invalid --{cert_flag}: path is empty")
-    return RegistryOptions(
-        creds=None if creds is None else Secret(creds),
-        registry_token=None if token is None else Secret(token),
-        authfile=value("authfile")[1] or None,
-        no_creds=no_creds,
-        tls_verify=flag_bool("tls-verify", default=True),
-        cert_dir=cert_dir,
-        retry_times=int(retries) if retries is not None else 0,
-        retry_delay=parse_duration(delay, "--retry-delay") if delay is not None else None,
-        timeout=timeout_seconds,
-    )
 
 
 def _write_digestfile(path: str, digest: str) -> None:
@@ -1002,7 +951,16 @@ def _sided(name: str, usage: str, *, boolean: bool = False) -> tuple[Flag, ...]:
 
 
 _REGISTRY_FLAGS = (
-    *_sided("creds", "USER:PASSWORD to log in with"),
+    *_sided("creds", "log in as USER[:PASSWORD] (PASSWORD asked for if left out)"),
+    # skopeo copy has these for one side only (no --username, no --password).
+    string_flag(
+        "src-username", "log in to the docker:// source as this user (with --src-password)"
+    ),
+    string_flag("src-password", "the password of --src-username"),
+    string_flag(
+        "dest-username", "log in to the docker:// destination as this user (with --dest-password)"
+    ),
+    string_flag("dest-password", "the password of --dest-username"),
     *_sided("registry-token", "a bearer token to send"),
     *_sided("authfile", "credentials file read first (default: $REGISTRY_AUTH_FILE)"),
     *_sided("no-creds", "access the registry anonymously", boolean=True),
@@ -1055,7 +1013,9 @@ and those of another repository of the same registry are mounted from it.
 Manifests are pushed after all their blobs, and the tag last.
 
 Credentials are, in this order: --creds (or --src-creds, --dest-creds)
-USER:PASSWORD; --registry-token TOKEN, sent as a bearer token; the first
+USER:PASSWORD (given only USER, the password is asked for on the terminal,
+not echoed), or --src-username with --src-password (--dest-username with
+--dest-password); --registry-token TOKEN, sent as a bearer token; the first
 credentials file that names the registry: --authfile (else
 $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,
 $XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json

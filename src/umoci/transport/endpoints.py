@@ -119,6 +119,7 @@ def open_destination(
             return RegistryDestination(
                 name,
                 registry or RegistryOptions(),
+                tmpdir=temporary_directory(tmpdir),
                 additional_tags=additional_tags,
                 mount_from=source if isinstance(source, RegistryName) else None,
             )

@@ -207,8 +207,7 @@ class _Copier:
                 f"{self.source.name}: manifest {descriptor.digest}: {len(manifest.layers)} "
                 f"layers but {len(diff_ids)} diff_ids in its config"
             )
-        layers = self._layers(manifest.layers, diff_ids)
-        self._blob(config, config_raw)
+        layers = self._layers(manifest.layers, diff_ids, (config, config_raw))
         if layers == manifest.layers:
             written = self._put_json(descriptor, raw)
         else:
@@ -255,29 +254,50 @@ class _Copier:
         self._blobs.add(descriptor.digest)
 
     def _layers(
-        self, layers: tuple[Descriptor, ...], diff_ids: tuple[str, ...]
+        self,
+        layers: tuple[Descriptor, ...],
+        diff_ids: tuple[str, ...],
+        config: tuple[Descriptor, bytes | None],
     ) -> tuple[Descriptor, ...]:
-        """Copy a manifest's layers (in parallel when both ends allow); return them as written."""
+        """Copy a manifest's layers and its *config* (descriptor, and its bytes if read), in
+        parallel when both ends allow; return the layers as written."""
         work = [
             (layer, diff_ids[i] if i < len(diff_ids) else None) for i, layer in enumerate(layers)
         ]
-        jobs = min(self.source.parallel_transfers, self.dest.parallel_transfers, len(work))
+        jobs = min(self.source.parallel_transfers, self.dest.parallel_transfers, len(work) + 1)
         if jobs > 1:
-            # Each distinct layer once, in parallel; the pass below then finds them done.
+            # Each distinct blob once, in parallel; the passes below then find them done.
+            # The config too: its round trips to a registry overlap the layers' transfers
+            # instead of following them.
             first = {layer.digest: (layer, diff_id) for layer, diff_id in reversed(work)}
-            self._in_parallel(jobs, list(first.values()))
-        return tuple(self._layer(layer, diff_id) for layer, diff_id in work)
+            self._in_parallel(
+                jobs, list(first.values()), None if config[0].digest in first else config
+            )
+        written = tuple(self._layer(layer, diff_id) for layer, diff_id in work)
+        self._blob(*config)  # after the layers when one at a time (an archive's member order)
+        return written
 
-    def _in_parallel(self, jobs: int, work: list[tuple[Descriptor, str | None]]) -> None:
-        """Run :meth:`_layer` over *work* with *jobs* threads; the first error stops the rest."""
-        from concurrent.futures import ThreadPoolExecutor
+    def _in_parallel(
+        self,
+        jobs: int,
+        work: list[tuple[Descriptor, str | None]],
+        config: tuple[Descriptor, bytes | None] | None,
+    ) -> None:
+        """Run :meth:`_layer` over *work* and :meth:`_blob` for *config* with *jobs* threads;
+        the first error stops the rest."""
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         # One line for the lot: each transfer restarting it would make it jump.
-        self.line.start(f"{len(work)} layers", total=sum(layer.size for layer, _ in work))
+        total = sum(layer.size for layer, _ in work) + (0 if config is None else config[0].size)
+        self.line.start(f"{len(work)} layers", total=total)
         self.line.grouped = True
         pool = ThreadPoolExecutor(jobs, thread_name_prefix="umoci-copy")
         try:
-            futures = [pool.submit(self._layer, layer, diff_id) for layer, diff_id in work]
+            # The config first: it is small, and would otherwise wait behind the layers.
+            futures: list[Future[object]] = []
+            if config is not None:
+                futures.append(pool.submit(self._blob, *config))
+            futures += [pool.submit(self._layer, layer, diff_id) for layer, diff_id in work]
             for future in futures:
                 future.result()
         except BaseException:

@@ -26,7 +26,7 @@ import urllib.parse
 
 from umoci.errors import TransportError, UmociError
 from umoci.structs import dataclass
-from umoci.transport.registry.credentials import Credentials, find_credentials
+from umoci.transport.registry.credentials import Credentials, check_token, find_credentials
 from umoci.transport.registry.options import RegistryOptions, Secret
 
 TYPE_CHECKING = False
@@ -126,6 +126,7 @@ class Authenticator:
         self._tokens: dict[tuple[str, ...], tuple[Secret, float]] = {}
         self._lock = threading.Lock()
         if options.registry_token is not None:
+            check_token(options.registry_token.reveal(), "the registry token given")
             redact.add(options.registry_token.reveal())
 
     def header(self, scopes: tuple[str, ...]) -> str | None:

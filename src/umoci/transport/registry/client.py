@@ -30,6 +30,7 @@ signature there) and pass server text through :class:`~.auth.Redactor`.
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.parse
 
@@ -116,6 +117,7 @@ class Client:
             assert_hostname=None if options.tls_verify else False,
         )
         self._base: str | None = None
+        self._ping_lock = threading.Lock()  # transfers in several threads ping once
         self.auth = Authenticator(
             registry=registry,
             repository=repository,
@@ -132,9 +134,10 @@ class Client:
 
     def base_url(self) -> str:
         """``https://HOST`` (or ``http://HOST`` when allowed and HTTPS failed), pinged once."""
-        if self._base is None:
-            self._base = self._ping()
-        return self._base
+        with self._ping_lock:
+            if self._base is None:
+                self._base = self._ping()
+            return self._base
 
     def _ping(self) -> str:
         schemes = ("https",) if self._options.tls_verify else ("https", "http")

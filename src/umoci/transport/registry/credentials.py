@@ -61,8 +61,27 @@ def parse_creds(text: str, origin: str) -> Credentials:
     if not username:
         raise UsageError(f"{origin}: the user name is empty")
     if not colon:
-        raise UsageError(f"{origin}: want USER:PASSWORD (umoci does not prompt for a password)")
+        # The command line asks for a missing password before it gets here.
+        raise UsageError(f"{origin}: want USER:PASSWORD")
+    if not _is_utf8(text):  # bytes of argv that were not UTF-8: Basic auth sends UTF-8
+        raise UsageError(f"{origin}: not valid UTF-8")
     return Credentials(username, Secret(password), origin)
+
+
+def check_token(token: str, origin: str) -> None:
+    """Refuse a bearer token that cannot go into a header as it is (*origin* names it)."""
+    if not token:
+        raise UsageError(f"{origin}: the token is empty")
+    if not (token.isascii() and token.isprintable()):
+        raise UsageError(f"{origin}: a token is printable ASCII")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def find_credentials(

@@ -15,7 +15,14 @@
   a larger one goes up in :data:`CHUNK_SIZE` ``PATCH`` requests with
   ``Content-Range`` (proxies in front of registries limit a request's
   size) and a closing ``PUT``.  A registry that refuses ranged chunks gets
-  them without ``Content-Range`` (streamed chunks, as Docker sends them).
+  them without ``Content-Range`` (streamed chunks, as Docker sends them);
+  one that refuses the first chunk either way, or answers it in a way that
+  breaks the protocol (another ``Range`` than the bytes sent), gets the
+  blob in one ``PUT``: it is spooled to an unnamed file in ``--tmpdir``
+  (:mod:`umoci.transport.spool`: bounded by the disk, not memory, and gone
+  when closed), the refused session is deleted, and a new one takes the
+  whole blob.  Chunks refused after the first are an error: the registry
+  holds bytes that are no longer in memory.
   Either way the blob is complete only once the stream has delivered
   every byte and its digest was checked: a streamed ``PUT`` whose source
   fails is cut short (so the registry never completes it), and a chunked
@@ -28,6 +35,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.parse
 
@@ -41,6 +49,7 @@ from umoci.transport.base import CopyResult, Destination
 from umoci.transport.registry.auth import repository_scope
 from umoci.transport.registry.client import Client, discard
 from umoci.transport.registry.source import MAX_MANIFEST, blob_path, manifest_path
+from umoci.transport.spool import Spool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,6 +61,7 @@ if TYPE_CHECKING:
     from umoci.compress.streams import ByteReader
     from umoci.transport.names import RegistryName
     from umoci.transport.registry.options import RegistryOptions
+    from umoci.transport.spool import SpoolDir
 
 log = umoci_log.get()
 
@@ -62,6 +72,8 @@ MONOLITHIC_MAX = 1 << 30
 _MANIFEST_TYPES = mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
 #: Answers to a ranged PATCH that mean "not like that" (rather than "failed").
 _RANGE_REFUSED = frozenset({400, 405, 416, 501})
+#: Answers to a first, unranged PATCH that mean "no chunks here": one PUT then.
+_CHUNKS_REFUSED = frozenset({400, 405, 411, 413, 415, 416, 501})
 
 
 def docker_tags(name: RegistryName, additional: tuple[str, ...]) -> tuple[str, ...]:
@@ -85,10 +97,13 @@ class RegistryDestination(Destination):
         name: RegistryName,
         options: RegistryOptions,
         *,
+        tmpdir: SpoolDir,
         additional_tags: tuple[str, ...] = (),
         mount_from: RegistryName | None = None,
     ) -> None:
+        """*tmpdir* takes blobs a registry refused in chunks, to go up in one PUT."""
         self.name = str(name)
+        self.tmpdir = tmpdir
         self.reference = name
         self._tags = docker_tags(name, additional_tags)
         self.client = Client(name.registry, name.repository, options, what=self.name)
@@ -253,7 +268,11 @@ class RegistryDestination(Destination):
 
 
 class _Upload:
-    """One blob upload: buffered into chunks, closed with the digest (a :class:`BlobSink`)."""
+    """One blob upload: buffered into chunks, closed with the digest (a :class:`BlobSink`).
+
+    Once the registry refused chunks, the bytes go to a spool file instead,
+    and up in one ``PUT`` by :meth:`commit`.
+    """
 
     def __init__(self, dest: RegistryDestination, digest: str | None, location: str | None) -> None:
         self._dest = dest
@@ -264,17 +283,21 @@ class _Upload:
         self._buffer = bytearray()
         self._offset = 0  # bytes the registry holds
         self._ranged = True  # PATCH with Content-Range until the registry refuses it
+        self._spool: Spool | None = None  # chunks were refused: the blob is spooled
+        self._refusal = ""  # what the registry said to the first chunk, when it refused it
         self._done = False
         self.size = 0
         with dest._lock:
             dest._open.add(self)
 
     def write(self, data: bytes | memoryview, /) -> int:
-        self._buffer += data
         if self._hash is not None:
             self._hash.update(data)
         self.size += len(data)
-        while len(self._buffer) >= CHUNK_SIZE:
+        if self._spool is not None:
+            return self._spool.write(data)
+        self._buffer += data
+        while self._spool is None and len(self._buffer) >= CHUNK_SIZE:
             self._send_chunk(CHUNK_SIZE)
         return len(data)
 
@@ -286,10 +309,15 @@ class _Upload:
         return self._location
 
     def _send_chunk(self, size: int) -> None:
-        """PATCH the first *size* bytes of the buffer (the registry holds them after)."""
+        """PATCH the first *size* bytes of the buffer (the registry holds them after).
+
+        A first chunk the registry will not take turns the upload into a
+        spooled one (:meth:`_spool_instead`).
+        """
         chunk = bytes(self._buffer[:size])
         del self._buffer[:size]
         client = self._client
+        first = self._offset == 0
         end = self._offset + len(chunk) - 1
         while True:
             headers = {
@@ -301,22 +329,40 @@ class _Upload:
             response = client.request(
                 "PATCH", self._session(), scopes=self._dest._scopes, headers=headers, body=chunk
             )
-            if response.status in _RANGE_REFUSED and self._ranged and self._offset == 0:
+            if response.status in _RANGE_REFUSED and self._ranged and first:
                 discard(response)
                 log.info("%s: the registry refuses ranged chunks: streaming them", self._dest.name)
                 self._ranged = False
                 continue
             break
         if response.status != 202:
+            if first and (response.status in _CHUNKS_REFUSED or 200 <= response.status < 300):
+                self._spool_instead(chunk, client.error_text(response))
+                return
             raise client.fail(response, "upload a chunk")
         self._location = self._next_location(response)
         accepted = response.headers.get("Range")
         discard(response)
         if accepted is not None and accepted.rpartition("-")[2] != str(end):
+            if first:
+                self._spool_instead(chunk, f"the registry holds {accepted[:40]!r}, not 0-{end}")
+                return
             raise TransportError(
                 f"{self._dest.name}: the registry holds {accepted!r} of the upload, not 0-{end}"
             )
         self._offset = end + 1
+
+    def _spool_instead(self, chunk: bytes, refusal: str) -> None:
+        """The registry refused the first *chunk*: drop its session, spool the blob instead."""
+        log.info("%s: chunks refused (%s): the blob goes up in one PUT", self._dest.name, refusal)
+        self._refusal = refusal
+        self._spool = Spool(self._dest.tmpdir, self._dest.name)
+        self._spool.write(chunk)
+        self._spool.write(memoryview(self._buffer))
+        self._buffer.clear()
+        if self._location is not None:
+            location, self._location = self._location, None  # commit opens a new session
+            self._dest._cancel(location)
 
     def _next_location(self, response: BaseHTTPResponse) -> str:
         location = response.headers.get("Location")
@@ -348,10 +394,27 @@ class _Upload:
         if not self._done:
             if self._offset and self._buffer:
                 self._send_chunk(len(self._buffer))
-            body = bytes(self._buffer)
-            self._buffer.clear()
-            self._finish(digest, body, len(body))
+            if self._spool is not None:
+                self._finish_spooled(digest, self._spool)
+            else:
+                body = bytes(self._buffer)
+                self._buffer.clear()
+                self._finish(digest, body, len(body))
         return Descriptor(media_type, digest, self.size, annotations=annotations or {})
+
+    def _finish_spooled(self, digest: str, spool: Spool) -> None:
+        """The whole blob in one ``PUT``, streamed from its spool file."""
+        size = spool.size
+        fd = spool.detach()
+
+        def body() -> Iterator[bytes]:
+            while chunk := os.read(fd, READ_SIZE):
+                yield chunk
+
+        try:
+            self._finish(digest, body(), size)
+        finally:
+            os.close(fd)
 
     def _finish(self, digest: str, body: bytes | Iterator[bytes], length: int) -> None:
         """The closing ``PUT ?digest=`` (with the last bytes, or all of them)."""
@@ -362,6 +425,11 @@ class _Upload:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         response = client.request("PUT", url, scopes=self._dest._scopes, headers=headers, body=body)
         if response.status not in (201, 204):
+            if self._refusal:
+                raise TransportError(
+                    f"{self._dest.name}: finish the upload of blob {digest} in one PUT: "
+                    f"{client.error_text(response)} (after chunks were refused: {self._refusal})"
+                )
             raise client.fail(response, f"finish the upload of blob {digest}")
         discard(response)
         self._done = True
@@ -369,8 +437,10 @@ class _Upload:
         self._dest._present.add(digest)
 
     def abort(self) -> None:
-        """Delete the session (the registry would expire it anyway)."""
+        """Delete the session (the registry would expire it anyway), and any spool file."""
         self._forget()
+        if self._spool is not None:
+            self._spool.close()
         if self._done or self._location is None:
             return
         location, self._location = self._location, None

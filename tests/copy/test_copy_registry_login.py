@@ -1,0 +1,276 @@
+"""Logging in from the command line: a password asked for on the terminal, skopeo's
+``--src-username``/``--src-password`` and ``--dest-username``/``--dest-password``.
+
+``--creds USER`` (``--src-creds``, ``--dest-creds``) without ``:PASSWORD``
+asks for the password on the controlling terminal, without echo; the
+tests drive the real ``umoci`` on a pty against the TLS registry of
+:mod:`registrykit` (htpasswd Basic auth), and run it without a terminal
+(a new session) to see the one-line refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from copykit import copy_fails, entry, two_layer_image, umoci_ok
+from registrykit import PASSWORD, USER, Registry, private_cache
+
+from umoci.cli import main
+
+__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
+
+UMOCI = Path(sys.executable).parent / "umoci"
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    running = Registry("tls", tmp_path_factory.mktemp("registry-tls"))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return two_layer_image(tmp_path, tmp_path / "src", "v1")
+
+
+def encoded(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def cert_flags(registry: Registry, *sides: str) -> list[str]:
+    return [f"--{side}-cert-dir={registry.cert_dir}" for side in sides]
+
+
+def on_a_pty(argv: list[str | Path], answers: dict[bytes, bytes]) -> tuple[int, list[bytes], bytes]:
+    """Run ``umoci ARGV`` with a pty as its terminal, typing each answer when its prompt shows.
+
+    Returns the exit status, the prompts in the order they came, and all it wrote.
+    """
+    assert UMOCI.exists(), "the umoci console script is installed beside python"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session of its own, the pty its controlling terminal
+        try:
+            os.execv(UMOCI, [str(UMOCI), *map(str, argv)])
+        finally:
+            os._exit(127)  # never back into pytest
+    output = b""
+    asked: list[bytes] = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child has gone
+                break
+            if not chunk:
+                break
+            output += chunk
+            for prompt, answer in answers.items():
+                if output.endswith(prompt):
+                    asked.append(prompt)
+                    os.write(fd, answer + b"\n")
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), asked, output
+
+
+def test_a_password_is_asked_for_on_the_terminal(
+    tls_registry: Registry, source: Path, tmp_path: Path
+) -> None:
+    name = tls_registry.name("login/asked:v1")
+    argv = ["copy", *cert_flags(tls_registry, "dest"), "--dest-creds", USER, f"oci:{source}:v1"]
+    status, asked, output = on_a_pty([*argv, name], {b"Password: ": PASSWORD.encode()})
+    assert status == 0, output
+    assert asked == [b"Password: "]
+    assert PASSWORD.encode() not in output  # not echoed
+    pulled = tmp_path / "pulled"
+    umoci_ok("copy", *tls_registry.flags("src"), name, f"oci:{pulled}:v1")
+    assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+def test_creds_for_both_sides_ask_once(
+    tls_registry: Registry, source: Path, tmp_path: Path
+) -> None:
+    first, second = tls_registry.name("login/first:v1"), tls_registry.name("login/second:v1")
+    umoci_ok("copy", *tls_registry.flags("dest"), f"oci:{source}:v1", first)
+    argv = ["copy", *cert_flags(tls_registry, "src", "dest"), "--creds", USER, first, second]
+    status, asked, output = on_a_pty(argv, {b"Password: ": PASSWORD.encode()})
+    assert status == 0, output
+    assert asked == [b"Password: "]
+    pulled = tmp_path / "pulled"
+    umoci_ok("copy", *tls_registry.flags("src"), second, f"oci:{pulled}:v1")
+    assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+def test_creds_of_each_side_ask_each_by_its_flag(tls_registry: Registry, source: Path) -> None:
+    first, second = tls_registry.name("login/one:v1"), tls_registry.name("login/two:v1")
+    umoci_ok("copy", *tls_registry.flags("dest"), f"oci:{source}:v1", first)
+    argv = [
+        "copy",
+        *cert_flags(tls_registry, "src", "dest"),
+        *("--src-creds", USER, "--dest-creds", USER, first, second),
+    ]
+    answers = {
+        b"Password for --src-creds: ": PASSWORD.encode(),
+        b"Password for --dest-creds: ": PASSWORD.encode(),
+    }
+    status, asked, output = on_a_pty(argv, answers)
+    assert status == 0, output
+    assert asked == list(answers)
+    assert PASSWORD.encode() not in output
+
+
+def test_a_wrong_password_typed_is_one_line(tls_registry: Registry, source: Path) -> None:
+    name = tls_registry.name("login/wrong:v1")
+    argv = ["copy", *cert_flags(tls_registry, "dest"), "--dest-creds", USER, f"oci:{source}:v1"]
+    status, _, output = on_a_pty([*argv, name], {b"Password: ": b"not-the-password"})
+    assert status == 1
+    lines = output.decode().splitlines()
+    assert lines[0] == "Password: "
+    assert len(lines) == 2, output
+    assert lines[1].startswith("umoci: copy: ")
+    assert "authentication failed" in lines[1]
+    assert "not-the-password" not in output.decode()
+
+
+def without_a_terminal(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    """``umoci ARGV`` in a session of its own: it has no controlling terminal."""
+    return subprocess.run(
+        [UMOCI, *map(str, argv)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_without_a_terminal_a_missing_password_is_one_line(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    done = without_a_terminal(
+        "copy", "--src-creds", USER, "docker://127.0.0.1:1/login/x:v1", f"oci:{dest}:v1"
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "umoci: copy: --src-creds: no password given and no terminal to ask for it on "
+        "(No such device or address): give USER:PASSWORD"
+    ]
+    assert not dest.exists()
+
+
+def test_no_password_is_asked_for_a_side_that_is_not_a_registry(
+    source: Path, tmp_path: Path
+) -> None:
+    done = without_a_terminal(
+        "copy", "--creds", USER, f"oci:{source}:v1", f"oci:{tmp_path / 'dest'}:v1"
+    )
+    assert done.returncode == 0, done.stderr
+    assert entry(tmp_path / "dest", "v1")["digest"] == entry(source, "v1")["digest"]
+
+
+# -- --src-username / --src-password, --dest-username / --dest-password (skopeo's) ---------
+
+
+def test_username_and_password_flags_log_in_and_never_print(
+    tls_registry: Registry, source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = tls_registry.name("login/flags:v1")
+    login = ("--dest-username", USER, "--dest-password", PASSWORD)
+    assert main(["--log=debug", "copy", *cert_flags(tls_registry, "dest"), *login,
+                 f"oci:{source}:v1", name]) == 0  # fmt: skip
+    pulled = tmp_path / "pulled"
+    login = ("--src-username", USER, "--src-password", PASSWORD)
+    assert main(["--log=debug", "copy", *cert_flags(tls_registry, "src"), *login,
+                 name, f"oci:{pulled}:v1"]) == 0  # fmt: skip
+    assert entry(pulled, "v1")["digest"] == entry(source, "v1")["digest"]
+    out, err = capsys.readouterr()
+    assert "umoci: debug:" in err
+    assert PASSWORD not in out + err
+    assert encoded(USER, PASSWORD) not in out + err
+
+
+def test_a_wrong_password_flag_is_one_line_without_it(
+    tls_registry: Registry, source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "wrong-Kq2mV8xZ"
+    line = copy_fails(
+        capsys,
+        *cert_flags(tls_registry, "dest"),
+        *("--dest-username", USER, "--dest-password", wrong),
+        f"oci:{source}:v1",
+        tls_registry.name("login/wrong-flag:v1"),
+    )
+    assert "authentication failed" in line
+    assert wrong not in line
+    assert encoded(USER, wrong) not in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--dest-username", USER], "--dest-username needs --dest-password"),
+        (["--src-password", PASSWORD], "--src-password needs --src-username"),
+        (
+            ["--dest-creds", f"{USER}:{PASSWORD}", "--dest-username", USER, "--dest-password", "p"],
+            "--dest-creds and --dest-username conflict",
+        ),
+        (
+            ["--creds", USER, "--src-username", USER, "--src-password", PASSWORD],
+            "--creds and --src-username conflict",
+        ),
+        (
+            ["--dest-username", USER, "--dest-password", PASSWORD, "--registry-token", "t"],
+            "--dest-username and --registry-token conflict",
+        ),
+        (
+            ["--no-creds", "--dest-username", USER, "--dest-password", PASSWORD],
+            "--dest-no-creds (or --no-creds) and credentials conflict",
+        ),
+        (
+            ["--dest-username", "", "--dest-password", PASSWORD],
+            "--dest-username: the user name is empty",
+        ),
+        (
+            ["--dest-username", f"a:{USER}", "--dest-password", PASSWORD],
+            "--dest-username: a user name cannot hold ':'",
+        ),
+    ],
+)
+def test_username_and_password_flags_are_checked_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], why: str
+) -> None:
+    dest = tmp_path / "dest"
+    # Both sides are registries, so a shared --creds USER would be asked for: it must not be.
+    line = copy_fails(capsys, *flags, "docker://127.0.0.1:1/x:v1", "docker://127.0.0.1:1/y:v1")
+    assert line == f"umoci: copy: {why}"
+    assert PASSWORD not in line
+    line = copy_fails(capsys, *flags, "docker://127.0.0.1:1/x:v1", f"oci:{dest}:v1")
+    assert line == f"umoci: copy: {why}"
+    assert not dest.exists()
+
+
+def test_skopeo_copy_has_no_username_flag_for_both_sides(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for flag in ("--username", "--password"):
+        line = copy_fails(capsys, flag, "x", f"oci:{source}:v1", f"oci:{tmp_path / 'dest'}:v1")
+        assert "flag provided but not defined" in line
+    assert PASSWORD not in line
