@@ -41,6 +41,8 @@ import pytest
 USER = "tester"
 #: Long and unusual, so that finding it in any output is certain to be a leak.
 PASSWORD = "pw-Zq8vX3kT9mL2rN7s"
+#: A user of the TLS registry whose password is empty (what ``--creds USER`` sends, as skopeo).
+EMPTY_PASSWORD_USER = "no-password"
 #: The token issuer's refresh token (what ``docker login`` keeps as an identity token).
 REFRESH_TOKEN = "rt-Hk4wP9sQ2vB7xN3m"
 CONFIGS = ("plain", "tls", "token")
@@ -255,9 +257,12 @@ class Registry:
                 shutil.copy(ca.parent / made, self.cert_dir / made)
             import bcrypt
 
-            hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4, prefix=b"2a"))
+            def hashed(password: str) -> str:
+                salt = bcrypt.gensalt(rounds=4, prefix=b"2a")
+                return bcrypt.hashpw(password.encode(), salt).decode()
+
             htpasswd = root / "htpasswd"
-            htpasswd.write_text(f"{USER}:{hashed.decode()}\n")
+            htpasswd.write_text(f"{USER}:{hashed(PASSWORD)}\n{EMPTY_PASSWORD_USER}:{hashed('')}\n")
             lines += ["auth:", "  htpasswd:", "    realm: umoci-test", f"    path: {htpasswd}"]
         elif config == "token":
             self.issuer = TokenIssuer(root / "token")

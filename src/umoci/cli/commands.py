@@ -223,7 +223,7 @@ def _copy(ctx: Context) -> int:
         from umoci import progress
 
         progress.disable()
-    src_registry, dest_registry = registry_options(ctx, ctx.args[0], ctx.args[1])
+    src_registry, dest_registry = registry_options(ctx)
     options = ops.CopyOptions(
         all_platforms=ctx.get_bool("all"),
         platform=_copy_platform(ctx),
@@ -1013,8 +1013,8 @@ and those of another repository of the same registry are mounted from it.
 Manifests are pushed after all their blobs, and the tag last.
 
 Credentials are, in this order: --creds (or --src-creds, --dest-creds)
-USER:PASSWORD (given only USER, the password is asked for on the terminal,
-not echoed), or --src-username with --src-password (--dest-username with
+USER:PASSWORD (given only USER, the password is empty, as skopeo has it),
+or --src-username with --src-password (--dest-username with
 --dest-password); --registry-token TOKEN, sent as a bearer token; the first
 credentials file that names the registry: --authfile (else
 $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json,

@@ -16,38 +16,14 @@ if TYPE_CHECKING:
     from umoci.transport.registry.options import RegistryOptions
 
 
-def registry_options(
-    ctx: Context, source: str, destination: str
-) -> tuple[RegistryOptions, RegistryOptions]:
-    """The settings for the copy's *source* and *destination* (the image names).
+def registry_options(ctx: Context) -> tuple[RegistryOptions, RegistryOptions]:
+    """The settings for the copy's source and destination.
 
     ``--creds USER`` (``--src-creds``, ``--dest-creds``) without ``:PASSWORD``
-    for a side that is a registry asks for the password on the terminal,
-    once every flag is known to be good, and once per flag (``--creds``
-    serves both sides): the prompt is ``Password: ``, or names the flag
-    when two are asked for.
+    logs in with an empty password, as skopeo does: nothing is asked for,
+    so a script that works with skopeo never waits on a prompt.
     """
-    from umoci.structs import replace
-    from umoci.transport.registry.options import Secret
-
-    sides = {"src": source, "dest": destination}
-    options = {side: _side_options(ctx, side) for side in sides}
-    asking: dict[str, str] = {}  # flag -> its user, for each password to ask for
-    for side, name in sides.items():
-        flag, creds = _sided_value(ctx, side, "creds")
-        if creds is not None and ":" not in creds and name.partition(":")[0] == "docker":
-            asking[flag] = creds
-    if asking:
-        from umoci.cli.password import read_password
-
-        for flag, user in asking.items():
-            prompt = "Password: " if len(asking) == 1 else f"Password for --{flag}: "
-            asking[flag] = f"{user}:{read_password(prompt, f'--{flag}')}"
-        for side in sides:
-            flag, _ = _sided_value(ctx, side, "creds")
-            if flag in asking:
-                options[side] = replace(options[side], creds=Secret(asking[flag]))
-    return options["src"], options["dest"]
+    return _side_options(ctx, "src"), _side_options(ctx, "dest")
 
 
 def _sided_value(ctx: Context, side: str, name: str) -> tuple[str, str | None]:
@@ -87,9 +63,11 @@ def _side_options(ctx: Context, side: str) -> RegistryOptions:
     if creds is not None or token is not None:
         from umoci.transport.registry.credentials import check_token, parse_creds
 
-        # Refused before anything is opened; a missing password is asked for after.
+        # Refused before anything is opened.  USER alone has an empty password.
         if creds is not None:
-            parse_creds(creds if ":" in creds else f"{creds}:", f"--{creds_flag}")
+            if ":" not in creds:
+                creds += ":"
+            parse_creds(creds, f"--{creds_flag}")
         if token is not None:
             check_token(token, f"--{token_flag}")
     retries = ctx.get_string("retry-times")
