@@ -193,12 +193,19 @@ class _Builder:
         if self._set is None:
             raise MtreeError("mtree walk: the root is not a directory")
         members = self._set_members
-        # Equal keyword values (a size, a tar_time, a mode) are shared between
-        # entries: a spec of a million files holds each distinct one once.
-        shared = self._shared
-        if len(shared) > _MAX_SHARED:
-            shared.clear()
-        kvs = tuple([shared.setdefault(kv, kv) for kv in self._keyvals(info) if kv not in members])
+        if self._streaming:
+            # Each line is written and dropped: nothing to share.
+            kvs = tuple([kv for kv in self._keyvals(info) if kv not in members])
+        else:
+            # Equal keyword values (a size, a tar_time, a mode) are shared
+            # between entries: a spec of a million files holds each
+            # distinct one once.
+            shared = self._shared
+            if len(shared) > _MAX_SHARED:
+                shared.clear()
+            kvs = tuple(
+                [shared.setdefault(kv, kv) for kv in self._keyvals(info) if kv not in members]
+            )
         path = info.path
         name = "." if path == b"." else vis(path.rpartition(b"/")[2])
         self.nodes.append(Entry(name, path, kvs, self._set))

@@ -116,9 +116,9 @@ def _write_mtree_and_cache(
     """Write the new rootfs's mtree and stat cache, listed from the extractor's records.
 
     Should the rootfs contradict the records (which it never should), it is
-    walked instead.  Either way each line is written as soon as it is
-    made: what is kept per entry is the records' (see
-    :class:`~umoci.ops.extracted.ExtractedTree`), shrinking as the walk goes.
+    walked instead, still with the extractor's digests.  Either way each
+    line is written as soon as it is made: what is kept per entry is the
+    records' (see :class:`~umoci.ops.extracted.ExtractedTree`).
     """
     try:
         _walk_into(bundle, name, rootfs, maps, extracted, listed=True)
