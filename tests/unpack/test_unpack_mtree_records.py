@@ -377,10 +377,16 @@ def test_files_below_a_default_acl_from_the_image(
         tmp_path,
         capsys,
         walks,
-        [T.reg("before", b"b"), T.dir("acl", xattrs=acl), T.reg("acl/f", b"f")],
+        [
+            T.reg("before", b"b"),
+            T.dir("acl", xattrs=acl),
+            T.reg("acl/f", b"f"),
+            T.reg("acl/sub/h", b"h"),
+        ],
         [T.reg("acl/g", b"g"), T.reg("after", b"a")],
     )
-    assert "system.posix_acl_access" in os.listxattr(bundle / "rootfs/acl/g")
+    for inherited in ("acl/f", "acl/sub/h", "acl/g"):
+        assert "system.posix_acl_access" in os.listxattr(bundle / "rootfs" / inherited)
 
 
 def test_records_that_miss_a_removal_fall_back_to_the_walk(

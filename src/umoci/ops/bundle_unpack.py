@@ -146,7 +146,7 @@ def _walk_into(
         mtree.walk(
             rootfs,
             rootless=maps.rootless,
-            known_digest=extracted.take,
+            known_digest=extracted.known_digest,
             observe=observations.record,
             sink=Sink(),
             listing=extracted if listed else None,

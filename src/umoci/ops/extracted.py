@@ -3,12 +3,13 @@
 Unpack hands :class:`ExtractedTree` to the extractor as ``on_entry``
 (:mod:`umoci.layer.records`) and then to the mtree walk as its listing
 (:class:`umoci.mtree.walker.Listing`) and ``known_digest``.  The walk then
-reads no directory and no file: it ``lstat`` s each listed name, reads the
-xattrs of directories and of files that may have some, and the targets of
-symlinks.  Those ``lstat`` s are what the mtree and the stat cache record,
-so every number in them is as fresh as a walk's; the records contribute
-only what is costly to read back -- which names each directory holds, each
-file's sha256, and which files have no xattrs.
+reads no directory, and no file whose digest the records vouch for: it
+``lstat`` s each listed name, reads the xattrs of directories and of files
+that may have some, and the targets of symlinks.  Those ``lstat`` s are
+what the mtree and the stat cache record, so every number in them is as
+fresh as a walk's; the records contribute only what is costly to read back
+-- which names each directory holds, each file's sha256, and which files
+have no xattrs.
 
 What the records settle, and how:
 
@@ -44,7 +45,16 @@ What the records settle, and how:
 If the tree contradicts the listing after all (a listed name is gone, or a
 directory is not one) the walk raises
 :class:`~umoci.mtree.walker.ListingMismatch` and unpack walks the rootfs as
-before; see :func:`umoci.ops.bundle_unpack.unpack_into`.
+before (``_write_mtree_and_cache`` in :mod:`umoci.ops.bundle_unpack`).
+A name the records never mentioned could only be seen by reading its
+directory: the extractor reports every change it makes
+(:mod:`umoci.layer.records`), and tests/unpack/test_unpack_mtree_records.py
+compares listing and walk for every kind of change.
+
+Why the end ``lstat`` s, when the records hold a ``stat`` of each entry:
+the stat cache vouches for an inode only through an ``lstat`` taken well
+after its last change (:func:`~umoci.ops.statcache.settled`), and a record's
+``stat`` is taken right at the change.
 """
 
 from __future__ import annotations
@@ -61,7 +71,8 @@ from umoci.runtime.atomic import create_temp
 
 __all__ = ["ExtractedTree", "fresh_files_get_xattrs"]
 
-#: Flags kept per name: a directory, or a regular file with no xattrs.
+#: Flags kept per name: a directory (exactly this), or a regular file with
+#: no xattrs.
 _DIR = 1
 _BARE = 2
 
@@ -94,7 +105,7 @@ class ExtractedTree:
     """The rootfs as the extractor's records describe it (see the module docstring).
 
     Call it with every record, in the order the extractor emits them; then
-    walk the rootfs with it as the listing and :meth:`take` as
+    walk the rootfs with it as the listing and :meth:`known_digest` as
     ``known_digest``.  Each name is one entry in its directory's dict: its
     flags, or for a regular file whose digest is known that digest's
     :func:`~umoci.ops.statcache.known_record` followed by the flags byte
@@ -137,9 +148,9 @@ class ExtractedTree:
         """What a new hardlink to ``target`` (``st``: their inode now) knows; ``target`` too."""
         parent, _, name = target.rpartition(b"/")
         children = self._dirs.get(parent or b".", {})
-        known = children.get(name, 0)
-        if isinstance(known, int):
-            return known & _BARE
+        known = children.get(name)
+        if not isinstance(known, bytes):
+            return 0  # its digest is not known: nor is the new name's
         fresh = relinked(known, st)
         if fresh is None:
             return 0
@@ -153,7 +164,7 @@ class ExtractedTree:
         children = self._dirs.get(parent or b".")
         if children is None:
             children = self._make_dir(parent)
-        if _flags(children.get(name, 0)) & _DIR and known != _DIR:
+        if children.get(name) == _DIR and known != _DIR:
             self._drop_below(path)  # never without a RemovedRecord, but be exact
         children[name] = known
         if known == _DIR:
@@ -175,7 +186,7 @@ class ExtractedTree:
     def _remove(self, path: bytes) -> None:
         parent, _, name = path.rpartition(b"/")
         children = self._dirs.get(parent or b".")
-        if children is not None and _flags(children.pop(name, 0)) & _DIR:
+        if children is not None and children.pop(name, None) == _DIR:
             self._drop_below(path)
 
     def _unbare_below(self, path: bytes) -> None:
@@ -187,7 +198,7 @@ class ExtractedTree:
             for name, known in children.items():
                 if isinstance(known, bytes):
                     children[name] = known[:-1] + b"\0"
-                elif known & _DIR:
+                elif known == _DIR:
                     stack.append(_child(directory, name))
 
     def _drop_below(self, path: bytes) -> None:
@@ -210,7 +221,7 @@ class ExtractedTree:
             listed.append((name, bool(flags & _DIR), bool(flags & _BARE)))
         return listed
 
-    def take(self, path: bytes, st: StatLike) -> str | None:
+    def known_digest(self, path: bytes, st: StatLike) -> str | None:
         """``path``'s sha256 if ``st`` is the inode the extractor wrote, unchanged."""
         parent, _, name = path.rpartition(b"/")
         known = self._dirs.get(parent or b".", {}).get(name)
