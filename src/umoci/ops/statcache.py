@@ -315,7 +315,7 @@ class Snapshot:
 
 
 def _line(entry: Entry, observation: Observation | None) -> str:
-    keywords = " ".join(map("=".join, entry.all_keywords().items()))  # k=v, k=v ...
+    keywords = " ".join(map("=".join, entry.all_keywords().items()))  # "k=v k=v ..."
     if observation is None:
         return f"{_UNTRUSTED} 0 {vis(entry.path)} 0 0 {keywords}\n"
     ino, ctime_ns, size, mtime_ns, before_ns = observation
