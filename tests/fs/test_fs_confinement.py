@@ -215,7 +215,7 @@ ALLOWED: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "ops/bundle_unpack.py": (
         _BUNDLE_META + ", and the empty rootfs/ directory itself",
-        frozenset({"open", "os.mkdir", "os.replace"}),
+        frozenset({"open", "os.mkdir", "os.replace", "os.unlink"}),
     ),
     "ops/layer_process.py": (
         "wraps file descriptors only (the pipe from the producer process and the blobs "

@@ -21,6 +21,7 @@ from umoci.mtree import (
     Comment,
     FileInfo,
     Header,
+    ListingMismatch,
     compare,
     dump,
     parse,
@@ -284,6 +285,88 @@ def test_known_digest_is_recorded_unread(tmp_path: Path) -> None:
     spec = walk(root, ["sha256digest", "md5digest"], header=HEADER, known_digest=known)
     assert digest(spec) == _sha(b"one")
     assert asked == []
+
+
+class DiskListing:
+    """A listing read from the disk beforehand, as a caller that made the tree knows it."""
+
+    def __init__(self, root: Path, bare: frozenset[bytes] = frozenset()) -> None:
+        self.asked: list[bytes] = []
+        self.dirs: dict[bytes, list[tuple[bytes, bool, bool]]] = {}
+        for dirpath, dirnames, filenames in os.walk(os.fsencode(root)):
+            rel = os.path.relpath(dirpath, os.fsencode(root))
+            prefix = b"" if rel == b"." else rel + b"/"
+            listed = []
+            for name in dirnames + filenames:  # symlinks to directories among dirnames
+                is_dir = stat.S_ISDIR(os.lstat(os.path.join(dirpath, name)).st_mode)
+                listed.append((name, is_dir, prefix + name in bare))
+            self.dirs[rel] = listed
+
+    def entries(self, directory: bytes) -> list[tuple[bytes, bool, bool]]:
+        self.asked.append(directory)
+        return self.dirs.get(directory, [])
+
+
+def test_a_listed_walk_reads_no_directory_and_makes_the_same_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "rootfs"
+    make_tree(root)
+    seen: list[tuple[bytes, int, int]] = []
+    walked = walk(root, header=HEADER, observe=lambda p, st, _: seen.append((p, st.st_ino, 0)))
+    listing = DiskListing(root)
+    monkeypatch.setattr(walk_module.TreeReader, "scan", None)  # never called
+    listed_seen: list[tuple[bytes, int, int]] = []
+    listed = walk(
+        root,
+        header=HEADER,
+        observe=lambda p, st, _: listed_seen.append((p, st.st_ino, 0)),
+        listing=listing,
+    )
+    assert dump(listed) == dump(walked)
+    assert listed_seen == seen
+    # Each directory asked for once, in walk order.
+    dirs = [e.path for e in walked.entries() if e.get("type") == "dir"]
+    assert listing.asked == dirs
+
+
+def test_a_listed_walk_takes_bare_files_as_bare_only_with_a_known_digest(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    for name in ("known", "unknown"):
+        (root / name).write_bytes(b"x")
+        os.setxattr(root / name, "user.x", b"1")
+    listing = DiskListing(root, bare=frozenset({b"known", b"unknown"}))
+    spec = walk(
+        root,
+        header=HEADER,
+        listing=listing,
+        known_digest=lambda path, st: _sha(b"x") if path == b"known" else None,
+    )
+    index = spec.index()
+    # Vouched for: recorded without xattrs, unread.  Not: read as always.
+    assert "xattr.user.x" not in index[b"known"].all_keywords()
+    assert index[b"unknown"].get("xattr.user.x") == "MQ=="
+    assert index[b"unknown"].get("sha256digest") == _sha(b"x")
+
+
+def test_a_listing_the_tree_contradicts_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    (root / "d").mkdir(parents=True)
+    (root / "f").write_bytes(b"")
+    for listed, message in (
+        ([(b"gone", False, False)], "'gone' is missing"),
+        ([(b"f", True, False)], "'f' is not a directory"),
+        ([(b"d", False, False)], "'d' is a directory"),
+    ):
+        listing = DiskListing(root)
+        listing.dirs[b"."] = listed
+        with pytest.raises(ListingMismatch, match=message):
+            walk(root, header=HEADER, listing=listing)
+    # Names the listing leaves out are simply not seen (it is trusted for them).
+    listing = DiskListing(root)
+    listing.dirs[b"."] = [(b"f", False, False)]
+    assert [e.path for e in walk(root, header=HEADER, listing=listing).entries()] == [b".", b"f"]
 
 
 def test_observe_sees_every_entry_before_its_line(tmp_path: Path) -> None:

@@ -30,10 +30,9 @@ def test_known_digests_need_the_same_inode_unchanged(tmp_path: Path) -> None:
     f.write_bytes(b"one")
     st = os.lstat(f)
     digest = sha256(b"one")
-    known = statcache.KnownDigests()
-    known.remember(b"f", st, digest)
-    assert known.take(b"f", st) == digest
-    assert known.take(b"f", st) is None  # taken: a walk asks once per path
+    record = statcache.known_record(st, digest)
+    assert statcache.vouched_digest(record, st) == digest
+    assert statcache.vouched_digest(record + b"holder's own", st) == digest
     moved = {
         "inode": Seen(st.st_ino + 1, st.st_ctime_ns, st.st_size, st.st_mtime_ns),
         "ctime": Seen(st.st_ino, st.st_ctime_ns + 1, st.st_size, st.st_mtime_ns),
@@ -41,19 +40,41 @@ def test_known_digests_need_the_same_inode_unchanged(tmp_path: Path) -> None:
         "mtime": Seen(st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns + 1),
     }
     for what, now in moved.items():
-        known.remember(b"f", st, digest)
-        assert known.take(b"f", now) is None, what
+        assert statcache.vouched_digest(record, now) is None, what
     # On disk: the same size, the mtime put back, but the ctime moved.
-    known.remember(b"f", st, digest)
     _bump_ctime_and_rewrite(f, b"two")
     assert os.lstat(f).st_mtime_ns == st.st_mtime_ns
-    assert known.take(b"f", os.lstat(f)) is None
-    # The hardlink lookup knows the digest whatever the inode does.
-    known.remember(b"f", st, digest)
-    assert known.sha256(b"f") == digest
-    assert known.sha256(b"g") is None
+    assert statcache.vouched_digest(record, os.lstat(f)) is None
+    # The container of them, by path: taken once (a walk asks once per path).
+    known = statcache.KnownDigests()
+    ino, ctime_ns, size, mtime_ns = st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns
+    known.add(b"f", digest, ino=ino, ctime_ns=ctime_ns, size=size, mtime_ns=mtime_ns)
     assert list(known) == [b"f"]
     assert len(known) == 1
+    assert known.take(b"f", st) == digest
+    assert known.take(b"f", st) is None
+    assert len(known) == 0
+
+
+def test_a_new_hardlink_keeps_the_digest_of_the_same_inode(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    f.write_bytes(b"one")
+    st = os.lstat(f)
+    digest = sha256(b"one")
+    record = statcache.known_record(st, digest)
+    time.sleep(0.02)  # past a tick of the ctime clock: link(2) moves it
+    os.link(f, tmp_path / "g")
+    linked = os.lstat(tmp_path / "g")
+    assert linked.st_ctime_ns != st.st_ctime_ns
+    assert statcache.vouched_digest(record, linked) is None
+    relinked = statcache.relinked(record, linked)
+    assert relinked is not None
+    assert statcache.vouched_digest(relinked, linked) == digest
+    assert statcache.vouched_digest(relinked, os.lstat(f)) == digest
+    # Another inode with the same contents is not the one linked.
+    (tmp_path / "other").write_bytes(b"one")
+    assert statcache.relinked(record, os.lstat(tmp_path / "other")) is None
+    assert statcache.relinked(record, Seen(st.st_ino, 0, st.st_size + 1, st.st_mtime_ns)) is None
 
 
 @pytest.mark.parametrize(
@@ -87,9 +108,8 @@ def test_inode_numbers_use_all_64_bits(tmp_path: Path) -> None:
     observations = statcache.Observations()
     observations.record(b"f", seen, seen.st_ctime_ns + statcache.RACY_MARGIN_NS + 1)
     assert observations[b"f"] == (ino, seen.st_ctime_ns, 3, seen.st_mtime_ns, observations[b"f"][4])
-    known = statcache.KnownDigests()
-    known.remember(b"f", seen, sha256(b"one"))
-    assert known.take(b"f", seen) == sha256(b"one")
+    record = statcache.known_record(seen, sha256(b"one"))
+    assert statcache.vouched_digest(record, seen) == sha256(b"one")
     # Through the cache file and back.
     (tmp_path / "f").write_bytes(b"one")
     spec = mtree.walk(tmp_path)

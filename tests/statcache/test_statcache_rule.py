@@ -85,7 +85,8 @@ def test_only_the_owner_holds_the_rule_and_its_margin() -> None:
 
 def test_the_owner_is_what_the_unpack_and_repack_paths_use() -> None:
     uses = {
-        "ops/bundle_unpack.py": {"CacheWriter", "KnownDigests", "Observations"},
+        "ops/bundle_unpack.py": {"CacheWriter", "Observations"},
+        "ops/extracted.py": {"known_record", "relinked", "vouched_digest"},
         "ops/bundle_repack.py": {"Observations", "read_cache", "write_cache"},
         "ops/repack_scan.py": {"unchanged"},
     }

@@ -660,6 +660,40 @@ def remove_path(path: str | os.PathLike[str], ops: FsOps) -> None:
         fs.finish()
 
 
+def fresh_files_get_xattrs(directory: str | os.PathLike[str]) -> bool:
+    """Whether a file created in the empty ``directory`` has xattrs nobody set on it.
+
+    An LSM may label every new file (``security.selinux``), and a default
+    ACL on ``directory`` (inherited from above it) becomes each new file's
+    access ACL.  Asked once, by creating a file and listing it: the
+    extractor and the unpack's mtree then know whether a fresh file can
+    have xattrs other than its layer's.  The probe file is removed again,
+    so ``directory``'s mtime moves: ask before setting it.
+    """
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        name = f".umoci-xattr-probe-{os.urandom(8).hex()}"
+        fd = os.open(
+            name,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=dfd,
+        )
+        try:
+            try:
+                names = os.listxattr(fd)
+            except OSError as e:
+                # A filesystem without xattrs gives its files none; anything
+                # else leaves the question open, so assume the worst.
+                return e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP)
+            return bool(names)
+        finally:
+            os.close(fd)
+            os.unlink(name, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
 def reset_root(path: str | os.PathLike[str], ops: FsOps, uid: int, gid: int) -> None:
     """Give a new, empty rootfs directory its starting state.
 

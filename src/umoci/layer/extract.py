@@ -82,6 +82,9 @@ class ExtractOptions:
     implementation, not the flag, decides: ``fs.rootless`` is what counts.
     ``on_entry`` receives an :class:`~umoci.layer.records.EntryRecord` or
     :class:`~umoci.layer.records.RemovedRecord` for every change.
+    ``fresh_files_bare`` says that a file created in the rootfs gets no
+    xattr nobody set (:func:`~umoci.fs.rootfs.fresh_files_get_xattrs`
+    asked the filesystem): then a fresh file's xattrs are not listed.
     """
 
     rootless: bool = False
@@ -90,6 +93,7 @@ class ExtractOptions:
     keep_dirlinks: bool = False
     on_entry: Callable[[Record], None] | None = None
     fs: FsOps | None = None
+    fresh_files_bare: bool = False
 
 
 @dataclass
@@ -126,7 +130,8 @@ class LayerExtractor:
         self._emit = self._opts.on_entry
         self._step = ""
         self._owners: dict[tuple[int, int], HostOwner] = {}
-        self._implicit_xattrs: bool | None = None  # see _host_adds_xattrs
+        # Whether a fresh file may have xattrs nobody set (see _plain_fresh).
+        self._implicit_xattrs = not self._opts.fresh_files_bare
 
     @property
     def ops(self) -> FsOps:
@@ -160,7 +165,6 @@ class LayerExtractor:
         except OSError as e:
             raise LayerError(f"open rootfs {os.fspath(self._path)}: {e.strerror}") from e
         with fs:
-            self._probe_root(fs)
             state = _LayerState()
             while (hdr := reader.next()) is not None:
                 try:
@@ -382,10 +386,13 @@ class LayerExtractor:
     # a setgid parent), has the mode open(2) gave it (the requested one,
     # less the umask or a default ACL's mask) and no xattrs, unless the
     # host labels new files (SELinux, Smack: security.*) or a default ACL
-    # adds system.posix_acl_access.  So for a file whose header has no
-    # xattrs, one fstat after the times replaces fchown, fchmod and
-    # flistxattr: only what differs is set (chown before chmod, as ever).
-    # The fstat is the one the mtree record needs anyway.
+    # adds system.posix_acl_access: the caller asked the filesystem
+    # (ExtractOptions.fresh_files_bare), and a layer can only add a default
+    # ACL by an xattr on a directory, which _dir_metadata watches for.  So
+    # for a file whose header has no xattrs, one fstat after the times
+    # replaces fchown, fchmod and flistxattr: only what differs is set
+    # (chown before chmod, as ever).  The fstat is the one the mtree record
+    # needs anyway.
 
     def _fresh_mode(self, hdr: TarHeader) -> int:
         """The mode to create a regular file with (0600 when it has to be set later anyway)."""
@@ -400,29 +407,7 @@ class LayerExtractor:
             and owner.rootless_xattr is None
             and not self._ops.rootless
             and not hdr.mode & 0o7000
-            and not self._host_adds_xattrs()
-        )
-
-    def _host_adds_xattrs(self) -> bool:
-        """Whether new files may get xattrs nobody set (LSM labels, default ACLs).
-
-        Told by :meth:`_probe_root` from the rootfs root, which we created:
-        whatever the host gives a new inode, it gave that one too.  A layer
-        can only add a default ACL by an xattr on a directory, which
-        :meth:`_dir_metadata` watches for.
-        """
-        return self._implicit_xattrs is not False
-
-    def _probe_root(self, fs: Rootfs) -> None:
-        if self._implicit_xattrs is not None:
-            return
-        try:
-            with fs.root() as root:
-                names = self._ops.listxattr(Target(root.fd, "."))
-        except OSError:
-            names = ["?"]  # cannot tell: assume the worst
-        self._implicit_xattrs = any(
-            name.startswith("security.") or name in (_DEFAULT_ACL, "?") for name in names
+            and not self._implicit_xattrs
         )
 
     def _check_fresh(self, t: Target, hdr: TarHeader, owner: HostOwner) -> os.stat_result:

@@ -57,7 +57,14 @@ from umoci.mtree.spec import (
     parse,
     read_spec_file,
 )
-from umoci.mtree.walker import KnownDigest, Observe, inode_reader, spec_from_infos, walk
+from umoci.mtree.walker import (
+    KnownDigest,
+    ListingMismatch,
+    Observe,
+    inode_reader,
+    spec_from_infos,
+    walk,
+)
 
 __all__ = [
     "SUPPORTED_KEYWORDS",
@@ -73,6 +80,7 @@ __all__ = [
     "KeyDelta",
     "KeyVal",
     "KnownDigest",
+    "ListingMismatch",
     "Node",
     "Observe",
     "PathFilter",

@@ -32,6 +32,14 @@ Two ways in:
   values in any order (an extractor's own records) and builds the same spec
   without touching the filesystem.
 
+A walk given a :class:`Listing` (what a caller that has just made the tree
+knows its directories hold) reads no directory: it ``lstat`` s the listed
+names instead, and skips ``listxattr`` for the regular files the listing
+says carry none (while ``known_digest`` vouches for them).  Everything else
+is read as in a plain walk, so the spec is the same; a listing the tree
+contradicts (a listed name missing, a directory listed as a file or the
+other way round) ends the walk with :class:`ListingMismatch`.
+
 Every syscall goes through :class:`umoci.fs.tree.TreeReader`: the tree is
 read one directory fd at a time, never following a symlink, so paths deeper
 than ``PATH_MAX`` are walked too.  ``rootless=True`` mirrors umoci's
@@ -51,6 +59,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from umoci.errors import MtreeError
+from umoci.fs.rootfs import DirRef
 from umoci.fs.tree import TreeReader
 from umoci.mtree.escape import vis
 from umoci.mtree.keywords import (
@@ -74,10 +83,26 @@ if TYPE_CHECKING:
 
         def append(self, node: Node, /) -> None: ...
 
+    class Listing(Protocol):
+        """What a directory tree holds, known without reading its directories.
+
+        The walk asks :meth:`entries` once for each directory it reaches,
+        in walk order, so a listing may forget a directory once asked.  A
+        file listed as bare is recorded without xattrs, unread, whenever
+        ``known_digest`` gives its digest: whoever vouches that the inode
+        is the one whose digest it knows vouches for its xattrs too.
+        """
+
+        def entries(self, directory: bytes, /) -> Iterable[Listed]:
+            """The entries of ``directory`` (``b"."`` for the root; none if unknown)."""
+            ...
+
     _T = TypeVar("_T")
 
 __all__ = [
     "KnownDigest",
+    "Listed",
+    "ListingMismatch",
     "Observe",
     "inode_reader",
     "open_tree",
@@ -110,6 +135,14 @@ KnownDigest = Callable[[bytes, os.stat_result], str | None]
 #: ``lstat`` result and a ``time.time_ns()`` reading taken before that
 #: ``lstat`` (once per directory scan), before the entry's line is made.
 Observe = Callable[[bytes, os.stat_result, int], None]
+
+#: A listed entry: its name in its directory, whether it is a directory,
+#: and whether it is a regular file without xattrs ("bare": see :class:`Listing`).
+Listed = tuple[bytes, bool, bool]
+
+
+class ListingMismatch(MtreeError):
+    """A :class:`Listing` the tree contradicts: it is out of date (walk the tree instead)."""
 
 
 class _Builder:
@@ -160,12 +193,19 @@ class _Builder:
         if self._set is None:
             raise MtreeError("mtree walk: the root is not a directory")
         members = self._set_members
-        # Equal keyword values (a size, a tar_time, a mode) are shared between
-        # entries: a spec of a million files holds each distinct one once.
-        shared = self._shared
-        if len(shared) > _MAX_SHARED:
-            shared.clear()
-        kvs = tuple([shared.setdefault(kv, kv) for kv in self._keyvals(info) if kv not in members])
+        if self._streaming:
+            # Each line is written and dropped: nothing to share.
+            kvs = tuple([kv for kv in self._keyvals(info) if kv not in members])
+        else:
+            # Equal keyword values (a size, a tar_time, a mode) are shared
+            # between entries: a spec of a million files holds each
+            # distinct one once.
+            shared = self._shared
+            if len(shared) > _MAX_SHARED:
+                shared.clear()
+            kvs = tuple(
+                [shared.setdefault(kv, kv) for kv in self._keyvals(info) if kv not in members]
+            )
         path = info.path
         name = "." if path == b"." else vis(path.rpartition(b"/")[2])
         self.nodes.append(Entry(name, path, kvs, self._set))
@@ -238,6 +278,10 @@ def spec_from_infos(
     return _drive(_Builder(keywords, header), root, ordered)
 
 
+#: A directory entry as a walk sorts it: name bytes, name, ``lstat``, bare.
+_Scanned = tuple[bytes, str, os.stat_result, bool]
+
+
 class _Walker:
     """Reads what the keywords need about each inode, through ``tree``.
 
@@ -252,9 +296,11 @@ class _Walker:
         *,
         known_digest: KnownDigest | None = None,
         observe: Observe | None = None,
+        listing: Listing | None = None,
     ) -> None:
         self.tree = tree
         self.observe = observe
+        self.listing = listing
         self.digests = needed_digests(keywords)
         wanted = {prefix(k) for k in keywords}
         self.want_xattrs = bool(wanted & {"xattr", "xattrs"})
@@ -265,11 +311,22 @@ class _Walker:
         # Digests of multiply-linked files, so each inode is read only once.
         self._linked: dict[tuple[int, int, int, int, int], dict[str, str]] = {}
 
-    def info(self, where: str, name: str, rel: bytes, st: os.stat_result) -> FileInfo:
-        """The facts about ``name`` in directory ``where`` (spec path ``rel``, ``lstat`` ``st``)."""
+    def info(
+        self, where: str, name: str, rel: bytes, st: os.stat_result, bare: bool = False
+    ) -> FileInfo:
+        """The facts about ``name`` in directory ``where`` (spec path ``rel``, ``lstat`` ``st``).
+
+        ``bare``: a listed regular file without xattrs (see :class:`Listing`).
+        """
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            digests = self._digests(where, name, rel, st) if self.digests else {}
+            known = self.known_digest(rel, st) if self.known_digest is not None else None
+            if known is not None:
+                digests = {"sha256digest": known}
+                if bare:
+                    return FileInfo(rel, st, None, (), digests)
+            else:
+                digests = self._digests(where, name, rel, st) if self.digests else {}
             return FileInfo(rel, st, None, self._xattrs(where, name, st), digests)
         if stat.S_ISDIR(mode):
             return FileInfo(rel, st, None, self._xattrs(where, name, st))
@@ -292,10 +349,7 @@ class _Walker:
         return tuple((os.fsencode(key), value) for key, value in found.items())
 
     def _digests(self, where: str, name: str, rel: bytes, st: os.stat_result) -> dict[str, str]:
-        if self.known_digest is not None:
-            known = self.known_digest(rel, st)
-            if known is not None:
-                return {"sha256digest": known}
+        """The file's digests, read (``known_digest`` was asked already)."""
         if st.st_nlink > 1:
             # Within one walk only: the links of an inode unchanged since
             # its first name was read moments ago.
@@ -329,29 +383,47 @@ class _Walker:
         where = "" if rel == b"." else os.fsdecode(rel)
         # go-mtree's order (see _ordered): non-directories, then directories,
         # each by name bytes.  Names in a directory are unique, so sorting the
-        # (name bytes, name, stat) triples never compares further.
-        files: list[tuple[bytes, str, os.stat_result]] = []
-        dirs: list[tuple[bytes, str, os.stat_result]] = []
+        # (name bytes, name, stat, bare) items never compares further.
+        files: list[_Scanned] = []
+        dirs: list[_Scanned] = []
         scanned_ns = time.time_ns()  # before any of these lstats
-        for name, st in self.tree.scan(self.tree.peek_dir(where)):
-            item = (os.fsencode(name), name, st)
-            (dirs if stat.S_ISDIR(st.st_mode) else files).append(item)
+        directory = self.tree.peek_dir(where)
+        if self.listing is None:
+            for name, st in self.tree.scan(directory):
+                item = (os.fsencode(name), name, st, False)
+                (dirs if stat.S_ISDIR(st.st_mode) else files).append(item)
+        else:
+            for item in self._listed(directory, rel):
+                (dirs if stat.S_ISDIR(item[2].st_mode) else files).append(item)
         files.sort()
         dirs.sort()
         prefix = b"" if rel == b"." else rel + b"/"
         info_of = self.info
         observe = self.observe
         # One bytes object per path, shared by the observer and the spec entry.
-        for name_bytes, name, st in files:
+        for name_bytes, name, st, bare in files:
             path = prefix + name_bytes
             if observe is not None:
                 observe(path, st, scanned_ns)
-            yield info_of(where, name, path, st)
-        for name_bytes, name, st in dirs:
+            yield info_of(where, name, path, st, bare)
+        for name_bytes, name, st, bare in dirs:
             path = prefix + name_bytes
             if observe is not None:
                 observe(path, st, scanned_ns)
-            yield info_of(where, name, path, st)
+            yield info_of(where, name, path, st, bare)
+
+    def _listed(self, directory: DirRef, rel: bytes) -> Iterator[_Scanned]:
+        """The listing's entries of ``directory`` (spec path ``rel``), each ``lstat`` ed."""
+        assert self.listing is not None
+        tree = self.tree
+        for name_bytes, is_dir, bare in self.listing.entries(rel):
+            name = os.fsdecode(name_bytes)
+            st = tree.lstat(directory, name)
+            if st is None or stat.S_ISDIR(st.st_mode) != is_dir:
+                path = os.fsdecode(name_bytes if rel == b"." else rel + b"/" + name_bytes)
+                found = "missing" if st is None else "not a directory" if is_dir else "a directory"
+                raise ListingMismatch(f"mtree walk: listing out of date: {path!r} is {found}")
+            yield name_bytes, name, st, bare
 
 
 def walk(
@@ -363,6 +435,7 @@ def walk(
     known_digest: KnownDigest | None = None,
     observe: Observe | None = None,
     sink: NodeSink | None = None,
+    listing: Listing | None = None,
 ) -> Spec:
     """Walk ``root`` (without following symlinks) into a spec, like go-mtree's ``Walk``.
 
@@ -373,8 +446,10 @@ def walk(
     ``sha256digest`` unread.  ``observe`` (see :data:`Observe`) is told of
     every entry's ``lstat``.  With ``sink``, each line of the spec is handed
     to ``sink.append`` as it is made and none is kept (the returned spec is
-    empty): memory stays flat however many files the tree holds.  I/O errors
-    propagate as :class:`OSError`.
+    empty): memory stays flat however many files the tree holds.  With
+    ``listing`` no directory is read (see :class:`Listing`): a listing the
+    tree contradicts raises :class:`ListingMismatch`.  I/O errors propagate
+    as :class:`OSError`.
     """
     root_b = os.fsencode(root)
     if header is None:
@@ -382,7 +457,9 @@ def walk(
     builder = _Builder(keywords, header, sink)
     before_ns = time.time_ns()
     with open_tree(root_b, rootless=rootless) as tree:
-        walker = _Walker(tree, keywords, known_digest=known_digest, observe=observe)
+        walker = _Walker(
+            tree, keywords, known_digest=known_digest, observe=observe, listing=listing
+        )
         st = tree.root_stat
         if observe is not None:
             observe(b".", st, before_ns)

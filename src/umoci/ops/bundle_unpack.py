@@ -12,23 +12,22 @@ is removed again.
 from __future__ import annotations
 
 import os
-import stat
 
 from umoci import log as umoci_log
 from umoci import mtree
 from umoci.cas.dir import DirStore
 from umoci.errors import UsageError
 from umoci.fs.ops import fs_for
-from umoci.fs.rootfs import reset_root
+from umoci.fs.rootfs import fresh_files_get_xattrs, reset_root
 from umoci.idmap import IdMap, check_id_map, to_host
 from umoci.layer.extract import ExtractOptions, LayerExtractor
-from umoci.layer.records import EntryRecord, Record
 from umoci.ops.basic import opened
 from umoci.ops.bundle import fresh_directory
+from umoci.ops.extracted import ExtractedTree
 from umoci.ops.image_layers import Image, apply_image_layers, load_image
 from umoci.ops.layer_pipeline import DEFAULT_DEPTH
 from umoci.ops.options import MapOptions
-from umoci.ops.statcache import CacheWriter, KnownDigests, Observations
+from umoci.ops.statcache import CacheWriter, Observations
 from umoci.runtime import root_path_for, rootfs_opener, runtime_config, write_config
 from umoci.runtime.bundle_meta import ROOTFS, umoci_json
 from umoci.structs import replace
@@ -60,37 +59,13 @@ def mtree_name(image: Image) -> str:
     return f"sha256_{image.path.descriptor.digest.partition(':')[2]}.mtree"
 
 
-class ExtractedDigests:
-    """Collects the sha256 of every regular file as the extractor writes it.
-
-    The mtree walk after extraction then reuses these instead of reading
-    every file back, under the stat cache's rule (see
-    :class:`~umoci.ops.statcache.KnownDigests`).
-    """
-
-    def __init__(self) -> None:
-        self.known = KnownDigests()
-
-    def __call__(self, record: Record) -> None:
-        if not isinstance(record, EntryRecord) or not stat.S_ISREG(record.stat.st_mode):
-            return
-        digest = record.sha256
-        if digest is None and record.hardlink_to is not None:
-            target = os.fsencode(record.hardlink_to)
-            digest = self.known.sha256(target)
-            if digest is None:
-                return
-            # link(2) changed the shared inode's ctime: refresh the target too.
-            self.known.remember(target, record.stat, digest)
-        if digest is not None:
-            self.known.remember(os.fsencode(record.path), record.stat, digest)
-
-
 def _extractor(
     rootfs: str,
     maps: MapOptions,
     keep_dirlinks: bool,
-    digests: ExtractedDigests | None = None,
+    extracted: ExtractedTree | None = None,
+    *,
+    fresh_files_bare: bool,
 ) -> LayerExtractor:
     return LayerExtractor(
         rootfs,
@@ -99,7 +74,8 @@ def _extractor(
             uid_maps=maps.uid_maps,
             gid_maps=maps.gid_maps,
             keep_dirlinks=keep_dirlinks,
-            on_entry=digests,
+            on_entry=extracted,
+            fresh_files_bare=fresh_files_bare,
         ),
     )
 
@@ -138,14 +114,27 @@ def _runtime_config(
 
 
 def _write_mtree_and_cache(
-    bundle: str, name: str, rootfs: str, maps: MapOptions, digests: ExtractedDigests
+    bundle: str, name: str, rootfs: str, maps: MapOptions, extracted: ExtractedTree
 ) -> None:
-    """Walk the new rootfs into its mtree and stat cache, writing both as it goes.
+    """Write the new rootfs's mtree and stat cache, listed from the extractor's records.
 
-    Nothing per entry is kept beyond the line being written (and the stat
-    of siblings not yet reached), so a rootfs of a million files unpacks in
-    flat memory.
+    Should the rootfs contradict the records (which it never should), it is
+    walked instead, still with the extractor's digests.  Either way each
+    line is written as soon as it is made: what is kept per entry is the
+    records' (see :class:`~umoci.ops.extracted.ExtractedTree`).
     """
+    try:
+        _walk_into(bundle, name, rootfs, maps, extracted, listed=True)
+    except mtree.ListingMismatch as e:
+        log.debug("%s: walking the rootfs instead", e)
+        os.unlink(os.path.join(bundle, name))
+        _walk_into(bundle, name, rootfs, maps, extracted, listed=False)
+
+
+def _walk_into(
+    bundle: str, name: str, rootfs: str, maps: MapOptions, extracted: ExtractedTree, *, listed: bool
+) -> None:
+    """Walk the rootfs into mtree and cache, its directories ``listed`` by ``extracted`` or read."""
     observations = Observations()
     with open(os.path.join(bundle, name), "xb") as f, CacheWriter(bundle, name) as cache:
         spec_writer = mtree.SpecWriter(f)
@@ -160,9 +149,10 @@ def _write_mtree_and_cache(
         mtree.walk(
             rootfs,
             rootless=maps.rootless,
-            known_digest=digests.known.take,
+            known_digest=extracted.known_digest,
             observe=observations.record,
             sink=Sink(),
+            listing=extracted if listed else None,
         )
         cache.finish(spec_writer.finish())
 
@@ -186,14 +176,15 @@ def unpack_into(
     """
     rootfs = os.path.join(bundle, ROOTFS)
     os.mkdir(rootfs, 0o755)
+    bare = not fresh_files_get_xattrs(rootfs)  # before prepare_rootfs sets its times
+    extracted = ExtractedTree(fresh_files_bare=bare)
     prepare_rootfs(rootfs, maps)
-    digests = ExtractedDigests()
-    extractor = _extractor(rootfs, maps, keep_dirlinks, digests)
+    extractor = _extractor(rootfs, maps, keep_dirlinks, extracted, fresh_files_bare=bare)
     apply_image_layers(
         store, image, extractor, read_ahead=read_ahead, depth=depth, producer=producer
     )
     log.info("unpacked %d layers into %s", len(image.manifest.layers), rootfs)
-    _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, digests)
+    _write_mtree_and_cache(bundle, mtree_name(image), rootfs, maps, extracted)
     spec = _runtime_config(image, rootfs, maps, root_path_for(ROOTFS))
     write_config(os.path.join(bundle, CONFIG_JSON), spec)
     meta = umoci_json(
@@ -238,8 +229,10 @@ def raw_unpack(
     with opened(layout, streams=True) as store:
         image = load_image(store, tag, platform)
         with fresh_directory(rootfs, 0o755):
+            bare = not fresh_files_get_xattrs(rootfs)  # before prepare_rootfs sets its times
             prepare_rootfs(rootfs, maps)
-            apply_image_layers(store, image, _extractor(rootfs, maps, keep_dirlinks))
+            extractor = _extractor(rootfs, maps, keep_dirlinks, fresh_files_bare=bare)
+            apply_image_layers(store, image, extractor)
 
 
 def raw_runtime_config(

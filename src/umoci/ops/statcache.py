@@ -6,8 +6,9 @@ unchanged, except within the racy window.  Everything that trusts an
 earlier look at a file instead of looking again goes through it:
 
 * unpack hands the digests its extractor computed to the mtree walk that
-  follows (:class:`KnownDigests`), collects that walk's
-  :class:`Observations` and writes them into the cache (:class:`CacheWriter`);
+  follows (:func:`known_record`, :func:`vouched_digest`), collects that
+  walk's :class:`Observations` and writes them into the cache
+  (:class:`CacheWriter`);
 * repack's quick scan (:mod:`umoci.ops.repack_scan`) skips every path
   whose inode is :func:`unchanged`, and its full walk reuses the digests of
   unchanged files (:meth:`Snapshot.digests`);
@@ -46,9 +47,11 @@ unpack, in the bundle directory unpack has just made, reuses one only while
 inode, ctime, size *and* mtime are what the extractor saw.  The extractor
 gave every file the layer's mtime, so an ordinary write after it moves the
 mtime as well; only a writer inside the new bundle that puts the mtime
-back within the same clock tick, while unpack runs, would go unseen.  What
-the walk records is then vouched for by its own observation, under the
-rule above.
+back within the same clock tick, while unpack runs, would go unseen.  A
+hardlink the extractor makes takes over its target's digest while the
+inode's number, size and mtime are what the target's record says
+(:func:`relinked`: link(2) moves only the ctime).  What the walk records
+is then vouched for by its own observation, under the rule above.
 
 The cache file
 --------------
@@ -98,10 +101,13 @@ __all__ = [
     "Observation",
     "Observations",
     "Snapshot",
+    "known_record",
     "read_cache",
     "recorded_keywords",
+    "relinked",
     "settled",
     "unchanged",
+    "vouched_digest",
     "write_cache",
 ]
 
@@ -182,18 +188,52 @@ class Observations(Mapping[bytes, Observation]):
         return len(self._packed)
 
 
+#: What is known of one regular file: its sha256 (binary) and the inode
+#: number, ctime, size and mtime it was known for; signedness as for
+#: Observations.  64 bytes: unpack keeps one for every file its layers wrote.
+_KNOWN = struct.Struct("=QqQq32s")
+
+
+def known_record(st: StatLike, sha256: str) -> bytes:
+    """``sha256`` (a ``hexdigest()``) known for the regular file ``st`` describes, packed."""
+    return _KNOWN.pack(st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, bytes.fromhex(sha256))
+
+
+def vouched_digest(record: bytes, st: StatLike) -> str | None:
+    """The digest in ``record`` if ``st`` is its inode, unchanged (else None).
+
+    ``record`` starts with a :func:`known_record` (what follows is the
+    holder's own).  Size and mtime must match as well: the extractor's
+    digests are not settled (see "The rule" above).
+    """
+    known: tuple[int, int, int, int, bytes] = _KNOWN.unpack_from(record)
+    ino, ctime_ns, size, mtime_ns, digest = known
+    if unchanged(ino, ctime_ns, st) and size == st.st_size and mtime_ns == st.st_mtime_ns:
+        return digest.hex()
+    return None
+
+
+def relinked(record: bytes, st: StatLike) -> bytes | None:
+    """``record`` for its inode after link(2) gave it one more name (``st``: the inode now).
+
+    None if ``st`` is another inode (number, size or mtime differ): link(2)
+    moves only the ctime, which the new record takes.
+    """
+    ino, _, size, mtime_ns, digest = _KNOWN.unpack_from(record)
+    if (ino, size, mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
+        return None
+    return _KNOWN.pack(ino, st.st_ctime_ns, size, mtime_ns, digest)
+
+
 class KnownDigests:
     """Regular files' sha256, by path, each with the inode it was known for.
 
     A file's digest is given back (:meth:`take`) only while the file's
-    inode is :func:`unchanged` and its size and mtime are as they were.
-    Stored packed (~100 bytes a file, not ~400): unpack keeps one for every
-    file its layers wrote until the walk that follows takes it.
+    inode is :func:`unchanged` and its size and mtime are as they were
+    (:func:`vouched_digest`).  Stored packed (:func:`known_record`).
     """
 
     __slots__ = ("_packed",)
-    # inode, ctime, size, mtime, digest (binary); signedness as for Observations.
-    _RECORD = struct.Struct("=QqQq32s")
 
     def __init__(self) -> None:
         self._packed: dict[bytes, bytes] = {}
@@ -210,18 +250,7 @@ class KnownDigests:
         digest = bytes.fromhex(sha256)
         if len(digest) != 32 or digest.hex() != sha256:
             raise ValueError(f"not a sha256 digest: {sha256!r}")
-        self._packed[path] = self._RECORD.pack(ino, ctime_ns, size, mtime_ns, digest)
-
-    def remember(self, path: bytes, st: StatLike, sha256: str) -> None:
-        """Know ``path``'s ``sha256`` (a ``hexdigest()``) for the inode as ``st`` describes it."""
-        self._packed[path] = self._RECORD.pack(
-            st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns, bytes.fromhex(sha256)
-        )
-
-    def sha256(self, path: bytes) -> str | None:
-        """``path``'s digest whatever its inode is now (None if not known)."""
-        packed = self._packed.get(path)
-        return None if packed is None else self._RECORD.unpack(packed)[4].hex()
+        self._packed[path] = _KNOWN.pack(ino, ctime_ns, size, mtime_ns, digest)
 
     def take(self, path: bytes, st: StatLike) -> str | None:
         """``path``'s digest if ``st`` is the inode it was known for, unchanged; forget it.
@@ -231,15 +260,7 @@ class KnownDigests:
         a million files does not hold two copies of what it knows.
         """
         packed = self._packed.pop(path, None)
-        if packed is None:
-            return None
-        record: tuple[int, int, int, int, bytes] = self._RECORD.unpack(packed)
-        ino, ctime_ns, size, mtime_ns, digest = record
-        # Size and mtime as well: the extractor's digests are not settled
-        # (see "The rule" above).
-        if unchanged(ino, ctime_ns, st) and size == st.st_size and mtime_ns == st.st_mtime_ns:
-            return digest.hex()
-        return None
+        return None if packed is None else vouched_digest(packed, st)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._packed)
@@ -294,7 +315,7 @@ class Snapshot:
 
 
 def _line(entry: Entry, observation: Observation | None) -> str:
-    keywords = " ".join([f"{k}={v}" for k, v in entry.all_keywords().items()])
+    keywords = " ".join(map("=".join, entry.all_keywords().items()))  # "k=v k=v ..."
     if observation is None:
         return f"{_UNTRUSTED} 0 {vis(entry.path)} 0 0 {keywords}\n"
     ino, ctime_ns, size, mtime_ns, before_ns = observation
