@@ -19,8 +19,7 @@ import pytest
 from statkit import trust_cache
 
 from umoci import mtree
-from umoci.fs.rootfs import DirRef
-from umoci.fs.tree import TreeReader
+from umoci.fs.ops import RootOps
 from umoci.ops import statcache
 from umoci.ops.repack_scan import scan_deltas
 
@@ -162,12 +161,12 @@ def test_scan_matches_full_walk(tmp_path: Path, name: str) -> None:
 
 def test_unlistable_directory_gives_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, _, snapshot = record(tmp_path)
-    real = TreeReader.scan
+    real = RootOps.open_dir_listing
 
-    def refuse(self: TreeReader, directory: DirRef) -> list[tuple[str, os.stat_result]]:
-        if directory.rel == "e":
+    def refuse(self: RootOps, dfd: int, name: str) -> int:
+        if name == "e":
             raise PermissionError(13, "Permission denied")
-        return real(self, directory)
+        return real(self, dfd, name)
 
-    monkeypatch.setattr(TreeReader, "scan", refuse)
+    monkeypatch.setattr(RootOps, "open_dir_listing", refuse)
     assert scan_deltas(str(root), snapshot, rootless=True) is None

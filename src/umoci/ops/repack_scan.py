@@ -22,7 +22,6 @@ the rootfs through :class:`umoci.fs.tree.TreeReader`.
 from __future__ import annotations
 
 import os
-import stat
 
 from umoci.errors import MtreeError
 from umoci.fs.tree import TreeReader
@@ -36,6 +35,10 @@ __all__ = ["SKIPPED_DIGEST", "digest_cannot_matter", "scan_deltas"]
 #: Recorded for a file whose digest cannot matter, instead of reading it
 #: (never valid hex, so it never compares equal to a real digest).
 SKIPPED_DIGEST = "-"
+
+# Names as the mtree spec paths hold them (os.fsencode, without its call).
+_ENC = "utf-8"
+_ERRORS = "surrogateescape"
 
 
 def _changed_paths(
@@ -58,23 +61,19 @@ def _scan(
     suspects: list[tuple[bytes, os.stat_result]] = []
     seen: list[bytes] = [b"."]
     lookup = known.get
-    is_dir = stat.S_ISDIR
     st = tree.root_stat
     fingerprint = lookup(b".")
     if fingerprint is None or not unchanged(fingerprint[0], fingerprint[1], st):
         suspects.append((b".", st))
-    # Directories to list: their path for the tree, and as a spec path prefix.
-    pending = [("", b"")]
-    while pending:
-        where, prefix = pending.pop()
-        for name, st in tree.scan(tree.peek_dir(where)):
-            rel = prefix + os.fsencode(name)
+    for where, entries in tree.lstat_tree():
+        # The spec path of an entry: the directory's as a prefix, then its name.
+        prefix = where.encode(_ENC, _ERRORS) + b"/" if where else b""
+        for name, st in entries:
+            rel = prefix + name.encode(_ENC, _ERRORS)
             seen.append(rel)
             fingerprint = lookup(rel)
             if fingerprint is None or not unchanged(fingerprint[0], fingerprint[1], st):
                 suspects.append((rel, st))
-            if is_dir(st.st_mode):
-                pending.append((f"{where}/{name}" if where else name, rel + b"/"))
     if len(seen) == len(known) and all(path in known for path, _ in suspects):
         return suspects, []  # nothing new, same count: nothing can be gone
     return suspects, sorted(known.keys() - set(seen))
