@@ -403,15 +403,22 @@ def _parse(text: str, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
         lines.pop()
     if len(body) > _MAX_LINE and max(map(len, lines)) > _MAX_LINE:
         return None
+    plain: list[str] = []  # names that are their own vis encoding (nearly all)
     for line in lines:
         ino_s, ctime_s, name, rest = line.split(" ", 3)
         ino, ctime_ns = int(ino_s), int(ctime_s)
-        if rest.count(" ") < 2:
+        if rest.find(" ", rest.find(" ") + 1) < 0:
             return None  # no size, mtime and keywords to split later
-        key = unvis(name) if "\\" in name else name.encode("utf-8", "surrogateescape")
-        if key != b"." and not _confined(key):
-            return None  # the mtree parser refuses such paths; so do we
+        if "\\" in name:
+            key = unvis(name)
+            if key != b"." and not _confined(key):
+                return None  # the mtree parser refuses such paths; so do we
+        else:
+            plain.append(name)
+            key = name.encode("utf-8", "surrogateescape")
         entries[key] = (ino, ctime_ns, rest)
+    if not _all_confined(plain):
+        return None
     return Snapshot(entries)
 
 
@@ -419,8 +426,9 @@ def _confined(path: bytes) -> bool:
     """A clean path strictly below the root (no "..", "/", "." or empty parts, no NUL).
 
     The cache is as untrusted as the bundle it sits in, and a path it
-    lists but the rootfs lacks becomes a whiteout in the new layer.  (Only
-    substring tests: this runs for every line of every load.)
+    lists but the rootfs lacks becomes a whiteout in the new layer.
+    (Only substring tests; :func:`_all_confined` is the same rule for many
+    paths at once.)
     """
     return not (
         not path
@@ -432,3 +440,34 @@ def _confined(path: bytes) -> bool:
         or b"/./" in path
         or b"/../" in path
     )
+
+
+#: :func:`_confined`'s tests for paths joined with newlines (each path
+#: between two): a leading "/", "./" or "../", a trailing "/", "/." or
+#: "/..", an empty path or "..", and "//", "/./", "/../" or NUL anywhere.
+_UNCONFINED = (
+    "\n/",
+    "\n./",
+    "\n../",
+    "/\n",
+    "/.\n",
+    "/..\n",
+    "\n\n",
+    "\n..\n",
+    "//",
+    "/./",
+    "/../",
+    "\x00",
+)
+
+
+def _all_confined(paths: list[str]) -> bool:
+    """Whether each path is :func:`_confined` or the root ``.``; no path may hold a newline.
+
+    Twelve substring searches over all the paths, instead of eight or more
+    per path: a stat cache has a line for every path of the rootfs.
+    """
+    if not paths:
+        return True
+    joined = "\n" + "\n".join(paths) + "\n"
+    return not any(sign in joined for sign in _UNCONFINED)
