@@ -20,6 +20,8 @@ from statkit import trust_cache
 
 from umoci import mtree
 from umoci.fs.ops import RootOps
+from umoci.fs.rootfs import DirRef
+from umoci.fs.tree import TreeReader
 from umoci.ops import statcache
 from umoci.ops.repack_scan import scan_deltas
 
@@ -170,3 +172,36 @@ def test_unlistable_directory_gives_up(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(RootOps, "open_dir_listing", refuse)
     assert scan_deltas(str(root), snapshot, rootless=True) is None
+
+
+def test_new_paths_are_added_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new path is an addition whatever it holds: nothing but its lstat is read."""
+    root, _, snapshot = record(tmp_path)
+    (root / "new-dir").mkdir()
+    (root / "new-dir" / "file").write_bytes(b"new contents")
+    os.setxattr(root / "new-dir" / "file", "user.k", b"v")
+    os.symlink("d/a.txt", root / "new-link")
+    (root / "d" / "a.txt").write_bytes(b"changed")  # a recorded path, read as before
+    read: list[str] = []
+
+    def refuse_new(real: Callable[..., object]) -> Callable[..., object]:
+        def reader(self: TreeReader, directory: DirRef, name: str, *args: object, **kw: object):
+            read.append(name)
+            if name.startswith("new") or directory.rel.startswith("new"):
+                raise AssertionError(f"read {directory.rel}/{name}")
+            return real(self, directory, name, *args, **kw)
+
+        return reader
+
+    for method in ("xattrs", "readlink", "open_file"):
+        monkeypatch.setattr(TreeReader, method, refuse_new(getattr(TreeReader, method)))
+    deltas = scan_deltas(str(root), snapshot, rootless=False)
+    assert deltas is not None
+    kinds = {d.path: d.type for d in deltas}
+    assert {path: kinds[path] for path in (b"new-dir", b"new-dir/file", b"new-link")} == {
+        b"new-dir": mtree.DeltaType.EXTRA,
+        b"new-dir/file": mtree.DeltaType.EXTRA,
+        b"new-link": mtree.DeltaType.EXTRA,
+    }
+    assert kinds[b"d/a.txt"] is mtree.DeltaType.MODIFIED
+    assert "a.txt" in read  # the recorded path was read
