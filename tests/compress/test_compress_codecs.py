@@ -102,9 +102,11 @@ def test_one_block_gzip_is_igzip_threadeds_own_output(
     data = (os.urandom(300) + b"compressible " * 2000)[:size]
     expected = _threaded_gzip(data, level, chunk)
     started = []
-    real_open = igzip_threaded.open
+    real_writer = igzip_threaded._ThreadedGzipWriter
     monkeypatch.setattr(
-        igzip_threaded, "open", lambda *a, **kw: started.append(1) or real_open(*a, **kw)
+        igzip_threaded,
+        "_ThreadedGzipWriter",
+        lambda *a, **kw: started.append(1) or real_writer(*a, **kw),
     )
     out = io.BytesIO()
     with GzipWriter(out, level=level, chunk_size=chunk) as w:
