@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,7 +82,9 @@ def test_lstat_tree_lists_every_directory_as_scan_does(tmp_path: Path) -> None:
     assert _open_fds() == before
 
 
-def test_lstat_tree_releases_its_fds_when_left_early(tmp_path: Path) -> None:
+def test_lstat_tree_releases_its_fds_when_left_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "a" / "b" / "c").mkdir(parents=True)
     before = _open_fds()
     with TreeReader(tmp_path, rootless=False) as tree:
@@ -88,6 +92,22 @@ def test_lstat_tree_releases_its_fds_when_left_early(tmp_path: Path) -> None:
         assert [next(walk)[0], next(walk)[0], next(walk)[0]] == ["", "a", "a/b"]
         walk.close()
     assert _open_fds() == before
+    # Or when listing a directory fails, the root's or another's.
+    real = tree_module._listing
+    for failing in (1, 3):
+        listed = itertools.count(1)
+
+        def fail_one(
+            fd: int, listed: Iterator[int] = listed, failing: int = failing
+        ) -> list[tuple[str, os.stat_result]]:
+            if next(listed) == failing:
+                raise PermissionError(13, "Permission denied")
+            return real(fd)
+
+        monkeypatch.setattr(tree_module, "_listing", fail_one)
+        with TreeReader(tmp_path, rootless=False) as tree, pytest.raises(PermissionError):
+            list(tree.lstat_tree())
+        assert _open_fds() == before
 
 
 def test_lstat_tree_never_enters_a_symlink_swapped_in(

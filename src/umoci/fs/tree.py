@@ -78,28 +78,26 @@ class TreeReader(Rootfs):
         paths, as :meth:`peek_dir` takes them.
         """
         is_dir = stat.S_ISDIR
-        root = self.ops.open_dir_listing(self.root_fd, ".")
         # Per open directory: its fd, its path and its subdirectories to visit.
         stack: list[tuple[int, str, Iterator[str]]] = []
         try:
-            entries = _listing(root)
-            stack.append((root, "", iter([name for name, st in entries if is_dir(st.st_mode)])))
-            yield "", entries
-            while stack:
-                fd, where, subdirs = stack[-1]
-                name = next(subdirs, None)
-                if name is None:
-                    os.close(stack.pop()[0])
-                    continue
-                child = self.ops.open_dir_listing(fd, name)
-                path = f"{where}/{name}" if where else name
-                try:
-                    entries = _listing(child)
-                except BaseException:
-                    os.close(child)
-                    raise
-                stack.append((child, path, iter([n for n, st in entries if is_dir(st.st_mode)])))
+            fd, path = self.ops.open_dir_listing(self.root_fd, "."), ""
+            while True:
+                stack.append((fd, path, iter(())))  # ours to close from here on
+                entries = _listing(fd)
+                stack[-1] = (fd, path, iter([n for n, st in entries if is_dir(st.st_mode)]))
                 yield path, entries
+                # Next: a subdirectory of the deepest directory that has one left.
+                while stack:
+                    parent, parent_path, subdirs = stack[-1]
+                    name = next(subdirs, None)
+                    if name is not None:
+                        break
+                    os.close(stack.pop()[0])
+                else:
+                    return
+                fd = self.ops.open_dir_listing(parent, name)
+                path = f"{parent_path}/{name}" if parent_path else name
         finally:
             for fd, _, _ in stack:
                 os.close(fd)
