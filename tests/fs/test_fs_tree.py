@@ -58,15 +58,15 @@ def _open_fds() -> set[str]:
 
 
 def test_lstat_tree_lists_every_directory_as_scan_does(tmp_path: Path) -> None:
-    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
-    (tmp_path / "a" / "f").write_bytes(b"abc")
-    (tmp_path / "e").mkdir()
-    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "a" / "f").write_bytes(b"abc")
+    (root / "e").mkdir()
     outside.mkdir()
     (outside / "secret").write_bytes(b"")
-    os.symlink(outside, tmp_path / "a" / "link")  # a symlink to a directory is an entry
+    os.symlink(outside, root / "a" / "link")  # a symlink to a directory is an entry
     before = _open_fds()
-    with TreeReader(tmp_path, rootless=False) as tree:
+    with TreeReader(root, rootless=False) as tree:
         walked = list(tree.lstat_tree())
         assert walked[0][0] == ""  # the root first
         assert sorted(where for where, _ in walked) == ["", "a", "a/b", "a/b/c", "e"]
@@ -113,8 +113,8 @@ def test_lstat_tree_releases_its_fds_when_left_early(
 def test_lstat_tree_never_enters_a_symlink_swapped_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "d").mkdir()
-    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
     outside.mkdir()
     (outside / "secret").write_bytes(b"")
     real = tree_module._listing
@@ -124,12 +124,12 @@ def test_lstat_tree_never_enters_a_symlink_swapped_in(
         entries = real(fd)
         if not swapped:  # "d" was seen as a directory: make it a symlink now
             swapped.append(True)
-            os.rmdir(tmp_path / "d")
-            os.symlink(outside, tmp_path / "d")
+            os.rmdir(root / "d")
+            os.symlink(outside, root / "d")
         return entries
 
     monkeypatch.setattr(tree_module, "_listing", swap_after_listing_root)
-    with TreeReader(tmp_path, rootless=False) as tree:
+    with TreeReader(root, rootless=False) as tree:
         walk = tree.lstat_tree()
         assert next(walk)[0] == ""
         # O_NOFOLLOW|O_DIRECTORY on a symlink: ELOOP (ENOTDIR on some kernels).

@@ -423,7 +423,7 @@ def _parse(data: bytes, mtree_name: str, mtree_data: bytes) -> Snapshot | None:
             key = name
         entries[key] = (ino, ctime_ns, rest)
     with contextlib.suppress(ValueError):
-        plain.remove(b".")  # the root (its line comes first), the one path "." may be
+        plain.remove(b".")  # the root's line (the first): the one path that may be "."
     if not _all_confined(plain):
         return None
     return Snapshot(entries)
