@@ -77,3 +77,23 @@ def test_the_installed_command_is_not_an_entry_point_wrapper() -> None:
     assert lines[0] == "#!python"
     imports = [line for line in lines if line.startswith(("import ", "from "))]
     assert imports == ["from umoci.cli import run"]
+
+
+def test_repack_of_a_small_change_loads_neither_re_typing_nor_threads(tmp_path: Path) -> None:
+    """A repack of a few files: ~5 ms of imports it has no use for (re, typing, gzip)."""
+    layout, bundle = tmp_path / "L", tmp_path / "b"
+    assert main(["init", "--layout", str(layout)]) == 0
+    assert main(["new", "--image", f"{layout}:t"]) == 0
+    assert main(["unpack", "--image", f"{layout}:t", str(bundle)]) == 0
+    (bundle / "rootfs" / "added").write_bytes(b"a small change\n")
+    code = (
+        "import sys\n"
+        "from umoci.cli import main\n"
+        f"status = main(['repack', '--image', {f'{layout}:t2'!r}, {str(bundle)!r}])\n"
+        "print(status, sorted(m for m in ('re', 'typing', 'gzip', 'isal.igzip_threaded') "
+        "if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0 []"

@@ -10,6 +10,7 @@ import os
 
 import pytest
 import zstandard
+from isal import igzip_threaded
 
 from umoci.compress import (
     CODECS,
@@ -21,6 +22,7 @@ from umoci.compress import (
     open_compressor,
     open_decompressor,
 )
+from umoci.compress._gzip import GzipWriter, _FixHeader
 from umoci.errors import LayerError
 
 DATA = os.urandom(200_000) + b"compressible " * 300_000 + os.urandom(1000)
@@ -77,6 +79,43 @@ def test_output_is_reproducible(codec):
     reference = compress(codec, step=1 << 20, threads=1)
     assert compress(codec, step=777, threads=3) == reference
     assert compress(codec, step=len(DATA), threads=2) == reference
+
+
+def _threaded_gzip(data: bytes, level: int, chunk: int) -> bytes:
+    """What igzip_threaded itself writes for ``data`` in ``chunk`` blocks (header corrected)."""
+    out = io.BytesIO()
+    with igzip_threaded.open(
+        _FixHeader(out), "wb", compresslevel=level, threads=1, block_size=chunk
+    ) as gz:
+        for i in range(0, len(data), chunk):
+            gz.write(data[i : i + chunk])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+@pytest.mark.parametrize("size", [0, 1, 1000, 4095, 4096, 4097, 20_000])
+def test_one_block_gzip_is_igzip_threadeds_own_output(
+    level: int, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of at most one block is compressed without threads, to the same bytes."""
+    chunk = 4096
+    data = (os.urandom(300) + b"compressible " * 2000)[:size]
+    expected = _threaded_gzip(data, level, chunk)
+    started = []
+    real_writer = igzip_threaded._ThreadedGzipWriter
+    monkeypatch.setattr(
+        igzip_threaded,
+        "_ThreadedGzipWriter",
+        lambda *a, **kw: started.append(1) or real_writer(*a, **kw),
+    )
+    out = io.BytesIO()
+    with GzipWriter(out, level=level, chunk_size=chunk) as w:
+        for i in range(0, len(data), 1000):
+            w.write(data[i : i + 1000])
+    assert out.getvalue() == expected
+    assert gzip.decompress(out.getvalue()) == data
+    # Threads only from the second block on.
+    assert bool(started) == (size > chunk)
 
 
 def test_gzip_header_is_deterministic():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import itertools
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,91 @@ def test_scan_reports_lstat(tmp_path: Path) -> None:
         found = dict(tree.scan(tree.peek_dir("")))
     assert found["f"].st_size == 3
     assert stat.S_ISLNK(found["l"].st_mode)
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_lstat_tree_lists_every_directory_as_scan_does(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "a" / "f").write_bytes(b"abc")
+    (root / "e").mkdir()
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"")
+    os.symlink(outside, root / "a" / "link")  # a symlink to a directory is an entry
+    before = _open_fds()
+    with TreeReader(root, rootless=False) as tree:
+        walked = list(tree.lstat_tree())
+        assert walked[0][0] == ""  # the root first
+        assert sorted(where for where, _ in walked) == ["", "a", "a/b", "a/b/c", "e"]
+        for where, entries in walked:
+            expected = tree.scan(tree.peek_dir(where))
+            assert sorted((n, st.st_ino, st.st_mode) for n, st in entries) == sorted(
+                (n, st.st_ino, st.st_mode) for n, st in expected
+            )
+        assert stat.S_ISLNK(dict(dict(walked)["a"])["link"].st_mode)
+    # Depth first: a directory's subtree before its next sibling.
+    order = [where for where, _ in walked]
+    assert order.index("a/b/c") == order.index("a/b") + 1
+    assert _open_fds() == before
+
+
+def test_lstat_tree_releases_its_fds_when_left_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    before = _open_fds()
+    with TreeReader(tmp_path, rootless=False) as tree:
+        walk = tree.lstat_tree()
+        assert [next(walk)[0], next(walk)[0], next(walk)[0]] == ["", "a", "a/b"]
+        walk.close()
+    assert _open_fds() == before
+    # Or when listing a directory fails, the root's or another's.
+    real = tree_module._listing
+    for failing in (1, 3):
+        listed = itertools.count(1)
+
+        def fail_one(
+            fd: int, listed: Iterator[int] = listed, failing: int = failing
+        ) -> list[tuple[str, os.stat_result]]:
+            if next(listed) == failing:
+                raise PermissionError(13, "Permission denied")
+            return real(fd)
+
+        monkeypatch.setattr(tree_module, "_listing", fail_one)
+        with TreeReader(tmp_path, rootless=False) as tree, pytest.raises(PermissionError):
+            list(tree.lstat_tree())
+        assert _open_fds() == before
+
+
+def test_lstat_tree_never_enters_a_symlink_swapped_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"")
+    real = tree_module._listing
+    swapped = []
+
+    def swap_after_listing_root(fd: int) -> list[tuple[str, os.stat_result]]:
+        entries = real(fd)
+        if not swapped:  # "d" was seen as a directory: make it a symlink now
+            swapped.append(True)
+            os.rmdir(root / "d")
+            os.symlink(outside, root / "d")
+        return entries
+
+    monkeypatch.setattr(tree_module, "_listing", swap_after_listing_root)
+    with TreeReader(root, rootless=False) as tree:
+        walk = tree.lstat_tree()
+        assert next(walk)[0] == ""
+        # O_NOFOLLOW|O_DIRECTORY on a symlink: ELOOP (ENOTDIR on some kernels).
+        with pytest.raises(OSError, match=r"symbolic links|Not a directory") as info:
+            next(walk)
+    assert info.value.errno in (errno.ELOOP, errno.ENOTDIR)
 
 
 def _locked_tree(base: Path) -> Path:

@@ -180,6 +180,10 @@ def test_crlf_and_whitespace_only_lines() -> None:
 def test_fields_split_on_go_unicode_spaces_only() -> None:
     (entry,) = parse("f a=1\u00a0b=2\x1cc=3\u3000d=4".encode()).entries()
     assert entry.keywords == (("a", "1"), ("b", "2\x1cc=3"), ("d", "4"))
+    # ASCII text too: \x1c-\x1f are spaces to Python's str.split(), not to Go.
+    for sep in "\x1c\x1d\x1e\x1f":
+        (entry,) = parse(f"f a=1{sep}b=2 c=3".encode()).entries()
+        assert entry.keywords == (("a", f"1{sep}b=2"), ("c", "3"))
 
 
 def test_non_utf8_bytes_survive() -> None:

@@ -19,6 +19,7 @@ import pytest
 from statkit import trust_cache
 
 from umoci import mtree
+from umoci.fs.ops import RootOps
 from umoci.fs.rootfs import DirRef
 from umoci.fs.tree import TreeReader
 from umoci.ops import statcache
@@ -162,12 +163,45 @@ def test_scan_matches_full_walk(tmp_path: Path, name: str) -> None:
 
 def test_unlistable_directory_gives_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, _, snapshot = record(tmp_path)
-    real = TreeReader.scan
+    real = RootOps.open_dir_listing
 
-    def refuse(self: TreeReader, directory: DirRef) -> list[tuple[str, os.stat_result]]:
-        if directory.rel == "e":
+    def refuse(self: RootOps, dfd: int, name: str) -> int:
+        if name == "e":
             raise PermissionError(13, "Permission denied")
-        return real(self, directory)
+        return real(self, dfd, name)
 
-    monkeypatch.setattr(TreeReader, "scan", refuse)
+    monkeypatch.setattr(RootOps, "open_dir_listing", refuse)
     assert scan_deltas(str(root), snapshot, rootless=True) is None
+
+
+def test_new_paths_are_added_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new path is an addition whatever it holds: nothing but its lstat is read."""
+    root, _, snapshot = record(tmp_path)
+    (root / "new-dir").mkdir()
+    (root / "new-dir" / "file").write_bytes(b"new contents")
+    os.setxattr(root / "new-dir" / "file", "user.k", b"v")
+    os.symlink("d/a.txt", root / "new-link")
+    (root / "d" / "a.txt").write_bytes(b"changed")  # a recorded path, read as before
+    read: list[str] = []
+
+    def refuse_new(real: Callable[..., object]) -> Callable[..., object]:
+        def reader(self: TreeReader, directory: DirRef, name: str, *args: object, **kw: object):
+            read.append(name)
+            if name.startswith("new") or directory.rel.startswith("new"):
+                raise AssertionError(f"read {directory.rel}/{name}")
+            return real(self, directory, name, *args, **kw)
+
+        return reader
+
+    for method in ("xattrs", "readlink", "open_file"):
+        monkeypatch.setattr(TreeReader, method, refuse_new(getattr(TreeReader, method)))
+    deltas = scan_deltas(str(root), snapshot, rootless=False)
+    assert deltas is not None
+    kinds = {d.path: d.type for d in deltas}
+    assert {path: kinds[path] for path in (b"new-dir", b"new-dir/file", b"new-link")} == {
+        b"new-dir": mtree.DeltaType.EXTRA,
+        b"new-dir/file": mtree.DeltaType.EXTRA,
+        b"new-link": mtree.DeltaType.EXTRA,
+    }
+    assert kinds[b"d/a.txt"] is mtree.DeltaType.MODIFIED
+    assert "a.txt" in read  # the recorded path was read

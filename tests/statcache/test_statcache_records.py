@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from statkit import Seen, sha256
 
 from umoci import mtree
 from umoci.ops import statcache
+from umoci.ops.statcache import _all_confined, _confined
 
 
 def _bump_ctime_and_rewrite(path: Path, data: bytes) -> None:
@@ -119,3 +121,24 @@ def test_inode_numbers_use_all_64_bits(tmp_path: Path) -> None:
     assert snapshot is not None
     assert snapshot.entries[b"f"][0] == ino
     assert snapshot.digests().take(b"f", seen) == sha256(b"one")
+
+
+def _paths_to_check() -> list[bytes]:
+    parts = [b"", b".", b"..", b"a", b".a", b"a.", b"..a", b"\x00"]
+    paths = {b"/".join(combo) for combo in itertools.product(parts, repeat=3)}
+    paths |= {b"/".join(combo) for combo in itertools.product(parts, repeat=2)}
+    return sorted(paths | set(parts))
+
+
+def test_the_bulk_path_check_is_the_single_path_rule() -> None:
+    """The loader checks all plain names at once: exactly what checking each would decide."""
+    verdicts = {path: _confined(path) for path in _paths_to_check()}
+    assert {True, False} == set(verdicts.values())
+    for path, ok in verdicts.items():
+        assert _all_confined([path]) is ok, path
+    good = [path for path, ok in verdicts.items() if ok]
+    assert _all_confined(good)
+    assert _all_confined([])
+    for path, ok in verdicts.items():
+        if not ok:
+            assert not _all_confined([*good[:50], path, *good[50:]]), path

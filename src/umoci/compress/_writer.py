@@ -36,6 +36,11 @@ class ChunkedWriter(abc.ABC):
         if self._closed:
             raise ValueError("write to closed compressor")
         size = len(data)
+        if size == self._chunk_size and not self._pending and type(data) is bytes:
+            # A whole chunk, as the tar writer hands them over: as it is (an
+            # immutable bytes object), not a copy through a memoryview.
+            self._emit(data)
+            return size
         view = memoryview(data)
         # Top up a partial chunk first, then hand whole chunks straight from
         # the caller's buffer (no copy), keeping only the tail.

@@ -21,8 +21,6 @@ Text read from a spec is handled as ``str`` decoded from UTF-8 with
 
 from __future__ import annotations
 
-import re
-
 from umoci import goquote
 from umoci.errors import MtreeError
 
@@ -45,13 +43,15 @@ def _vis_table() -> tuple[str, ...]:
 
 
 _VIS = _vis_table()
-# Bytes that need escaping; a name without any is its own encoding (the common case).
-_NEEDS_VIS = re.compile(rb"[^\x21-\x7e]|[\\*?\[#]")
+# The bytes that are their own encoding; a name of nothing else is written as
+# it is (the common case).  (A set of bytes, not a regular expression: this
+# module is loaded by every verb that reads an mtree, and re costs ~1.5 ms.)
+_PLAIN = bytes(b for b in range(256) if len(_VIS[b]) == 1)
 
 
 def vis(raw: bytes) -> str:
     """Encode raw name bytes the way go-mtree writes them (``DefaultVisFlags``)."""
-    if _NEEDS_VIS.search(raw) is None:
+    if not raw.translate(None, _PLAIN):
         return raw.decode("ascii")
     return "".join([_VIS[b] for b in raw])
 

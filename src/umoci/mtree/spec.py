@@ -44,7 +44,6 @@ import hashlib
 import io
 import os
 import pwd
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
@@ -345,17 +344,25 @@ class Header:
 # -- parsing -------------------------------------------------------------------
 
 # The characters Go's unicode.IsSpace accepts (strings.Fields splits on these).
-_FIELDS = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+_FIELDS = "[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 
 
-# ASCII characters Python's str.split() treats as spaces but Go does not.
-_NOT_GO_SPACE = re.compile("[\x1c-\x1f]")
+def _splits_as_go_does(text: str) -> bool:
+    """Whether ``str.split()`` splits ``text`` exactly as Go's ``strings.Fields``.
+
+    True for ASCII without the separators \\x1c-\\x1f, which Python treats
+    as spaces and Go does not.  (Four searches rather than a regular
+    expression: re costs every verb that loads this module ~1.5 ms.)
+    """
+    return text.isascii() and not any(sep in text for sep in "\x1c\x1d\x1e\x1f")
 
 
 def _fields(text: str) -> list[str]:
-    if text.isascii() and _NOT_GO_SPACE.search(text) is None:
+    if _splits_as_go_does(text):
         return text.split()  # the same split, much faster
-    parts = _FIELDS.split(text)
+    import re  # only for text with non-ASCII spaces (re.split caches the pattern)
+
+    parts = re.split(_FIELDS, text)
     if parts and not parts[0]:
         del parts[0]
     if parts and not parts[-1]:
@@ -488,9 +495,7 @@ def parse(data: bytes) -> Spec:
     lines = _Lines(text)
     # Text without non-ASCII or the separators only Python splits at splits
     # line by line exactly as _fields() would: decide that once.
-    fields_of: Callable[[str], list[str]] = (
-        str.split if text.isascii() and _NOT_GO_SPACE.search(text) is None else _fields
-    )
+    fields_of: Callable[[str], list[str]] = str.split if _splits_as_go_does(text) else _fields
     raw_lines = lines._lines
     count = len(raw_lines)
     if len(text) > MAX_LINE and max(map(len, raw_lines)) > MAX_LINE:
