@@ -213,3 +213,18 @@ def test_a_killed_unpack_leaves_no_producer_and_no_bundle_repack_takes(
     )
     assert repack.returncode == 1
     assert b"umoci.json" in repack.stderr, repack.stderr
+
+
+def test_the_child_keeps_this_interpreters_bytecode_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-I`` drops PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE: they are passed as flags."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "pycache"))
+    command = layer_process.child_command()
+    assert "-B" in command
+    assert f"pycache_prefix={tmp_path / 'pycache'}" in command
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    assert "-B" not in layer_process.child_command()
+    assert not any("pycache_prefix" in arg for arg in layer_process.child_command())

@@ -218,7 +218,12 @@ def child_command() -> list[str]:
         f"import sys; sys.path[:0] = {path!r}; "
         "from umoci.ops.layer_process import child_main; child_main()"
     )
-    return [sys.executable, "-I", "-S", "-c", boot]
+    # -I drops PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE with the rest
+    # of the environment: the child gets this interpreter's own settings back.
+    flags = ["-B"] if sys.dont_write_bytecode else []
+    if sys.pycache_prefix:
+        flags += ["-X", f"pycache_prefix={sys.pycache_prefix}"]
+    return [sys.executable, "-I", "-S", *flags, "-c", boot]
 
 
 # -- the wire format ---------------------------------------------------------------------
