@@ -375,6 +375,16 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The TLS + Basic auth registry, one per test module that imports this fixture."""
+    running = Registry("tls", tmp_path_factory.mktemp("registry-tls"))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """umoci's blob location record (under ``$XDG_CACHE_HOME``) kept to the test.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from copykit import copy_fails, entry, two_layer_image
-from registrykit import PASSWORD, REFRESH_TOKEN, USER, Registry, private_cache
+from registrykit import PASSWORD, REFRESH_TOKEN, USER, Registry, private_cache, tls_registry
 
 from umoci.cli import main
 from umoci.errors import TransportError, UsageError
@@ -30,7 +30,7 @@ from umoci.transport.registry.options import RegistryOptions, Secret
 HOST = "registry.example:5000"
 REPO = "team/app/web"
 
-__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
+__all__ = ["private_cache", "tls_registry"]  # fixtures, imported for the tests below
 
 
 def encoded(user: str, password: str) -> str:
@@ -224,15 +224,6 @@ def test_secrets_never_print() -> None:
 @pytest.fixture(scope="module")
 def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     running = Registry("token", tmp_path_factory.mktemp("registry-token"))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture(scope="module")
-def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    running = Registry("tls", tmp_path_factory.mktemp("registry-tls"))
     try:
         yield running
     finally:

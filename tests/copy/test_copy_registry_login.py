@@ -18,27 +18,17 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from copykit import copy_fails, entry, two_layer_image, umoci_ok
-from registrykit import EMPTY_PASSWORD_USER, PASSWORD, USER, Registry, private_cache
+from registrykit import EMPTY_PASSWORD_USER, PASSWORD, USER, Registry, private_cache, tls_registry
 
 from umoci.cli import main
 
-__all__ = ["private_cache"]  # the autouse fixture, imported for the tests below
+__all__ = ["private_cache", "tls_registry"]  # fixtures, imported for the tests below
 
 UMOCI = Path(sys.executable).parent / "umoci"
-
-
-@pytest.fixture(scope="module")
-def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    running = Registry("tls", tmp_path_factory.mktemp("registry-tls"))
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture
